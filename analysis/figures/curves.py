@@ -1,0 +1,66 @@
+"""Paper figures 3-8: clean and robust accuracy vs epsilon for one task x backbone, one line per attention variant."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from trainables.config import format_epsilon
+
+from .. import paper_numbers
+from ..tables import accuracy_summary, missing_note, variant_label, variants
+from .base import empty, new_figure, note, pretty
+
+
+def accuracy_curves(frame: pd.DataFrame, task: str, backbone: str) -> Figure:
+    """Robust accuracy (solid, markers) vs log epsilon and clean accuracy (dashed, same colour) per variant.
+
+    With several seeds the line is their mean and the shaded band the 95 % t-interval (analysis.stats), clipped
+    to the possible accuracies [0, 1]; a trial without results is named in a note at the bottom.
+    """
+    panel = frame[(frame["task"] == task) & (frame["backbone"] == backbone)]
+    figure = new_figure(6.0, 4.2)
+    paper_figure = paper_numbers.CURVE_FIGURES.get((backbone, task))
+    title = f"{pretty(backbone)}: {pretty(task)}" + (f"  (paper fig. {paper_figure})" if paper_figure else "")
+    if panel.empty:
+        return empty(figure, f"{title}: no trials")
+    summary = accuracy_summary(panel)
+    if summary.empty:
+        empty(figure, f"{title}: no finished trials")
+        note(figure, missing_note(panel))
+        return figure
+    axes = figure.add_subplot()
+    several_seeds = False
+    for index, (attention, placement) in enumerate(variants(panel)):
+        rows = summary[(summary["attention"] == attention) & (summary["placement"] == placement)]
+        if rows.empty:
+            continue
+        label = variant_label(attention, placement)
+        colour = f"C{index % 10}"
+        robust = rows[rows["epsilon"] > 0].sort_values("epsilon")
+        seeds = int(rows["n"].max())
+        axes.plot(robust["epsilon"], robust["mean"], marker="o", color=colour, gid=f"robust:{label}",
+                  label=f"{label} (n={seeds})")
+        if (robust["n"] >= 2).any():
+            several_seeds = True
+            banded = robust["n"] >= 2
+            axes.fill_between(robust["epsilon"], np.where(banded, robust["ci_low"].clip(0, 1), np.nan),
+                              np.where(banded, robust["ci_high"].clip(0, 1), np.nan), color=colour, alpha=0.2, linewidth=0,
+                              gid=f"band:{label}")
+        clean = rows[rows["epsilon"] == 0]
+        if len(clean):
+            axes.axhline(float(clean["mean"].iloc[0]), linestyle="--", color=colour, linewidth=1.2,
+                         gid=f"clean:{label}", label=f"{label}, clean")
+    axes.set(xscale="log", xlabel="epsilon (L-inf, [0,1] pixel space)", ylabel="accuracy", ylim=(-0.02, 1.02),
+             title=title)
+    ticks = sorted(set(summary.loc[summary["epsilon"] > 0, "epsilon"]))
+    axes.set_xticks(ticks, [format_epsilon(e) for e in ticks], fontsize=7, rotation=30)
+    axes.minorticks_off()
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7, loc="lower left")
+    if several_seeds:
+        axes.text(0.99, 0.01, "line: mean over seeds; band: 95 % t-interval, clipped to [0, 1]", transform=axes.transAxes,
+                  ha="right", va="bottom", fontsize=6, color="dimgray")
+    note(figure, missing_note(panel))
+    return figure

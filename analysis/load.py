@@ -1,0 +1,233 @@
+"""The one reader of MLflow: a sweep's trial runs as a tidy DataFrame, and a run's explanation arrays.
+
+Every MLflow key is read through the names in `trainables.tracking` (its writer); nothing else in `analysis`
+touches MLflow keys.
+
+The frame has one row per trial x epsilon (epsilon > 0; clean accuracy is the `clean_acc` column):
+
+    run_id, run_name, trial_id, sweep, profile, task, backbone, scale, attention, placement, seed,
+    status           "finished" | "failed" | "running" | "incomplete" (finished but without accuracy metrics)
+    start_time       pandas Timestamp (UTC)
+    epsilon          float (NaN when a failed run logged no epsilons at all)
+    accuracy         robust accuracy at epsilon (NaN when the trial did not get that far)
+    clean_acc, robust_acc_ref, robust_auc, robust_objective   the trial's objectives (trainables.objectives)
+    checks           dict check name -> passed (bool); {} when no check was logged
+    failed_checks    tuple of the names of failed checks
+
+`frame.attrs` holds: experiment, experiment_id, tracking_uri, warnings (list of one-line strings, e.g. mixed
+profiles), superseded (run ids dropped because a newer run of the same trial exists, e.g. after --fresh).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trainables import tracking
+from trainables.explain import SAMPLES_FILE
+from trainables.config import TrialConfig, experiment_name
+
+KIND_TAG = "kind"  # sweep/pareto.py and analysis.report tag their summary runs kind=summary
+SUMMARY_KIND = "summary"
+SAMPLES_ARTIFACT = f"{tracking.EXPLANATIONS_DIR}/{SAMPLES_FILE}"
+
+IDENTITY = ("task", "backbone", "scale", "attention", "placement", "seed")
+MODEL_KEYS = ("task", "backbone", "attention", "placement")  # a "model": one line in a figure, seeds pooled
+if not set(IDENTITY) <= set(TrialConfig.field_names()):
+    raise ImportError(f"analysis.load expects TrialConfig fields {IDENTITY}")
+
+COLUMNS = ("run_id", "run_name", "trial_id", "sweep", "profile", *IDENTITY, "status", "start_time", "epsilon",
+           "accuracy", *tracking.OBJECTIVES, "checks", "failed_checks")
+
+MLFLOW_STATUS = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "failed", "RUNNING": "running",
+                 "SCHEDULED": "running"}
+
+
+class AnalysisInputError(ValueError):
+    """Input the analysis cannot use (unknown experiment, empty experiment): the CLI prints it and exits 2."""
+
+
+def load_sweep(sweep: str, profile: str = "paper", *, tracking_uri: str | None = None) -> pd.DataFrame:
+    """The trials of experiment "<sweep>-<profile>" (see the module docstring for the columns)."""
+    return load_experiment(experiment_name(sweep, profile), tracking_uri=tracking_uri, sweep=sweep, profile=profile)
+
+
+def load_experiment(name: str, *, tracking_uri: str | None = None, sweep: str | None = None,
+                    profile: str | None = None) -> pd.DataFrame:
+    import mlflow
+
+    uri = tracking_uri or tracking.default_tracking_uri()
+    check_store_exists(uri)
+    client = mlflow.MlflowClient(uri)
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None or experiment.lifecycle_stage != "active":
+        existing = sorted(e.name for e in client.search_experiments() if e.name != "Default")
+        listed = ", ".join(existing) if existing else "none"
+        raise AnalysisInputError(f"no MLflow experiment {name!r} at {uri}; experiments there: {listed}")
+    runs = [run for run in all_runs(client, experiment.experiment_id)
+            if run.data.tags.get(KIND_TAG) != SUMMARY_KIND]
+    if not runs:
+        raise AnalysisInputError(f"MLflow experiment {name!r} at {uri} has no trial runs; "
+                                 f"run the sweep first (python -m sweep.run ...)")
+    kept, superseded = newest_per_trial(runs, keep_every_trial=is_search_sweep(sweep))
+    rows = [row for run in kept for row in run_rows(run)]
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    frame = frame.sort_values(["task", "backbone", "attention", "placement", "seed", "epsilon"],
+                              na_position="last", kind="stable").reset_index(drop=True)
+    frame.attrs.update(experiment=name, experiment_id=experiment.experiment_id, tracking_uri=uri,
+                       superseded=superseded, warnings=consistency_warnings(kept, name, sweep, profile))
+    return frame
+
+
+def check_store_exists(uri: str) -> None:
+    """Reading must not create an empty sqlite store where the user mistyped a path."""
+    if uri.startswith("sqlite:///"):
+        path = Path(uri[len("sqlite:///"):])
+        if not path.is_file():
+            raise AnalysisInputError(f"no MLflow database at {path} (tracking URI {uri}); pass --tracking-uri "
+                                     f"sqlite:////abs/path/mlflow.db as given to sweep.run")
+
+
+def all_runs(client, experiment_id: str) -> list:
+    runs, token = [], None
+    while True:
+        page = client.search_runs([experiment_id], max_results=1000, page_token=token)
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+def is_search_sweep(sweep: str | None) -> bool:
+    """Search sweeps (Optuna) run many trials under one run name on purpose: each is kept."""
+    from search_spaces import SWEEPS
+
+    return sweep in SWEEPS and SWEEPS[sweep].search_space is not None
+
+
+def newest_per_trial(runs: list, *, keep_every_trial: bool = False) -> tuple[list, list[str]]:
+    """One run per run name: the newest finished one, else the newest one of any status."""
+    def rank(run) -> tuple:
+        return (run_status(run) == "finished", run.info.start_time or 0)
+
+    chosen: dict[str, Any] = {}
+    for run in runs:
+        key = run.info.run_id if keep_every_trial else run.info.run_name
+        if key not in chosen or rank(run) > rank(chosen[key]):
+            chosen[key] = run
+    kept_ids = {run.info.run_id for run in chosen.values()}
+    return list(chosen.values()), sorted(run.info.run_id for run in runs if run.info.run_id not in kept_ids)
+
+
+def accuracy_metrics(metrics: dict[str, float]) -> dict[float, float]:
+    return {float(key[len(tracking.ACC_AT_EPS):]): value for key, value in metrics.items()
+            if key.startswith(tracking.ACC_AT_EPS)}
+
+
+def run_status(run) -> str:
+    status = run.data.tags.get(tracking.TAG_STATUS) or MLFLOW_STATUS.get(run.info.status, "failed")
+    if status == "finished" and not accuracy_metrics(run.data.metrics):
+        return "incomplete"
+    return status
+
+
+def check_outcomes(run) -> tuple[dict[str, bool], tuple[str, ...]]:
+    metrics = run.data.metrics
+    checks = {key[len(tracking.CHECK):]: bool(value >= 0.5) for key, value in metrics.items()
+              if key.startswith(tracking.CHECK)}
+    from_tag = [n for n in run.data.tags.get(tracking.TAG_CHECKS_FAILED, "").split(",") if n]
+    failed = sorted({name for name, passed in checks.items() if not passed} | set(from_tag))
+    return checks, tuple(failed)
+
+
+def parse_epsilons(text: str | None) -> list[float]:
+    try:
+        return [float(e) for e in (text or "").split(",") if e.strip()]
+    except ValueError:
+        return []
+
+
+def identity_from_name(run_name: str) -> dict[str, Any]:
+    """Fallback for runs without params: "<task>-<backbone>-<attention>-<placement>-s<seed>"."""
+    parts = (run_name or "").split("-")
+    if len(parts) == 5 and parts[4].startswith("s") and parts[4][1:].isdigit():
+        return dict(zip(("task", "backbone", "attention", "placement"), parts[:4]), seed=int(parts[4][1:]))
+    return {}
+
+
+def run_rows(run) -> list[dict[str, Any]]:
+    params, tags, metrics = run.data.params, run.data.tags, run.data.metrics
+    fallback = identity_from_name(run.info.run_name)
+    identity = {key: params.get(key, fallback.get(key)) for key in IDENTITY}
+    try:
+        identity["seed"] = int(identity["seed"])
+    except (TypeError, ValueError):
+        identity["seed"] = -1
+    checks, failed = check_outcomes(run)
+    base = {
+        "run_id": run.info.run_id, "run_name": run.info.run_name, "trial_id": tags.get(tracking.TAG_TRIAL_ID),
+        "sweep": params.get("sweep", tags.get("sweep")), "profile": params.get("profile", tags.get("profile")),
+        **identity, "status": run_status(run),
+        "start_time": pd.Timestamp(run.info.start_time or 0, unit="ms", tz="UTC"),
+        **{name: float(metrics.get(name, math.nan)) for name in tracking.OBJECTIVES},
+        "checks": checks, "failed_checks": failed,
+    }
+    accuracy = {eps: acc for eps, acc in accuracy_metrics(metrics).items() if eps > 0}
+    epsilons = sorted(set(accuracy) | set(parse_epsilons(params.get("epsilons")))) or [math.nan]
+    return [{**base, "epsilon": eps, "accuracy": float(accuracy.get(eps, math.nan))} for eps in epsilons]
+
+
+def consistency_warnings(runs: list, name: str, sweep: str | None, profile: str | None) -> list[str]:
+    """Runs whose params disagree with the experiment they sit in (an experiment is one sweep x profile)."""
+    warnings = []
+    for key, expected in (("profile", profile), ("sweep", sweep)):
+        values: dict[str, list[str]] = {}
+        for run in runs:
+            value = run.data.params.get(key, run.data.tags.get(key))
+            if value is not None:
+                values.setdefault(value, []).append(run.info.run_name)
+        odd = {v: names for v, names in values.items() if v != expected} if expected else {}
+        if len(values) > 1 or odd:
+            majority = max(values, key=lambda v: len(values[v]))
+            parts = [f"{v} ({len(n)} run(s): {', '.join(sorted(n)[:4])}{', ...' if len(n) > 4 else ''})"
+                     for v, n in sorted(values.items()) if v != (expected or majority)]
+            warnings.append(f"mixed {key}s in experiment {name!r}: expected {expected or majority}, "
+                            f"but {'; '.join(parts)}")
+    return warnings
+
+
+def trials(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per trial (the per-epsilon columns dropped)."""
+    return frame.drop_duplicates("run_id").drop(columns=["epsilon", "accuracy"]).reset_index(drop=True)
+
+
+def finished(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["status"] == "finished"]
+
+
+def load_explanations(run_id: str, *, tracking_uri: str, destination: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
+    """The arrays of `explanations/samples.npz` of one run (see trainables.explain), downloaded once.
+
+    Raises AnalysisInputError when the run has no such artifact (e.g. it failed before explaining).
+    """
+    import mlflow
+
+    target = Path(destination) if destination else None
+    cached = target / SAMPLES_ARTIFACT if target else None
+    if cached is None or not cached.is_file():
+        if target:
+            target.mkdir(parents=True, exist_ok=True)
+        try:
+            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=SAMPLES_ARTIFACT,
+                                                       dst_path=str(target) if target else None,
+                                                       tracking_uri=tracking_uri)
+        except Exception as error:  # mlflow raises several types (OSError, MlflowException) for a missing file
+            raise AnalysisInputError(f"run {run_id} has no {SAMPLES_ARTIFACT} ({type(error).__name__})") from None
+        cached = Path(path)
+    with np.load(cached, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}

@@ -1,0 +1,352 @@
+"""`python -m analysis.report SWEEP [--profile P] [--out DIR] [--tracking-uri URI] [--text-only] [--no-log]`
+
+Reads the sweep's MLflow experiment "<sweep>-<profile>", prints a compact text table, writes every figure
+(PNG + PDF), runs.csv, summary.csv and a self-contained index.html (relative links) into DIR (default
+reports/<sweep>-<profile>/), and logs DIR as the artifacts of a summary run (tag kind=summary, run name
+"report") in the same experiment. Exit status 2 (one-line message) for input it cannot use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import math
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from trainables.config import experiment_name, format_epsilon
+
+from . import paper_numbers
+from .load import (KIND_TAG, SUMMARY_KIND, AnalysisInputError, finished, load_explanations, load_sweep, trials)
+from .stats import BAND_DEFINITION, format_gain
+from .tables import (GAIN_DEFINITION, accuracy_summary, check_failures, failed_trials, format_cell, gain_table,
+                     missing_note, panels, paper_comparison, text_report, variant_label, variants)
+
+REPORT_RUN_NAME = "report"
+HTML_FILE = "index.html"
+
+
+@dataclass(frozen=True)
+class FigureEntry:
+    stem: str  # files <stem>.png and <stem>.pdf
+    section: str
+    caption: str
+
+
+def example_runs(frame: pd.DataFrame, task: str, backbone: str, max_variants: int = 3) -> dict[str, str]:
+    """Variant label -> run id of the run whose explanation images represent it: lowest finished seed,
+    the head placements (the paper's models) when there are more variants than max_variants."""
+    panel = finished(frame[(frame["task"] == task) & (frame["backbone"] == backbone)])
+    chosen = variants(panel)
+    if len(chosen) > max_variants:
+        chosen = [v for v in chosen if v[1] == "head"][:max_variants] or chosen[:max_variants]
+    runs = {}
+    for attention, placement in chosen:
+        rows = panel[(panel["attention"] == attention) & (panel["placement"] == placement)].sort_values("seed")
+        runs[variant_label(attention, placement)] = rows["run_id"].iloc[0]
+    return runs
+
+
+def build_figures(frame: pd.DataFrame, out_dir: Path,
+                  explanations: Callable[[str, str], Mapping[str, Mapping[str, np.ndarray]]] | None = None) -> list[FigureEntry]:
+    """Write every figure into out_dir; `explanations(task, backbone)` gives the arrays per variant label."""
+    from . import figures
+
+    entries = []
+
+    def add(figure, stem: str, section: str, caption: str) -> None:
+        figures.save_figure(figure, out_dir, stem)
+        entries.append(FigureEntry(stem, section, caption))
+
+    for task, backbone in panels(frame):
+        number = paper_numbers.CURVE_FIGURES.get((backbone, task))
+        add(figures.accuracy_curves(frame, task, backbone), f"accuracy_{task}_{backbone}", "Accuracy vs epsilon",
+            f"{backbone}, {task}: robust accuracy vs epsilon, dashed = clean accuracy"
+            + (f" (paper figure {number})" if number else ""))
+    for task, backbone in panels(frame):
+        add(figures.placement_heatmap(frame, task, backbone), f"placement_{task}_{backbone}",
+            "Attention placement x epsilon", f"{backbone}, {task}: mean accuracy per variant and epsilon, and the "
+            f"difference to no attention")
+    add(figures.pareto_scatter(frame), "pareto", "Clean vs robust objective",
+        "clean accuracy vs robust objective per trial, Pareto front per task (both maximised)")
+    add(figures.checks_grid(frame), "checks", "Sanity checks", "robustness sanity checks per trial (gray: not logged)")
+    if explanations is not None:
+        for task, backbone in panels(frame):
+            arrays = explanations(task, backbone)
+            if not arrays:
+                continue
+            label = f"{backbone}, {task}"
+            add(figures.perturbation_figure(arrays, title=f"{label}: clean, adversarial and perturbation per epsilon"),
+                f"perturbation_{task}_{backbone}", "Perturbations",
+                f"{label}: adversarial examples and perturbation maps (paper figures 2, 9, 12)")
+            add(figures.gradcam_figure(arrays, title=f"{label}: Grad-CAM, clean vs perturbed"),
+                f"gradcam_{task}_{backbone}", "Grad-CAM",
+                f"{label}: Grad-CAM over clean and adversarial images (paper figures 10, 11, 13, 14)")
+    return entries
+
+
+def mlflow_explanations(frame: pd.DataFrame, tracking_uri: str, cache: Path, problems: list[str]):
+    """Loader for build_figures: downloads only samples.npz of the example runs; notes what is missing."""
+    def load(task: str, backbone: str) -> dict[str, dict[str, np.ndarray]]:
+        found = {}
+        for label, run_id in example_runs(frame, task, backbone).items():
+            try:
+                found[label] = load_explanations(run_id, tracking_uri=tracking_uri, destination=cache / run_id)
+            except AnalysisInputError as error:
+                problems.append(f"{task}/{backbone} {label}: {error}")
+        return found
+
+    return load
+
+
+# ---------------------------------------------------------------- HTML
+
+STYLE = """
+body { font-family: sans-serif; margin: 1.5em; max-width: 1400px; }
+table { border-collapse: collapse; margin: 0.5em 0 1.2em; font-size: 13px; }
+th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+tr.fail td { background: #fde0e0; }
+td.fail { background: #fbb; font-weight: bold; }
+.warning { background: #fff3cd; padding: 0.5em; border-left: 4px solid #e0a800; }
+.missing { background: #fde0e0; padding: 0.5em; border-left: 4px solid #c00; }
+figure { display: inline-block; margin: 0.5em; vertical-align: top; }
+figure img { max-width: 680px; border: 1px solid #ddd; }
+figcaption { font-size: 12px; max-width: 680px; }
+.small { font-size: 12px; color: #555; }
+"""
+
+
+def table_html(header: Iterable[str], rows: Iterable[Iterable[str]], row_classes: Iterable[str] | None = None) -> str:
+    rows = list(rows)
+    classes = list(row_classes) if row_classes is not None else [""] * len(rows)
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join(f'<tr class="{c}">' + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>"
+                   for row, c in zip(rows, classes))
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def half(row) -> float:
+    return (row["ci_high"] - row["ci_low"]) / 2
+
+
+def accuracy_tables_html(frame: pd.DataFrame, summary: pd.DataFrame) -> str:
+    parts = []
+    for task, backbone in panels(frame):
+        panel_frame = frame[(frame["task"] == task) & (frame["backbone"] == backbone)]
+        epsilons = [0.0, *sorted(set(panel_frame["epsilon"].dropna()) - {0.0})]
+        rows = []
+        for attention, placement in variants(panel_frame):
+            cells = summary[(summary["task"] == task) & (summary["backbone"] == backbone)
+                            & (summary["attention"] == attention) & (summary["placement"] == placement)]
+            by_eps = {e: r for e, r in zip(cells["epsilon"], cells.to_dict("records"))}
+            seeds = sorted({s for r in by_eps.values() for s in r["seeds"]})
+            rows.append([html.escape(variant_label(attention, placement)), str(len(seeds)),
+                         ",".join(map(str, seeds)) or "-"]
+                        + [format_cell(by_eps[e]["mean"], half(by_eps[e])) if e in by_eps else "-" for e in epsilons])
+        parts.append(f"<h3>{html.escape(backbone)}, {html.escape(task)}</h3>")
+        parts.append(table_html(["model", "n seeds", "seeds"]
+                                + ["clean" if e == 0 else f"eps {format_epsilon(e)}" for e in epsilons], rows))
+    return "\n".join(parts)
+
+
+def gain_tables_html(frame: pd.DataFrame, gains: pd.DataFrame) -> str:
+    if gains.empty:
+        return "<p>No task and backbone has both a baseline and an attention variant.</p>"
+    parts = []
+    for (task, backbone), panel in gains.groupby(["task", "backbone"], sort=True):
+        epsilons = sorted(set(panel["epsilon"]))
+        rows = []
+        for (attention, placement), variant in panel.groupby(["attention", "placement"]):
+            gain = variant.set_index("epsilon")["gain"]
+            rows.append([html.escape(variant_label(attention, placement))]
+                        + [format_gain(gain.get(e, math.nan)) for e in epsilons])
+        parts.append(f"<h3>{html.escape(backbone)}, {html.escape(task)}</h3>")
+        parts.append(table_html(["attention variant"] + ["clean" if e == 0 else f"eps {format_epsilon(e)}"
+                                                          for e in epsilons], rows))
+    return "\n".join(parts)
+
+
+def paper_table_html(comparison: pd.DataFrame) -> str:
+    rows = []
+    for row in comparison.itertuples():
+        ours = format_cell(row.ours, (row.ci_high - row.ci_low) / 2) if row.n else "not in this sweep"
+        rows.append([html.escape(row.task), html.escape(row.backbone),
+                     html.escape(variant_label(row.attention, paper_numbers.PAPER_PLACEMENT)),
+                     "clean" if row.epsilon == 0 else format_epsilon(row.epsilon), f"{row.paper:.3f}", ours,
+                     str(row.n), html.escape(row.source)])
+    return table_html(["task", "backbone", "model", "epsilon", "paper", "this sweep (95 % CI)", "n", "source"], rows)
+
+
+def trials_table_html(frame: pd.DataFrame) -> str:
+    runs = trials(frame)
+    rows, classes = [], []
+    for run in runs.to_dict("records"):
+        bad = run["status"] != "finished" or bool(run["failed_checks"])
+        failed_cell = html.escape(", ".join(run["failed_checks"])) or "-"
+        rows.append([html.escape(run["run_name"]), html.escape(run["status"]), str(run["seed"]),
+                     *(f"{run[k]:.3f}" if not math.isnan(run[k]) else "-"
+                       for k in ("clean_acc", "robust_acc_ref", "robust_auc", "robust_objective")),
+                     f'<span class="{"fail" if run["failed_checks"] else ""}">{failed_cell}</span>',
+                     f"<code>{html.escape(run['run_id'])}</code>"])
+        classes.append("fail" if bad else "")
+    return table_html(["trial", "status", "seed", "clean", "robust@ref", "robust AUC", "objective", "failed checks",
+                       "run id"], rows, classes)
+
+
+def write_html(frame: pd.DataFrame, out_dir: Path, entries: list[FigureEntry], problems: list[str],
+               extra_files: Iterable[str] = ()) -> Path:
+    summary = accuracy_summary(frame)
+    gains = gain_table(summary)
+    runs = trials(frame)
+    experiment = frame.attrs.get("experiment", "?")
+    notes = [f'<p class="warning">WARNING: {html.escape(w)}</p>' for w in frame.attrs.get("warnings", [])]
+    missing = missing_note(frame)
+    if missing:
+        notes.append(f'<p class="missing">MISSING: {html.escape(missing)}</p>')
+    failures = check_failures(frame)
+    if not failures.empty:
+        notes.append(f'<p class="missing">FAILED CHECKS in {len(failures)} trial(s): '
+                     + "; ".join(html.escape(f"{r.run_name}: {r.failed_checks}") for r in failures.itertuples())
+                     + "</p>")
+    notes += [f'<p class="warning">{html.escape(p)}</p>' for p in problems]
+    superseded = frame.attrs.get("superseded", [])
+    figures_html = []
+    for section in dict.fromkeys(e.section for e in entries):
+        figures_html.append(f"<h3>{html.escape(section)}</h3>")
+        for entry in (e for e in entries if e.section == section):
+            figures_html.append(f'<figure><a href="{entry.stem}.pdf"><img src="{entry.stem}.png" '
+                                f'alt="{html.escape(entry.caption)}"></a><figcaption>{html.escape(entry.caption)} '
+                                f'(<a href="{entry.stem}.pdf">PDF</a>)</figcaption></figure>')
+    files = " ".join(f'<a href="{name}">{name}</a>' for name in extra_files)
+    page = f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{html.escape(experiment)}: robustness report</title>
+<style>{STYLE}</style></head><body>
+<h1>Robustness report: {html.escape(experiment)}</h1>
+<p class="small">tracking URI {html.escape(str(frame.attrs.get('tracking_uri', '?')))}; {len(runs)} trial(s),
+{int((runs['status'] == 'finished').sum())} finished; {len(superseded)} older run(s) of the same trials ignored;
+generated {time.strftime('%Y-%m-%d %H:%M:%S')}. Data: {files}</p>
+{''.join(notes)}
+<h2>Definitions</h2>
+<ul><li>Accuracy cells and bands: {html.escape(BAND_DEFINITION)}. Cells show mean ± half-width.</li>
+<li>Gain: {html.escape(GAIN_DEFINITION)}.</li>
+<li>Epsilon: L-inf radius in [0,1] pixel space; "clean" = epsilon 0.</li></ul>
+<h2>Clean and robust accuracy per model</h2>
+{accuracy_tables_html(frame, summary)}
+<h2>The paper's published numbers beside this sweep</h2>
+<p class="small">Paper headline: up to +{paper_numbers.HEADLINE_GAINS['typical']:.0%} robust accuracy in typical and
++{paper_numbers.HEADLINE_GAINS['extreme']:.0%} in extreme cases. The paper's models: full-size networks on the original
+data; compare with care when this sweep ran a reduced profile.</p>
+{paper_table_html(paper_comparison(summary))}
+<h2>Relative robust-accuracy gain of attention</h2>
+{gain_tables_html(frame, gains)}
+<h2>Figures</h2>
+{''.join(figures_html)}
+<h2>Trials</h2>
+{trials_table_html(frame)}
+</body></html>
+"""
+    path = out_dir / HTML_FILE
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def write_data_files(frame: pd.DataFrame, out_dir: Path) -> list[str]:
+    runs = frame.assign(checks=frame["checks"].map(lambda c: ";".join(f"{k}={int(v)}" for k, v in sorted(c.items()))),
+                        failed_checks=frame["failed_checks"].map(",".join))
+    runs.to_csv(out_dir / "runs.csv", index=False)
+    summary = accuracy_summary(frame)
+    summary.assign(seeds=summary["seeds"].map(lambda s: ",".join(map(str, s)))).to_csv(out_dir / "summary.csv", index=False)
+    return ["runs.csv", "summary.csv"]
+
+
+def log_summary_run(frame: pd.DataFrame, out_dir: Path, sweep: str, profile: str) -> str:
+    """A summary run (tag kind=summary, run name "report") holding out_dir as artifacts; returns its run id."""
+    import mlflow
+
+    client = mlflow.MlflowClient(frame.attrs["tracking_uri"])
+    runs = trials(frame)
+    run = client.create_run(frame.attrs["experiment_id"], run_name=REPORT_RUN_NAME,
+                            tags={KIND_TAG: SUMMARY_KIND, "sweep": sweep, "profile": profile})
+    try:
+        client.log_metric(run.info.run_id, "trials", len(runs))
+        client.log_metric(run.info.run_id, "trials_failed", int((runs["status"] != "finished").sum()))
+        client.log_metric(run.info.run_id, "trials_with_failed_checks", int((runs["failed_checks"].map(len) > 0).sum()))
+        client.log_artifacts(run.info.run_id, str(out_dir))
+    except BaseException:
+        client.set_terminated(run.info.run_id, "FAILED")
+        raise
+    client.set_terminated(run.info.run_id, "FINISHED")
+    return run.info.run_id
+
+
+def build_report(frame: pd.DataFrame, out_dir: str | Path, *, with_images: bool = True) -> Path:
+    """Figures, data files and index.html for a loaded frame; returns the HTML path."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory() as cache:
+        loader = mlflow_explanations(frame, frame.attrs["tracking_uri"], Path(cache), problems) if with_images else None
+        entries = build_figures(frame, out_dir, loader)
+    files = write_data_files(frame, out_dir)
+    return write_html(frame, out_dir, entries, problems, files)
+
+
+# ---------------------------------------------------------------- command line
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise AnalysisInputError(f"{message} (see --help)")
+
+
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(prog="python -m analysis.report",
+                           description="Figures, tables and an HTML report of a sweep's MLflow experiment.")
+    parser.add_argument("sweep", help="sweep name (the experiment is <sweep>-<profile>)")
+    parser.add_argument("--profile", default="paper", help="profile name; default: paper")
+    parser.add_argument("--out", type=Path, help="output folder; default: reports/<sweep>-<profile>/")
+    parser.add_argument("--tracking-uri", help="MLflow tracking URI; default: sqlite:///<cwd>/mlflow.db (as sweep.run)")
+    parser.add_argument("--text-only", action="store_true", help="print the text table only (no files, no MLflow run)")
+    parser.add_argument("--no-log", action="store_true", help="write the report files but log no summary run to MLflow")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    started = time.perf_counter()
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    try:
+        args = build_parser().parse_args(argv)
+        frame = load_sweep(args.sweep, args.profile, tracking_uri=args.tracking_uri)
+    except AnalysisInputError as error:
+        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 2
+    except Exception as error:  # an unreachable server or a corrupt store: one line, no traceback
+        print(f"error: cannot read MLflow ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})",
+              file=sys.stderr)
+        return 2
+    for warning in frame.attrs["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(text_report(frame), flush=True)
+    if args.text_only:
+        return 0
+    out_dir = args.out or Path("reports") / experiment_name(args.sweep, args.profile)
+    path = build_report(frame, out_dir)
+    print(f"\nreport: {path}")
+    if not args.no_log:
+        run_id = log_summary_run(frame, out_dir, args.sweep, args.profile)
+        print(f"logged as MLflow run {run_id} (run name {REPORT_RUN_NAME!r}, tag {KIND_TAG}={SUMMARY_KIND}) "
+              f"in experiment {frame.attrs['experiment']}")
+    print(f"done in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Summaries of the tidy frame (analysis.load): accuracy per model and epsilon over seeds, attention's gain,
+the paper's numbers beside ours, failed trials and checks; plus the compact text table for terminals.
+
+"model" = (task, backbone, attention, placement); its seeds are pooled (analysis.stats.seed_interval).
+Epsilon 0.0 in these tables is clean accuracy.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from trainables.config import format_epsilon
+
+from . import paper_numbers
+from .load import MODEL_KEYS, finished, trials
+from .stats import format_gain, relative_gain, seed_interval
+
+SUMMARY_COLUMNS = (*MODEL_KEYS, "epsilon", "n", "mean", "std", "ci_low", "ci_high", "seeds")
+GAIN_DEFINITION = ("relative robust-accuracy gain of attention at each epsilon: (acc_att - acc_base) / acc_base, "
+                   "with acc = mean over seeds and base = the same task and backbone without attention "
+                   "(the paper's '+16 % / +2700 %' metric); 'inf' when acc_base = 0 < acc_att, "
+                   "'n/a' when both are 0 or one is missing")
+
+
+def variant_label(attention: str, placement: str) -> str:
+    return "no attention" if attention == "none" else f"{attention} @ {placement}"
+
+
+def variant_sort_key(variant: tuple[str, str]) -> tuple:
+    attention, placement = variant
+    return (attention != "none", attention, placement != "head", placement)
+
+
+def variants(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    """(attention, placement) pairs in the frame: the baseline first, then attention variants, head first."""
+    pairs = {(a, p) for a, p in zip(frame["attention"], frame["placement"])}
+    return sorted(pairs, key=variant_sort_key)
+
+
+def panels(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    """(task, backbone) pairs in the frame, in a stable order (one paper figure each)."""
+    return sorted({(t, b) for t, b in zip(frame["task"], frame["backbone"])})
+
+
+def accuracy_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean and 95 % t-interval over the finished seeds per model and epsilon (epsilon 0.0 = clean accuracy)."""
+    done = finished(frame)
+    clean = trials(done).assign(epsilon=0.0, accuracy=lambda t: t["clean_acc"])
+    rows = []
+    for key, group in pd.concat([clean, done], ignore_index=True).groupby([*MODEL_KEYS, "epsilon"], sort=True):
+        group = group[group["accuracy"].notna()]
+        interval = seed_interval(group["accuracy"])
+        if interval.n:
+            rows.append((*key, interval.n, interval.mean, interval.std, interval.low, interval.high,
+                         tuple(sorted(int(s) for s in group["seed"]))))
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+
+
+def gain_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Attention's relative gain over the baseline of the same task and backbone, per epsilon (see GAIN_DEFINITION)."""
+    rows = []
+    for (task, backbone), panel in summary.groupby(["task", "backbone"], sort=True):
+        baseline = panel[panel["attention"] == "none"].set_index("epsilon")["mean"]
+        for (attention, placement), variant in panel[panel["attention"] != "none"].groupby(["attention", "placement"]):
+            for eps, acc in zip(variant["epsilon"], variant["mean"]):
+                base = float(baseline.get(eps, math.nan))
+                rows.append((task, backbone, attention, placement, eps, base, acc, relative_gain(acc, base)))
+    return pd.DataFrame(rows, columns=["task", "backbone", "attention", "placement", "epsilon", "baseline",
+                                       "attention_acc", "gain"])
+
+
+def paper_comparison(summary: pd.DataFrame) -> pd.DataFrame:
+    """Every number the paper states next to ours (NaN where this sweep has no such model or epsilon)."""
+    rows = []
+    for number in paper_numbers.PUBLISHED:
+        placement = "head" if number.attention == "none" else paper_numbers.PAPER_PLACEMENT
+        match = summary[(summary["task"] == number.task) & (summary["backbone"] == number.backbone)
+                        & (summary["attention"] == number.attention) & (summary["placement"] == placement)
+                        & np.isclose(summary["epsilon"], number.epsilon)]
+        ours = match.iloc[0] if len(match) else None
+        rows.append((number.task, number.backbone, number.attention, number.epsilon, number.accuracy,
+                     ours["mean"] if ours is not None else math.nan,
+                     ours["ci_low"] if ours is not None else math.nan,
+                     ours["ci_high"] if ours is not None else math.nan,
+                     int(ours["n"]) if ours is not None else 0, number.source))
+    return pd.DataFrame(rows, columns=["task", "backbone", "attention", "epsilon", "paper", "ours", "ci_low",
+                                       "ci_high", "n", "source"])
+
+
+def failed_trials(frame: pd.DataFrame) -> pd.DataFrame:
+    runs = trials(frame)
+    return runs[runs["status"] != "finished"][["run_name", "run_id", "status"]].reset_index(drop=True)
+
+
+def check_matrix(frame: pd.DataFrame) -> pd.DataFrame:
+    """Trials (rows, by run name) x checks: 1.0 passed, 0.0 failed, NaN not logged (e.g. the trial failed)."""
+    runs = trials(frame)
+    names = sorted({name for checks in runs["checks"] for name in checks})
+    values = [[float(checks[n]) if n in checks else math.nan for n in names] for checks in runs["checks"]]
+    return pd.DataFrame(values, index=list(runs["run_name"]), columns=names, dtype=float)
+
+
+def check_failures(frame: pd.DataFrame) -> pd.DataFrame:
+    runs = trials(frame)
+    failing = runs[runs["failed_checks"].map(len) > 0]
+    return pd.DataFrame({"run_name": failing["run_name"], "failed_checks": failing["failed_checks"].map(", ".join)}
+                        ).reset_index(drop=True)
+
+
+def missing_note(frame: pd.DataFrame) -> str:
+    """'2 trials failed: a, b' style note ('' when every trial finished)."""
+    failed = failed_trials(frame)
+    if failed.empty:
+        return ""
+    counts = failed["status"].value_counts()
+    what = ", ".join(f"{n} {status}" for status, n in counts.items())
+    return f"{len(failed)} of {frame['run_id'].nunique()} trial(s) without results ({what}): {', '.join(failed['run_name'])}"
+
+
+def format_cell(mean: float, half_width: float) -> str:
+    if math.isnan(mean):
+        return "-"
+    return f"{mean:.3f}" if math.isnan(half_width) else f"{mean:.3f}±{half_width:.3f}"
+
+
+def text_report(frame: pd.DataFrame) -> str:
+    """Compact fixed-width tables: per task x backbone, mean accuracy (±95 % CI half-width) per epsilon."""
+    summary = accuracy_summary(frame)
+    gains = gain_table(summary)
+    lines = [f"experiment {frame.attrs.get('experiment', '?')}: {frame['run_id'].nunique()} trial(s), "
+             f"accuracy = mean over seeds ± 95 % t-interval half-width; gain = (att - base) / base"]
+    for task, backbone in panels(frame):
+        panel = summary[(summary["task"] == task) & (summary["backbone"] == backbone)]
+        epsilons = sorted(set(frame[(frame["task"] == task) & (frame["backbone"] == backbone)]["epsilon"].dropna()))
+        columns = [0.0, *epsilons]
+        header = f"{task} / {backbone}"
+        lines += ["", f"{header:34s} {'n':>2s}  " + " ".join(f"{'clean' if e == 0 else format_epsilon(e):>13s}" for e in columns)]
+        for attention, placement in variants(frame[(frame["task"] == task) & (frame["backbone"] == backbone)]):
+            rows = panel[(panel["attention"] == attention) & (panel["placement"] == placement)].set_index("epsilon")
+            n = int(rows["n"].max()) if len(rows) else 0
+            cells = [format_cell(rows["mean"].get(e, math.nan), (rows["ci_high"].get(e, math.nan) - rows["ci_low"].get(e, math.nan)) / 2)
+                     for e in columns]
+            lines.append(f"  {variant_label(attention, placement):32s} {n:2d}  " + " ".join(f"{c:>13s}" for c in cells))
+            gain = gains[(gains["task"] == task) & (gains["backbone"] == backbone) & (gains["attention"] == attention)
+                         & (gains["placement"] == placement)].set_index("epsilon")["gain"]
+            if len(gain):
+                lines.append(f"  {'  gain vs no attention':32s} {'':2s}  "
+                             + " ".join(f"{format_gain(gain.get(e, math.nan)):>13s}" for e in columns))
+    comparison = paper_comparison(summary)
+    lines += ["", "paper (Wasserman et al.) vs this sweep:"]
+    for row in comparison.itertuples():
+        eps = "clean" if row.epsilon == 0 else f"eps {format_epsilon(row.epsilon)}"
+        ours = format_cell(row.ours, (row.ci_high - row.ci_low) / 2) if row.n else "not in this sweep"
+        lines.append(f"  {row.task:21s} {row.backbone:10s} {variant_label(row.attention, 'head'):22s} {eps:11s} "
+                     f"paper {row.paper:.3f}  ours {ours}")
+    note = missing_note(frame)
+    if note:
+        lines += ["", "MISSING: " + note]
+    failures = check_failures(frame)
+    if not failures.empty:
+        lines += ["", f"FAILED CHECKS in {len(failures)} trial(s):"]
+        lines += [f"  {row.run_name}: {row.failed_checks}" for row in failures.itertuples()]
+    for warning in frame.attrs.get("warnings", []):
+        lines += ["", "WARNING: " + warning]
+    return "\n".join(lines)

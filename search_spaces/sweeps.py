@@ -1,0 +1,108 @@
+"""Named sweeps, declared as data: each states only what differs from the profile's values.
+
+An axis is a list of partial configs (dicts), or a function of the partial config built so far that returns
+such a list (for axes that depend on earlier choices, e.g. the placements valid for a backbone). The grid is
+the product of the axes, in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Union
+
+Partial = dict[str, Any]
+Axis = Union[list[Partial], Callable[[Partial], list[Partial]]]
+# A value may be a function of the trial's other values (applied after the profile), e.g. doubling its steps.
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str
+    description: str
+    axes: tuple[Axis, ...] = ()
+    values: dict[str, Any] = field(default_factory=dict)
+    evaluate_from: str | None = None  # re-evaluate the models trained by this sweep instead of training
+    search_space: Callable[[], dict[str, Any]] | None = None  # Optuna search instead of a grid
+
+
+SWEEPS: dict[str, Sweep] = {}
+
+
+def register_sweep(sweep: Sweep) -> Sweep:
+    SWEEPS[sweep.name] = sweep
+    return sweep
+
+
+def get_sweep(name: str) -> Sweep:
+    if name not in SWEEPS:
+        raise ValueError(f"unknown sweep {name!r}; expected one of: {', '.join(SWEEPS)}")
+    return SWEEPS[name]
+
+
+def axis(key: str, values: list[Any]) -> list[Partial]:
+    return [{key: value} for value in values]
+
+
+TASKS = axis("task", ["skin_lesion", "diabetic_retinopathy", "pneumothorax"])
+BACKBONES = axis("backbone", ["resnet50", "inception_resnet_v2"])
+PAPER_VARIANTS = [
+    {"attention": "none", "placement": "head"},
+    {"attention": "soft_faithful", "placement": "head"},
+]
+
+
+def every_placement(partial: Partial) -> list[Partial]:
+    """The baseline plus both soft-attention variants at every placement valid for the backbone."""
+    from trainables.models import list_placements
+
+    variants = [{"attention": "none", "placement": "head"}]
+    for attention in ("soft_faithful", "soft_corrected"):
+        variants += [{"attention": attention, "placement": p} for p in list_placements(partial["backbone"])]
+    return variants
+
+
+# sqrt(2) steps from 0.0003125 to 0.64, then the whole box (an unbounded attack must reach 100 % success).
+DENSE_EPSILONS = tuple(round(0.0003125 * 2 ** (k / 2), 8) for k in range(23)) + (1.0,)
+
+
+def optuna_space() -> dict[str, Any]:
+    """The Optuna search space (ResNet-50 placements; fix other values with --set)."""
+    from ray import tune
+
+    return {
+        "attention": tune.choice(["none", "soft_faithful", "soft_corrected"]),
+        "placement": tune.choice(["head", "conv3", "conv4", "conv5"]),
+        "heads": tune.choice([4, 8, 16, 32]),
+        "dropout": tune.uniform(0.0, 0.7),
+        "learning_rate": tune.loguniform(1e-4, 3e-2),
+        "adam_epsilon": tune.loguniform(1e-7, 1.0),
+        "batch_size": tune.choice([16, 32, 64]),
+    }
+
+
+register_sweep(Sweep(
+    name="paper_grid",
+    description="the paper: 3 tasks x {ResNet-50, InceptionResNetV2} x {no attention, soft attention at the head}",
+    axes=(TASKS, BACKBONES, PAPER_VARIANTS),
+))
+
+register_sweep(Sweep(
+    name="placement_grid",
+    description="attention at every placement, faithful and corrected soft attention, plus the baseline, per task",
+    axes=(TASKS, BACKBONES, every_placement),
+))
+
+register_sweep(Sweep(
+    name="epsilon_grid",
+    description="re-evaluates paper_grid's trained models on a dense ladder up to eps=1 with 2x steps and 3 restarts",
+    axes=(TASKS, BACKBONES, PAPER_VARIANTS),
+    values={"epsilons": DENSE_EPSILONS, "pgd_steps": lambda trial: 2 * trial["pgd_steps"], "restarts": 3},
+    evaluate_from="paper_grid",
+))
+
+register_sweep(Sweep(
+    name="optuna_robust",
+    description="Optuna multi-objective search (clean accuracy, robust objective) over attention, heads, recipe",
+    values={"task": "skin_lesion", "backbone": "resnet50"},
+    search_space=optuna_space,
+))

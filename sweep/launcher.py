@@ -1,0 +1,242 @@
+"""Runs expanded trials on Ray Tune (grid or Optuna search) and summarises them."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trainables.config import TrialConfig
+
+
+class UsageError(ValueError):
+    """Bad input found before any trial starts: the CLI prints it on one line and exits 2."""
+
+
+@dataclass(frozen=True)
+class LaunchSettings:
+    tracking_uri: str
+    storage: Path
+    address: str | None = None
+    max_concurrent: int | None = None
+    max_failures: int = 2
+    resume: bool = False
+    fresh: bool = False
+    study_storage: str | None = None
+    trials: int = 0
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    name: str
+    status: str  # finished | failed
+    metrics: dict[str, Any]
+    error: str = ""
+
+
+TRIAL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
+# Per-epoch checkpoints are small at CPU scale; Ray's warning about frequent snapshots is noise here.
+DRIVER_ENV = {"TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0", "RAY_AIR_NEW_OUTPUT": "0"}
+
+
+def check_address(address: str) -> None:
+    """Fail fast (no 60 s Ray timeout) on an address nothing listens on."""
+    if address in ("auto", "local") or address.startswith("ray://"):
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--address must be host:port (e.g. 127.0.0.1:6379), 'auto' or ray://host:10001; received {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=3).close()
+    except OSError as error:
+        raise UsageError(f"--address {address}: no Ray cluster reachable ({error.strerror or error}); start one with `ray start --head` or `ray up cluster.yaml`") from None
+
+
+def connect_ray(address: str | None) -> None:
+    import ray
+
+    os.environ.update(TRIAL_ENV)
+    os.environ.update(DRIVER_ENV)
+    if ray.is_initialized():  # an embedding program (or a test) already connected
+        return
+    if address:
+        check_address(address)
+        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False,
+                 runtime_env={"env_vars": TRIAL_ENV})
+    else:
+        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
+                 runtime_env={"env_vars": TRIAL_ENV})
+
+
+def check_gpus(trials: list[TrialConfig]) -> None:
+    import ray
+
+    wanted = max(t.gpus_per_trial for t in trials)
+    available = ray.cluster_resources().get("GPU", 0)
+    if wanted > available:
+        raise UsageError(f"trials ask for {wanted} GPU each but the Ray cluster has {available:g}; "
+                         "use a GPU cluster (ray up cluster.yaml), --profile smoke, or --set gpus_per_trial=0")
+
+
+def trainable_with_resources(trials: list[TrialConfig]):
+    from ray import tune
+
+    from trainables.resources import tune_resources
+    from trainables.trial import run_trial
+
+    first = trials[0]
+    return tune.with_resources(run_trial, tune_resources(first.cpus_per_trial, first.gpus_per_trial, first.memory_gb))
+
+
+class ProgressPrinter:
+    """One line per trial start and end: what a person can follow over SSH."""
+
+    def __init__(self, total: int | None, tracking_uri: str, experiment_name: str) -> None:
+        from ray.tune import Callback
+
+        printer = self
+
+        class _Callback(Callback):
+            def on_trial_start(self, iteration, trials, trial, **info):
+                printer.started[trial.trial_id] = time.monotonic()
+                print(f"  start   {trial_label(trial)}", flush=True)
+
+            def on_trial_result(self, iteration, trials, trial, result, **info):
+                if result.get("phase") == "training":
+                    printer.epochs[trial.trial_id] = result.get("epoch", 0)
+
+            def on_trial_complete(self, iteration, trials, trial, **info):
+                printer.finish(trial, "finished")
+
+            def on_trial_error(self, iteration, trials, trial, **info):
+                from trainables.tracking import mark_trial_failed
+
+                mark_trial_failed(tracking_uri, experiment_name, trial.trial_id)
+                printer.finish(trial, "FAILED")
+
+        self.callback = _Callback()
+        self.total = total
+        self.done = 0
+        self.started: dict[str, float] = {}
+        self.epochs: dict[str, int] = {}
+
+    def finish(self, trial, status: str) -> None:
+        self.done += 1
+        seconds = time.monotonic() - self.started.get(trial.trial_id, time.monotonic())
+        result = trial.last_result or {}
+        scores = ""
+        if result.get("phase") == "evaluated":
+            scores = f"clean {result['clean_acc']:.3f}  robust@ref {result['robust_acc_ref']:.3f}  objective {result['robust_objective']:.3f}"
+        total = f"/{self.total}" if self.total else ""
+        print(f"  [{self.done}{total}] {status:8s} {trial_label(trial)}  {scores}  ({seconds:.0f} s)", flush=True)
+        if result.get("checks_failed"):
+            print(f"           WARNING robustness checks failed: {result['checks_failed']} (details: MLflow artifact "
+                  "robustness/result.json)", flush=True)
+
+
+def trial_label(trial) -> str:
+    return trial_label_from_config(trial.config)
+
+
+def run_config(name: str, settings: LaunchSettings, printer: ProgressPrinter):
+    from ray import tune
+
+    return tune.RunConfig(
+        name=name,
+        storage_path=str(settings.storage),
+        verbose=0,
+        failure_config=tune.FailureConfig(max_failures=settings.max_failures),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        callbacks=[printer.callback],
+    )
+
+
+def run_grid(trials: list[TrialConfig], experiment_id: str, settings: LaunchSettings) -> list[TrialOutcome]:
+    from ray import tune
+
+    name = trials[0].experiment_name
+    path = settings.storage / name
+    printer = ProgressPrinter(len(trials), settings.tracking_uri, name)
+    trainable = trainable_with_resources(trials)
+    if tune.Tuner.can_restore(str(path)) and not settings.fresh:
+        if not settings.resume:
+            previous = tune.Tuner.restore(str(path), trainable).get_results()
+            if len(previous) == len(trials) and not previous.errors and all(r.metrics.get("phase") == "evaluated" for r in previous):
+                print(f"sweep {name} already finished ({len(previous)} trials in {path}); showing its results. "
+                      "Use --fresh to run it again.", flush=True)
+                return outcomes(previous)
+            raise UsageError(f"an unfinished run of {name} exists in {path}; continue it with --resume, or start over with --fresh")
+        tuner = tune.Tuner.restore(str(path), trainable, resume_errored=True)
+        print(f"resuming {name} from {path}", flush=True)
+    else:
+        if settings.resume:
+            raise UsageError(f"--resume: no earlier run of {name} in {path} to resume")
+        if settings.fresh and path.exists():
+            name = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"trial": tune.grid_search([t.to_dict() for t in trials]),
+                         "tracking_uri": settings.tracking_uri, "experiment_id": experiment_id},
+            tune_config=tune.TuneConfig(max_concurrent_trials=settings.max_concurrent,
+                                        trial_name_creator=trial_label, trial_dirname_creator=lambda t: t.trial_id),
+            run_config=run_config(name, settings, printer),
+        )
+    return outcomes(tuner.fit())
+
+
+def run_search(base: TrialConfig, space: dict[str, Any], experiment_id: str, settings: LaunchSettings) -> tuple[list[TrialOutcome], Any]:
+    """Optuna multi-objective search (clean_acc, robust_objective); the study persists in an RDB storage."""
+    import optuna
+    from ray import tune
+    from ray.tune.search.optuna import OptunaSearch
+
+    storage = optuna.storages.RDBStorage(settings.study_storage)
+    searcher = OptunaSearch(metric=["clean_acc", "robust_objective"], mode=["max", "max"],
+                            storage=storage, study_name=base.experiment_name)
+    name = f"{base.experiment_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    printer = ProgressPrinter(settings.trials, settings.tracking_uri, base.experiment_name)
+    tuner = tune.Tuner(
+        trainable_with_resources([base]),
+        param_space={"trial": base.to_dict(), "tracking_uri": settings.tracking_uri,
+                     "experiment_id": experiment_id, **space},
+        tune_config=tune.TuneConfig(search_alg=searcher, num_samples=settings.trials,
+                                    max_concurrent_trials=settings.max_concurrent,
+                                    trial_name_creator=trial_label, trial_dirname_creator=lambda t: t.trial_id),
+        run_config=run_config(name, settings, printer),
+    )
+    results = tuner.fit()
+    study = optuna.load_study(study_name=base.experiment_name, storage=storage)
+    return outcomes(results), study
+
+
+def outcomes(results) -> list[TrialOutcome]:
+    found = []
+    for result in results:
+        label = trial_label_from_config(result.config)
+        finished = result.error is None and result.metrics.get("phase") == "evaluated"
+        error = "" if result.error is None else str(result.error).strip().splitlines()[-1][:200]
+        found.append(TrialOutcome(label, "finished" if finished else "failed", dict(result.metrics), error))
+    return sorted(found, key=lambda o: o.name)
+
+
+def trial_label_from_config(config: dict[str, Any]) -> str:
+    try:
+        return TrialConfig.from_tune({k: v for k, v in config.items() if k not in ("tracking_uri", "experiment_id")}).run_name
+    except (ValueError, TypeError):
+        return "?"
+
+
+def summary_table(results: list[TrialOutcome]) -> str:
+    header = f"{'trial':58s} {'clean':>6s} {'robust@ref':>10s} {'objective':>9s}  status"
+    lines = [header, "-" * len(header)]
+    for outcome in results:
+        m = outcome.metrics
+        cells = [f"{m[k]:.3f}" if isinstance(m.get(k), float) and m.get("phase") == "evaluated" else "-"
+                 for k in ("clean_acc", "robust_acc_ref", "robust_objective")]
+        status = outcome.status + (f" ({outcome.error})" if outcome.error else "")
+        lines.append(f"{outcome.name:58s} {cells[0]:>6s} {cells[1]:>10s} {cells[2]:>9s}  {status}")
+    return "\n".join(lines)

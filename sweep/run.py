@@ -1,0 +1,184 @@
+"""Command line: `python -m sweep.run NAME [--profile P] [options]`. See `--help` and the README."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
+
+from search_spaces import PROFILES, SWEEPS, expand, get_sweep, parse_overrides
+from trainables.config import TrialConfig, experiment_name, format_epsilon
+
+from .launcher import LaunchSettings, UsageError, summary_table
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise UsageError(f"{message} (see --help)")
+
+
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(prog="python -m sweep.run", description="Run a named sweep of trials on Ray Tune, logged to MLflow.")
+    parser.add_argument("sweep", nargs="?", help="sweep name (see --list)")
+    parser.add_argument("--profile", default="paper", help="profile name (see --list); default: paper")
+    parser.add_argument("--list", action="store_true", help="list sweeps and profiles and exit")
+    parser.add_argument("--sweeps-file", type=Path, action="append", default=[], metavar="FILE.py",
+                        help="a Python file that declares more sweeps with register_sweep (repeatable)")
+    parser.add_argument("--dry-run", action="store_true", help="print the expanded trials and exit")
+    parser.add_argument("--json", action="store_true", help="with --dry-run: one JSON object (full config) per trial")
+    parser.add_argument("--address", help="join this Ray cluster (host:port or auto); default: start a local Ray")
+    parser.add_argument("--tracking-uri", help="MLflow tracking URI; default: sqlite:///<cwd>/mlflow.db")
+    parser.add_argument("--storage", type=Path, default=Path("ray_results"), help="Ray results folder (shared storage on a cluster)")
+    parser.add_argument("--max-concurrent", type=positive_int, help="run at most N trials at once")
+    parser.add_argument("--max-failures", type=int, default=2, help="retries per failed trial (from its last checkpoint); default 2")
+    parser.add_argument("--seeds", type=positive_int, default=1, help="repeat every trial over N seeds")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a trial config value, e.g. --set epochs=3 (repeatable)")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run of this sweep")
+    parser.add_argument("--fresh", action="store_true", help="run a finished sweep again (new Ray experiment, new MLflow runs)")
+    parser.add_argument("--trials", type=positive_int, default=None, help="search sweeps: number of trials to add to the study")
+    parser.add_argument("--study-storage", help="search sweeps: Optuna RDB URL; default: sqlite:///<cwd>/optuna.db")
+    return parser
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, received {text!r}")
+    return value
+
+
+def list_names() -> str:
+    lines = ["sweeps:"]
+    lines += [f"  {s.name:16s} {s.description}" for s in SWEEPS.values()]
+    lines += ["profiles:"]
+    lines += [f"  {p.name:16s} {p.description}" for p in PROFILES.values()]
+    return "\n".join(lines)
+
+
+def describe_trial(index: int, trial: TrialConfig) -> str:
+    eps = ",".join(format_epsilon(e) for e in trial.epsilons)
+    source = f" re-evaluates {trial.source_run_id}" if trial.source_run_id else ""
+    return (f"{index:4d}  {trial.run_name:52s} {trial.source}/{trial.scale} {trial.image_size}px "
+            f"epochs={trial.epochs} steps={trial.pgd_steps} restarts={trial.restarts} eps=[{eps}]{source}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return run(build_parser().parse_args(argv))
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except ValueError as error:  # bad config values from registries, expansion or the data/model layers
+        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted; continue with the same command plus --resume", file=sys.stderr)
+        return 130
+
+
+def load_sweeps_file(path: Path) -> None:
+    """Execute a user's file of sweep declarations (search_spaces.register_sweep calls)."""
+    import importlib.util
+
+    if not path.is_file():
+        raise UsageError(f"--sweeps-file {path}: no such file")
+    spec = importlib.util.spec_from_file_location(f"user_sweeps_{path.stem}", path)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+
+
+def run(args: argparse.Namespace) -> int:
+    for path in args.sweeps_file:
+        load_sweeps_file(path)
+    if args.list:
+        print(list_names())
+        return 0
+    if not args.sweep:
+        raise UsageError(f"name a sweep: one of {', '.join(SWEEPS)} (or --list)")
+    sweep = get_sweep(args.sweep)
+    overrides = parse_overrides(args.overrides)
+    trials = expand(args.sweep, args.profile, seeds=args.seeds, overrides=overrides)
+    if sweep.search_space and not args.trials:
+        raise UsageError(f"{sweep.name} is a search: give the number of trials with --trials N (N >= 1)")
+
+    if args.dry_run:
+        if sweep.search_space:
+            print(f"search {sweep.name}: {args.trials} trials from this base, sampling: {', '.join(sweep.search_space())}")
+        for index, trial in enumerate(trials, 1):
+            print(json.dumps(trial.to_dict()) if args.json else describe_trial(index, trial))
+        if not args.json:
+            print(f"{len(trials)} trial(s)" + (f"; re-evaluates models of {sweep.evaluate_from}" if sweep.evaluate_from else ""))
+        return 0
+
+    from trainables import tracking
+
+    from . import launcher
+
+    uri = args.tracking_uri or tracking.default_tracking_uri()
+    try:
+        tracking.check_tracking_uri(uri)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if args.address:
+        launcher.check_address(args.address)
+    if sweep.evaluate_from:
+        trials = attach_source_runs(trials, uri, experiment_name(sweep.evaluate_from, args.profile))
+    print(f"MLflow tracking URI: {uri}", flush=True)
+    experiment_id = tracking.ensure_experiment(uri, trials[0].experiment_name)
+    settings = LaunchSettings(
+        tracking_uri=uri, storage=args.storage.resolve(), address=args.address,
+        max_concurrent=args.max_concurrent, max_failures=args.max_failures, resume=args.resume, fresh=args.fresh,
+        study_storage=args.study_storage or tracking.default_tracking_uri().replace("mlflow.db", "optuna.db"),
+        trials=args.trials or 0,
+    )
+    launcher.connect_ray(args.address)
+    launcher.check_gpus(trials)
+    label = f"{sweep.name} --profile {args.profile}"
+    print(f"running {label}: {args.trials or len(trials)} trial(s)", flush=True)
+    if sweep.search_space:
+        results, study = launcher.run_search(trials[0], sweep.search_space(), experiment_id, settings)
+        print_pareto_front(study, uri, trials[0].experiment_name)
+    else:
+        results = launcher.run_grid(trials, experiment_id, settings)
+
+    print()
+    print(summary_table(results))
+    print(f"\nopen the results: mlflow ui --backend-store-uri {uri}   (then http://127.0.0.1:5000, experiment {trials[0].experiment_name})")
+    failed = [r.name for r in results if r.status != "finished"]
+    if failed:
+        print(f"{len(failed)} trial(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def attach_source_runs(trials: list[TrialConfig], tracking_uri: str, source_experiment: str) -> list[TrialConfig]:
+    """Re-evaluation: each trial evaluates the model trained by the same-named trial of the source sweep."""
+    from trainables.tracking import finished_runs_by_name
+
+    runs = finished_runs_by_name(tracking_uri, source_experiment)
+    if not runs:
+        raise UsageError(f"no finished runs with trained models in MLflow experiment {source_experiment!r} at {tracking_uri}; "
+                         f"run that sweep first")
+    missing = [t.run_name for t in trials if t.run_name not in runs]
+    if missing:
+        raise UsageError(f"{source_experiment!r} has no finished model for: {', '.join(missing)}")
+    return [t.replace(source_run_id=runs[t.run_name]) for t in trials]
+
+
+def print_pareto_front(study, tracking_uri: str, experiment: str) -> None:
+    from .pareto import log_pareto_front, pareto_table
+
+    print(f"\nPareto front of study {study.study_name} ({len(study.trials)} trials in the study):")
+    print(pareto_table(study))
+    log_pareto_front(study, tracking_uri, experiment)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""The MLflow reader and the report CLI's input handling, on runs logged by hand in the trials' layout (fast)."""
+
+from __future__ import annotations
+
+import math
+
+import mlflow
+import pytest
+from mlflow.entities import Metric, Param
+
+from analysis import load_sweep
+from analysis.load import KIND_TAG, SUMMARY_KIND, AnalysisInputError
+from analysis.report import main
+from trainables import tracking
+from trainables.config import TrialConfig, format_epsilon
+
+EPSILONS = (0.00125, 0.0025, 0.005, 0.01)
+
+
+def log_run(client, experiment_id, *, attention="none", seed=0, start=0, status="FINISHED", accuracy=None,
+            checks=None, profile="tiny", tags=None):
+    """A run as trainables.tracking writes it: config params, status tags, final metrics (None: none logged)."""
+    config = TrialConfig(task="skin_lesion", backbone="resnet50", scale="mini", attention=attention, seed=seed,
+                         epsilons=EPSILONS, sweep="paper_grid", profile=profile)
+    run = client.create_run(experiment_id, start_time=1_000_000 + start, run_name=config.run_name,
+                            tags={"sweep": config.sweep, "profile": config.profile, tracking.TAG_TRIAL_ID: f"t{start}",
+                                  **(tags or {})})
+    run_id = run.info.run_id
+    client.log_batch(run_id, params=[Param(k, v) for k, v in config.as_params().items()])
+    if accuracy is not None:
+        checks = checks or {}
+        metrics = {tracking.ACC_AT_EPS + format_epsilon(e): a for e, a in accuracy.items()}
+        metrics.update({tracking.CLEAN: accuracy[0.0], "robust_objective": 0.5})
+        metrics.update({tracking.CHECK + name: float(ok) for name, ok in checks.items()})
+        client.log_batch(run_id, metrics=[Metric(k, v, 0, 0) for k, v in metrics.items()])
+        client.set_tag(run_id, tracking.TAG_CHECKS_FAILED, ",".join(n for n, ok in checks.items() if not ok))
+    client.set_tag(run_id, tracking.TAG_STATUS, "finished" if status == "FINISHED" else "failed")
+    client.set_terminated(run_id, status)
+    return run_id
+
+
+def ladder(clean, step):
+    return {0.0: clean, **{e: max(0.0, clean - step * (k + 1)) for k, e in enumerate(EPSILONS)}}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("analysis-load")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri)
+    experiment = client.create_experiment("paper_grid-tiny", artifact_location=str(folder / "artifacts"))
+    client.create_experiment("paper_grid-smoke", artifact_location=str(folder / "artifacts-smoke"))
+    ids = {
+        "old": log_run(client, experiment, start=0, accuracy=ladder(0.5, 0.1)),
+        "new": log_run(client, experiment, start=10, accuracy=ladder(0.8, 0.1),
+                       checks={"monotone": True, "within_ball": False}),
+        "failed_rerun": log_run(client, experiment, start=20, status="FAILED"),
+        "attention": log_run(client, experiment, attention="soft_faithful", start=5, accuracy=ladder(0.7, 0.05),
+                             checks={"monotone": True, "within_ball": True}),
+        "failed": log_run(client, experiment, attention="soft_faithful", seed=1, start=6, status="FAILED"),
+        "other_profile": log_run(client, experiment, attention="soft_corrected", start=7, accuracy=ladder(0.6, 0.1),
+                                 profile="smoke"),
+    }
+    summary = client.create_run(experiment, run_name="report", tags={KIND_TAG: SUMMARY_KIND})
+    client.set_terminated(summary.info.run_id, "FINISHED")
+    return uri, ids
+
+
+def test_one_row_per_trial_and_epsilon_newest_finished_run_kept(store):
+    uri, ids = store
+    frame = load_sweep("paper_grid", "tiny", tracking_uri=uri)
+    assert set(frame["run_id"]) == {ids[k] for k in ("new", "attention", "failed", "other_profile")}
+    assert sorted(frame.attrs["superseded"]) == sorted([ids["old"], ids["failed_rerun"]])
+    assert len(frame) == 4 * len(EPSILONS)
+    baseline = frame[frame["run_id"] == ids["new"]].set_index("epsilon")
+    assert list(baseline.index) == list(EPSILONS)
+    assert baseline["accuracy"].tolist() == pytest.approx([0.7, 0.6, 0.5, 0.4])
+    assert baseline["clean_acc"].iloc[0] == 0.8 and baseline["robust_objective"].iloc[0] == 0.5
+    assert baseline["checks"].iloc[0] == {"monotone": True, "within_ball": False}
+    assert baseline["failed_checks"].iloc[0] == ("within_ball",)
+    assert baseline["seed"].iloc[0] == 0 and baseline["status"].iloc[0] == "finished"
+
+
+def test_failed_run_has_status_failed_and_nan_accuracy(store):
+    uri, ids = store
+    frame = load_sweep("paper_grid", "tiny", tracking_uri=uri)
+    failed = frame[frame["run_id"] == ids["failed"]]
+    assert (failed["status"] == "failed").all()
+    assert failed["accuracy"].isna().all() and math.isnan(failed["clean_acc"].iloc[0])
+    assert list(failed["epsilon"]) == list(EPSILONS)  # the configured ladder, from the run's params
+    assert failed["run_name"].iloc[0] == "skin_lesion-resnet50-soft_faithful-head-s1"
+
+
+def test_mixed_profiles_are_named_in_a_warning(store):
+    uri, _ = store
+    warnings = load_sweep("paper_grid", "tiny", tracking_uri=uri).attrs["warnings"]
+    assert len(warnings) == 1
+    assert "expected tiny" in warnings[0] and "smoke (1 run(s): skin_lesion-resnet50-soft_corrected-head-s0)" in warnings[0]
+
+
+def test_unusable_input_is_one_line_and_exit_status_2(store, tmp_path, capsys):
+    uri, _ = store
+    with pytest.raises(AnalysisInputError, match="experiments there: paper_grid-smoke, paper_grid-tiny"):
+        load_sweep("paper_grid", "paper", tracking_uri=uri)
+    cases = {
+        "no MLflow experiment 'nosuch-tiny'": ["nosuch", "--profile", "tiny", "--tracking-uri", uri],
+        "has no trial runs": ["paper_grid", "--profile", "smoke", "--tracking-uri", uri],
+        "no MLflow database at": ["paper_grid", "--tracking-uri", f"sqlite:///{tmp_path / 'missing.db'}"],
+        "unrecognized arguments": ["paper_grid", "--bogus"],
+    }
+    for message, argv in cases.items():
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_text_only_prints_the_table_and_logs_nothing(store, tmp_path, capsys):
+    uri, _ = store
+    assert main(["paper_grid", "--profile", "tiny", "--tracking-uri", uri, "--text-only", "--out", str(tmp_path / "r")]) == 0
+    captured = capsys.readouterr()
+    assert "skin_lesion / resnet50" in captured.out
+    assert "0.800" in captured.out  # the newest finished baseline's clean accuracy, one seed: no interval
+    assert "MISSING: 1 of 4 trial(s) without results (1 failed): skin_lesion-resnet50-soft_faithful-head-s1" in captured.out
+    assert "skin_lesion-resnet50-none-head-s0: within_ball" in captured.out
+    assert "mixed profiles" in captured.err
+    assert not (tmp_path / "r").exists()
+    reports = mlflow.MlflowClient(uri).search_runs(
+        [mlflow.MlflowClient(uri).get_experiment_by_name("paper_grid-tiny").experiment_id],
+        filter_string=f"tags.{KIND_TAG} = '{SUMMARY_KIND}'")
+    assert len(reports) == 1  # only the fixture's own summary run

@@ -1,0 +1,34 @@
+"""cluster.yaml and cluster-local.yaml validate against Ray's own schema and keep safe defaults."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from ray.autoscaler._private.util import prepare_config, validate_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", ["cluster.yaml", "cluster-local.yaml"])
+def test_cluster_file_validates_against_ray_schema(name):
+    config = prepare_config(yaml.safe_load((ROOT / name).read_text()))
+    validate_config(config)
+
+
+def test_aws_cluster_has_gpu_workers_and_installs_the_gpu_extra():
+    config = yaml.safe_load((ROOT / "cluster.yaml").read_text())
+    worker = config["available_node_types"]["gpu_worker"]
+    assert worker["resources"]["GPU"] == 1 and isinstance(worker["resources"]["CPU"], int)
+    assert worker["node_config"]["InstanceMarketOptions"]["MarketType"] == "spot"
+    assert any("[gpu]" in command for command in config["setup_commands"])
+
+
+@pytest.mark.parametrize("name", ["cluster.yaml", "cluster-local.yaml"])
+def test_services_are_not_opened_to_the_internet(name):
+    text = (ROOT / name).read_text()
+    config = yaml.safe_load(text)
+    head = " ".join(config["head_start_ray_commands"])
+    assert "mlflow server" in head and "--serve-artifacts" in head
+    assert "0.0.0.0" not in text  # dashboard and MLflow stay on loopback / the private address
+    lowered = text.lower()
+    assert "aws_secret_access_key" not in lowered and "password" not in lowered and "BEGIN" not in text

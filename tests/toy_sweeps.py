@@ -1,0 +1,36 @@
+"""Toy sweeps for the end-to-end tests, loaded with `python -m sweep.run --sweeps-file tests/toy_sweeps.py`."""
+
+from search_spaces import Sweep, axis, register_sweep
+
+PNEUMOTHORAX_RESNET = (axis("task", ["pneumothorax"]), axis("backbone", ["resnet50"]))
+
+register_sweep(Sweep(
+    name="toy",
+    description="two toy trials; the attentive one dies once after epoch 1 (resume from checkpoint)",
+    axes=(*PNEUMOTHORAX_RESNET, [{"attention": "none"},
+                                 {"attention": "soft_faithful", "extra": {"fail_once_at_epoch": 1}}]),
+    values={"epochs": 3, "patience": 5},
+))
+
+register_sweep(Sweep(
+    name="toy_reeval",
+    description="re-evaluates the toy models at other epsilons",
+    axes=(*PNEUMOTHORAX_RESNET, [{"attention": "none"},
+                                 {"attention": "soft_faithful", "extra": {"fail_once_at_epoch": 1}}]),
+    values={"epochs": 3, "patience": 5, "epsilons": (0.004, 0.5)},
+    evaluate_from="toy",
+))
+
+register_sweep(Sweep(
+    name="toy_pair",
+    description="two independent toy trials",
+    axes=(*PNEUMOTHORAX_RESNET, axis("attention", ["none", "soft_corrected"])),
+    values={"epochs": 3, "patience": 5},
+))
+
+register_sweep(Sweep(
+    name="toy_three",
+    description="three toy trials, run one at a time (resume tests)",
+    axes=(*PNEUMOTHORAX_RESNET, axis("attention", ["none", "soft_faithful", "soft_corrected"])),
+    values={"epochs": 3, "patience": 5},
+))

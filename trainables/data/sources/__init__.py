@@ -1,0 +1,70 @@
+"""Registry of loaders keyed by (source, task); each returns a Catalog of that task's records.
+
+Sources: "synthetic" (procedural stand-ins, no files), "original" (the published releases: HAM10000,
+Kaggle DR 2015, ChestX-ray14) and "medmnist" (MedMNIST+ npz files). A loader that needs files names the
+environment variable that points at its folder; `load_task(data_root=...)` overrides it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..catalog import Catalog
+from ..errors import DataError
+from ..tasks import TaskSpec
+
+SOURCE_NAMES = ("synthetic", "original", "medmnist")
+
+
+@dataclass(frozen=True)
+class SourceRequest:
+    """What a loader may use: the task, the target image size, the seed and (file sources) its data folder."""
+
+    task: TaskSpec
+    image_size: int
+    seed: int
+    root: Path | None
+    max_train: int | None = None
+    max_test: int | None = None
+
+
+@dataclass(frozen=True)
+class SourceEntry:
+    load: Callable[[SourceRequest], Catalog]
+    root_env: str | None  # environment variable naming the data folder; None: the source needs no files
+
+
+SOURCES: dict[tuple[str, str], SourceEntry] = {}
+
+
+def register_source(source: str, task: str, *, root_env: str | None = None):
+    if source not in SOURCE_NAMES:
+        raise ValueError(f"unknown source {source!r}; expected one of: {', '.join(SOURCE_NAMES)}")
+
+    def register(load: Callable[[SourceRequest], Catalog]) -> Callable[[SourceRequest], Catalog]:
+        if (source, task) in SOURCES:
+            raise ValueError(f"loader for ({source!r}, {task!r}) is registered twice")
+        SOURCES[(source, task)] = SourceEntry(load=load, root_env=root_env)
+        return load
+
+    return register
+
+
+def list_sources() -> list[str]:
+    return list(SOURCE_NAMES)
+
+
+def get_source(source: str, task: str) -> SourceEntry:
+    if source not in SOURCE_NAMES:
+        raise DataError(f"unknown source {source!r}; expected one of: {', '.join(SOURCE_NAMES)}")
+    try:
+        return SOURCES[(source, task)]
+    except KeyError:
+        tasks = sorted(name for known_source, name in SOURCES if known_source == source)
+        raise DataError(f"source {source!r} has no loader for task {task!r}; it has: {', '.join(tasks)}") from None
+
+
+# importing the loader modules fills the registry
+from . import chestxray14, ham10000, kaggle_dr, medmnist, synthetic  # noqa: E402,F401

@@ -1,0 +1,34 @@
+"""TaskData: the arrays one trial trains and evaluates on, plus a plain-valued description."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class TaskData:
+    """uint8 RGB images (N, H, W, 3) and int64 labels (N,) per split; `info` holds plain values only.
+
+    info keys: task, source, image_size, seed, data_root, counts ({split: {class_name: n}}), skipped (ids of
+    records that could not be read), cache ("hit" / "miss" / "off"), cache_path, preprocess_version,
+    preprocessing, split_method, dataset, and source-specific extras.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+    class_names: tuple[str, ...]
+    info: dict = field(default_factory=dict)
+    ids: dict = field(default_factory=dict)  # {split: (N,) str record ids (file names, npz rows)}, for tracing and leak checks
+
+    def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) of "train", "val" or "test"."""
+        if name not in ("train", "val", "test"):
+            raise ValueError(f"unknown split {name!r}; expected one of: train, val, test")
+        return getattr(self, f"x_{name}"), getattr(self, f"y_{name}")

@@ -1,0 +1,132 @@
+"""build_model: preprocessing layer -> backbone (cut as the paper) -> optional inserted attention -> head."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+
+from .attention import make_attention
+from .heads import attention_head, baseline_head
+from .preprocessing import BackbonePreprocessing
+from .registry import BackboneSpec, get_backbone, list_placements
+from .weights import imagenet_weights_path, load_application_weights, load_model_weights
+
+FEATURES_LAYER = "backbone_features"
+NAME_SEPARATOR = "-"  # model name = backbone-attention-placement-scale (registry names use "_" only)
+
+
+def build_model(
+    backbone: str,
+    attention: str = "none",
+    num_classes: int = 2,
+    *,
+    input_shape: tuple[int, int, int] | None = None,
+    placement: str = "head",
+    weights: str | Path | None = None,
+    scale: str = "full",
+    heads: int = 16,
+    dropout: float = 0.5,
+) -> keras.Model:
+    """A flat keras.Model: float32 RGB images in [0, 1] (NHWC) -> logits (num_classes).
+
+    placement "head" puts the attention in the paper's head; any other placement inserts a residual
+    attention block (x * (1 + map)) after that backbone layer and keeps the baseline head. attention "none"
+    is the paper's baseline head at every placement. weights: None (random), "imagenet" (Keras cache file),
+    a Keras-application ".h5" file (loaded into the backbone before the cut) or a ".weights.h5" file saved
+    by model.save_weights of the same architecture. The layer "backbone_features" is the Grad-CAM target.
+    """
+    spec = get_backbone(backbone, scale)
+    make_attention(attention, heads=heads, residual=False)  # validates attention and heads
+    _check_num_classes(num_classes)
+    _check_dropout(dropout)
+    input_shape = _check_input_shape(spec, input_shape)
+    if placement not in list_placements(backbone, scale):
+        raise ValueError(
+            f"unknown placement {placement!r} for {backbone}; expected one of: {', '.join(list_placements(backbone, scale))}"
+        )
+    application_weights, model_weights = _resolve_weights(spec, weights)
+
+    inputs = keras.Input(input_shape, name="image")
+    app = spec.build(BackbonePreprocessing(spec.preprocessing, name="preprocessing")(inputs))
+    if application_weights is not None:
+        load_application_weights(app, application_weights)
+    cut = app.layers[spec.cut] if isinstance(spec.cut, int) else app.get_layer(spec.cut)
+    trunk = keras.Model(inputs, cut.output)
+
+    if placement == "head":
+        features = keras.layers.Identity(name=FEATURES_LAYER)(trunk.output)
+        layer = make_attention(attention, heads=heads, residual=False)
+        head = dict(kind=spec.head, num_classes=num_classes, dropout=dropout)
+        logits = baseline_head(features, **head) if layer is None else attention_head(features, layer, **head)
+    else:
+        layer = make_attention(attention, heads=heads, residual=True)
+        if layer is not None:
+            trunk = _insert_after(trunk, spec.placements[placement], layer)
+        features = keras.layers.Identity(name=FEATURES_LAYER)(trunk.output)
+        logits = baseline_head(features, kind=spec.head, num_classes=num_classes, dropout=dropout)
+
+    name = NAME_SEPARATOR.join((backbone, attention, placement, scale))
+    model = keras.Model(trunk.inputs[0], logits, name=name)
+    if model_weights is not None:
+        load_model_weights(model, model_weights)
+    return model
+
+
+def _insert_after(trunk: keras.Model, layer_name: str, block: keras.layers.Layer) -> keras.Model:
+    """The trunk re-wired so that ``block`` follows ``layer_name``; layers (and weights) are shared.
+
+    The backbone layers now also keep a node of the discarded graph: use layers created after this call
+    (backbone_features, soft_attention, the head) or the model's own graph, not backbone_layer.output.
+    """
+
+    def call(layer, *args, **kwargs):
+        output = layer(*args, **kwargs)
+        return block(output) if layer.name == layer_name else output
+
+    return keras.models.clone_model(trunk, clone_function=lambda layer: layer, call_function=call)
+
+
+def _resolve_weights(spec: BackboneSpec, weights) -> tuple[Path | None, Path | None]:
+    """(application weights for the uncut backbone, weights for the whole model); at most one is set."""
+    if weights is None:
+        return None, None
+    if isinstance(weights, str) and weights == "imagenet":
+        return imagenet_weights_path(spec), None
+    if not isinstance(weights, (str, Path)):
+        raise ValueError(f"weights must be None, 'imagenet' or a path; received {weights!r}")
+    path = Path(weights)
+    if not path.is_file():
+        raise ValueError(f"weights file {str(path)!r} not found; expected None, 'imagenet' or an existing file")
+    if path.name.endswith(".weights.h5"):
+        return None, path
+    if path.suffix in (".h5", ".hdf5"):
+        return path, None
+    raise ValueError(
+        f"weights file {str(path)!r} has an unknown type; expected a .weights.h5 file (model.save_weights) "
+        "or a Keras-application .h5 file"
+    )
+
+
+def _check_num_classes(num_classes) -> None:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an int >= 2; received {num_classes!r}")
+
+
+def _check_dropout(dropout) -> None:
+    if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be a float in [0, 1); received {dropout!r}")
+
+
+def _check_input_shape(spec: BackboneSpec, input_shape) -> tuple[int, int, int]:
+    if input_shape is None:
+        return (spec.default_size, spec.default_size, 3)
+    shape = tuple(input_shape)
+    if len(shape) != 3 or shape[2] != 3 or not all(isinstance(d, int) for d in shape):
+        raise ValueError(f"input_shape must be (height, width, 3) ints; received {input_shape!r}")
+    if min(shape[:2]) < spec.min_size:
+        raise ValueError(
+            f"input_shape {shape} is too small for {spec.name} (scale={spec.scale!r}); "
+            f"expected height and width >= {spec.min_size}"
+        )
+    return shape

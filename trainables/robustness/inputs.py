@@ -1,0 +1,127 @@
+"""Validation of what callers pass to the evaluation, and the small defaults derived from it.
+
+Epsilon ladders are rejected, not repaired, when they are unsorted or contain duplicates: a ladder is a
+deliberate, ordered list (usually a task's paper ladder) and a silently re-ordered one would hide a typo.
+0.0 may be given as the first value; it is added when absent, because epsilon 0 is the clean accuracy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def validate_epsilons(epsilons: Sequence[float]) -> tuple[float, ...]:
+    """Strictly increasing values in [0, 1] -> tuple with 0.0 first."""
+    try:
+        values = [float(eps) for eps in epsilons]
+    except (TypeError, ValueError):
+        raise ValueError(f"epsilons must be a sequence of numbers in [0, 1]; received {epsilons!r}") from None
+    for eps in values:
+        if not math.isfinite(eps) or not 0.0 <= eps <= 1.0:
+            raise ValueError(f"every epsilon must be in [0, 1] (pixel space of [0, 1] images); received {eps!r}")
+    for before, after in zip(values, values[1:]):
+        if after <= before:
+            kind = "duplicated" if after == before else "unsorted"
+            raise ValueError(
+                f"epsilons must be strictly increasing (no duplicates); received {kind} values {values!r}"
+            )
+    if not values or values[0] != 0.0:
+        values.insert(0, 0.0)
+    return tuple(values)
+
+
+def validate_images(images) -> np.ndarray:
+    """float32 NHWC array in [0, 1] with at least one image; returned without copying."""
+    array = images if isinstance(images, np.ndarray) else np.asarray(images)
+    if array.dtype != np.float32:
+        raise ValueError(
+            f"images must be float32 in [0, 1]; received dtype {array.dtype} "
+            "(convert uint8 images with trainables.data.to_unit_float)"
+        )
+    if array.ndim != 4 or array.shape[0] == 0:
+        raise ValueError(f"images must be a non-empty NHWC batch (N, H, W, C); received shape {array.shape}")
+    low, high = float(array.min()), float(array.max())
+    if not (math.isfinite(low) and math.isfinite(high)) or low < 0.0 or high > 1.0:
+        raise ValueError(f"images must lie in [0, 1]; received values in [{low}, {high}]")
+    return array
+
+
+def validate_labels(labels, num_images: int, num_classes: int) -> np.ndarray:
+    """Integer class indices (N,) in [0, num_classes) -> int64 array."""
+    array = np.asarray(labels)
+    if not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(f"labels must be integer class indices; received dtype {array.dtype}")
+    if array.shape != (num_images,):
+        raise ValueError(f"labels must have shape ({num_images},) to match the images; received {array.shape}")
+    low, high = int(array.min()), int(array.max())
+    if low < 0 or high >= num_classes:
+        raise ValueError(
+            f"labels must be in [0, {num_classes - 1}] (the model returns {num_classes} logits); "
+            f"received values in [{low}, {high}]"
+        )
+    return array.astype(np.int64, copy=False)
+
+
+def validate_positive_int(name: str, value, *, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; received {value!r}")
+    return int(value)
+
+
+def validate_positive_float(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise ValueError(f"{name} must be a positive number; received {value!r}")
+    if not math.isfinite(float(value)) or float(value) <= 0.0:
+        raise ValueError(f"{name} must be a positive number; received {value!r}")
+    return float(value)
+
+
+def resolve_seed(seed) -> int:
+    """None -> a fresh random seed (returned so the run can be repeated); otherwise a non-negative int."""
+    if seed is None:
+        return int(np.random.SeedSequence().entropy % (2**63))
+    return validate_positive_int("seed", seed, minimum=0)
+
+
+def select_sample_indices(labels: np.ndarray, count: int = 16) -> np.ndarray:
+    """A fixed, class-balanced sample: classes taken in turn, lowest indices first (no randomness)."""
+    count = validate_positive_int("count", count, minimum=0)
+    labels = np.asarray(labels)
+    per_class = [list(np.flatnonzero(labels == label)) for label in np.unique(labels)]
+    chosen: list[int] = []
+    while len(chosen) < min(count, len(labels)):
+        for indices in per_class:
+            if indices and len(chosen) < count:
+                chosen.append(int(indices.pop(0)))
+    return np.asarray(sorted(chosen), dtype=np.int64)
+
+
+def validate_sample_indices(sample_indices, num_images: int) -> np.ndarray:
+    array = np.asarray(sample_indices)
+    if array.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if not np.issubdtype(array.dtype, np.integer) or array.ndim != 1:
+        raise ValueError(f"sample_indices must be a 1-D sequence of integers; received {sample_indices!r}")
+    if array.min() < 0 or array.max() >= num_images or len(np.unique(array)) != len(array):
+        raise ValueError(
+            f"sample_indices must be distinct indices in [0, {num_images - 1}]; received {array.tolist()!r}"
+        )
+    return array.astype(np.int64)
+
+
+def default_batch_size(image_shape: tuple[int, ...], *, gpu: bool) -> int:
+    """A power of two sized to the image: ~256 ResNet-50 images of 224 px on a GPU, 32 images of 64 px on a CPU.
+
+    CPU throughput stops improving beyond a few dozen images while memory keeps growing; a GPU wants large
+    batches. Callers with other hardware pass batch_size explicitly.
+    """
+    pixels = int(image_shape[0]) * int(image_shape[1])
+    if gpu:
+        target, low, high = 256 * 224 * 224 / pixels, 32, 1024
+    else:
+        target, low, high = 32 * 64 * 64 / pixels, 8, 64
+    size = 2 ** int(math.floor(math.log2(max(target, 1.0))))
+    return int(min(max(size, low), high))

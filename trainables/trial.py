@@ -1,0 +1,123 @@
+"""One trial as a Ray Tune function trainable: data -> model -> train -> attack -> explain -> MLflow."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .config import TrialConfig
+from .resources import configure_tensorflow
+
+# Test hooks in TrialConfig.extra: die once at an epoch / write "<pid> <epoch>" to a file after each epoch, so that
+# tests can exercise the resume path and kill the worker process mid-training.
+FAILURE_INJECTION_KEY = "fail_once_at_epoch"
+EPOCH_ANNOUNCE_KEY = "announce_epochs_to"
+
+
+def run_trial(tune_config: dict[str, Any]) -> None:
+    """Ray Tune entry point. tune_config = {"trial": TrialConfig dict, "tracking_uri": ..., "experiment_id": ...}."""
+    from ray import tune
+
+    settings = {k: tune_config[k] for k in ("tracking_uri", "experiment_id")}
+    config = TrialConfig.from_tune({k: v for k, v in tune_config.items() if k not in settings})
+    configure_tensorflow(config.cpus_per_trial, config.gpus_per_trial)
+    import ray
+
+    trial_id = tune.get_context().get_trial_id() or config.run_name
+    node = ray.get_runtime_context().get_node_id()
+    execute(config, trial_id=trial_id, report=tune.report, checkpoint=tune.get_checkpoint(), node=node, **settings)
+
+
+def execute(config: TrialConfig, *, tracking_uri: str, experiment_id: str, trial_id: str,
+            report, checkpoint=None, node: str = "local") -> dict[str, float]:
+    """The trial's steps in order; `report(metrics, checkpoint=...)` is tune.report inside Ray."""
+    import keras
+
+    from . import data, explain, models, objectives, robustness, tracking, training
+
+    keras.utils.set_random_seed(config.seed)
+    task_data = data.load_task(config.task, config.source, image_size=config.image_size, seed=config.seed,
+                               data_root=config.data_root, max_train=config.max_train, max_test=config.max_test)
+    with tracking.trial_run(config, tracking_uri, experiment_id, trial_id), tempfile.TemporaryDirectory() as work:
+        work = Path(work)
+        tracking.record_attempt(node)
+        if config.source_run_id:
+            model = models.load_model(tracking.download_model(tracking_uri, config.source_run_id, work))
+        else:
+            model = train_model(config, task_data, work, report, checkpoint)
+        tracking.log_model_description(models.describe_model(model))
+
+        x_eval, y_eval = evaluation_points(task_data, config.max_eval)
+        result = robustness.evaluate_robustness(
+            model, x_eval, y_eval, config.epsilons, steps=config.pgd_steps, rel_stepsize=config.rel_stepsize,
+            random_start=config.random_start, seed=config.seed, batch_size=config.eval_batch_size,
+            attack_on=config.attack_on, restarts=config.restarts,
+            sample_indices=list(range(min(config.explain_samples, len(y_eval)))),
+        )
+        final = objectives.objectives(result.accuracy, config.reference_epsilon)
+        tracking.log_evaluation(result, final)
+
+        explanations = explain.explain_samples(model, x_eval[result.sample_indices], y_eval[result.sample_indices],
+                                               result.adversarial_samples)
+        explain.write_explanation_artifacts(explanations, work / "artifacts")
+        tracking.log_directory(work / "artifacts" / tracking.EXPLANATIONS_DIR, tracking.EXPLANATIONS_DIR)
+        if not config.source_run_id:
+            tracking.log_model(model)
+    metrics = {**final, "checks_failed": ",".join(result.failed_checks()), "phase": "evaluated"}
+    report(metrics)
+    return metrics
+
+
+def train_model(config: TrialConfig, task_data, work: Path, report, checkpoint):
+    """Build (or restore from the Ray checkpoint) and train the model, reporting and checkpointing every epoch."""
+    from ray import tune
+
+    from . import data, models, tracking, training
+
+    best_weights = work / training.BEST_WEIGHTS_FILE
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            model, state = training.load_checkpoint(Path(folder))
+            if (Path(folder) / training.BEST_WEIGHTS_FILE).exists():
+                shutil.copy(Path(folder) / training.BEST_WEIGHTS_FILE, best_weights)
+    else:
+        model = models.build_model(config.backbone, config.attention, task_data.num_classes,
+                                   input_shape=(config.image_size, config.image_size, 3), placement=config.placement,
+                                   weights=config.weights, scale=config.scale, heads=config.heads, dropout=config.dropout)
+        training.compile_model(model, config)
+        state = training.TrainingState()
+
+    train_data = data.training_dataset(task_data.x_train, task_data.y_train, num_classes=task_data.num_classes,
+                                       batch_size=config.batch_size, seed=config.seed, epoch_fraction=config.epoch_fraction)
+    val_data = data.eval_dataset(task_data.x_val, task_data.y_val, num_classes=task_data.num_classes,
+                                 batch_size=config.eval_batch_size)
+    class_weight = data.class_weights(task_data.y_train, task_data.num_classes) if config.class_weighting else None
+
+    def on_epoch_end(epoch: int, metrics: dict, model, state: training.TrainingState) -> None:
+        tracking.log_epoch(metrics, epoch)
+        with tempfile.TemporaryDirectory() as folder:
+            training.save_checkpoint(Path(folder), model, state)
+            if best_weights.exists():
+                shutil.copy(best_weights, Path(folder) / training.BEST_WEIGHTS_FILE)
+            report({**metrics, "epoch": epoch, "clean_acc": metrics["val_accuracy"], "robust_objective": math.nan,
+                    "phase": "training"}, checkpoint=tune.Checkpoint.from_directory(folder))
+        if config.extra.get(EPOCH_ANNOUNCE_KEY):
+            Path(config.extra[EPOCH_ANNOUNCE_KEY]).write_text(f"{os.getpid()} {epoch}")
+        if config.extra.get(FAILURE_INJECTION_KEY) == epoch and checkpoint is None:
+            raise RuntimeError(f"injected failure at epoch {epoch} (config.extra.{FAILURE_INJECTION_KEY})")
+
+    training.train(model, train_data, val_data, config, class_weight=class_weight, state=state,
+                   best_weights_path=best_weights, on_epoch_end=on_epoch_end)
+    return model
+
+
+def evaluation_points(task_data, max_eval: int | None):
+    """The first max_eval test points (deterministic: the data layer's split is seeded), as float32 [0,1]."""
+    from .data import to_unit_float
+
+    count = len(task_data.y_test) if max_eval is None else min(max_eval, len(task_data.y_test))
+    return to_unit_float(task_data.x_test[:count]), task_data.y_test[:count]
