@@ -44,6 +44,7 @@ if not set(IDENTITY) <= set(TrialConfig.field_names()):
 COLUMNS = ("run_id", "run_name", "trial_id", "sweep", "profile", *IDENTITY, "status", "start_time", "epsilon",
            "accuracy", *tracking.OBJECTIVES, "checks", "failed_checks")
 
+UNKNOWN = "?"  # identity of a run that logged no params and has no trial-style name
 MLFLOW_STATUS = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "failed", "RUNNING": "running",
                  "SCHEDULED": "running"}
 
@@ -72,8 +73,9 @@ def load_experiment(name: str, *, tracking_uri: str | None = None, sweep: str | 
     runs = [run for run in all_runs(client, experiment.experiment_id)
             if run.data.tags.get(KIND_TAG) != SUMMARY_KIND]
     if not runs:
-        raise AnalysisInputError(f"MLflow experiment {name!r} at {uri} has no trial runs; "
-                                 f"run the sweep first (python -m sweep.run ...)")
+        command = f"python -m sweep.run {sweep} --profile {profile}" if sweep and profile else "python -m sweep.run"
+        raise AnalysisInputError(f"MLflow experiment {name!r} at {uri} has no trial runs; run the sweep first "
+                                 f"({command} --tracking-uri {uri})")
     kept, superseded = newest_per_trial(runs, keep_every_trial=is_search_sweep(sweep))
     rows = [row for run in kept for row in run_rows(run)]
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
@@ -163,7 +165,7 @@ def identity_from_name(run_name: str) -> dict[str, Any]:
 def run_rows(run) -> list[dict[str, Any]]:
     params, tags, metrics = run.data.params, run.data.tags, run.data.metrics
     fallback = identity_from_name(run.info.run_name)
-    identity = {key: params.get(key, fallback.get(key)) for key in IDENTITY}
+    identity = {key: params.get(key, fallback.get(key, UNKNOWN)) for key in IDENTITY}
     try:
         identity["seed"] = int(identity["seed"])
     except (TypeError, ValueError):
@@ -210,7 +212,8 @@ def finished(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["status"] == "finished"]
 
 
-def load_explanations(run_id: str, *, tracking_uri: str, destination: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
+def load_explanations(run_id: str, *, tracking_uri: str,
+                      destination: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
     """The arrays of `explanations/samples.npz` of one run (see trainables.explain), downloaded once.
 
     Raises AnalysisInputError when the run has no such artifact (e.g. it failed before explaining).

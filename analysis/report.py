@@ -31,6 +31,7 @@ from .tables import (GAIN_DEFINITION, accuracy_summary, check_failures, failed_t
                      missing_note, panels, paper_comparison, text_report, variant_label, variants)
 
 REPORT_RUN_NAME = "report"
+ExplanationLoader = Callable[[str, str], Mapping[str, Mapping[str, np.ndarray]]]  # (task, backbone) -> label -> arrays
 HTML_FILE = "index.html"
 
 
@@ -56,7 +57,7 @@ def example_runs(frame: pd.DataFrame, task: str, backbone: str, max_variants: in
 
 
 def build_figures(frame: pd.DataFrame, out_dir: Path,
-                  explanations: Callable[[str, str], Mapping[str, Mapping[str, np.ndarray]]] | None = None) -> list[FigureEntry]:
+                  explanations: ExplanationLoader | None = None) -> list[FigureEntry]:
     """Write every figure into out_dir; `explanations(task, backbone)` gives the arrays per variant label."""
     from . import figures
 
@@ -115,7 +116,7 @@ table { border-collapse: collapse; margin: 0.5em 0 1.2em; font-size: 13px; }
 th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 tr.fail td { background: #fde0e0; }
-td.fail { background: #fbb; font-weight: bold; }
+span.fail { color: #a00; font-weight: bold; }
 .warning { background: #fff3cd; padding: 0.5em; border-left: 4px solid #e0a800; }
 .missing { background: #fde0e0; padding: 0.5em; border-left: 4px solid #c00; }
 figure { display: inline-block; margin: 0.5em; vertical-align: top; }
@@ -138,23 +139,40 @@ def half(row) -> float:
     return (row["ci_high"] - row["ci_low"]) / 2
 
 
+def trial_problems(frame: pd.DataFrame) -> list[str]:
+    """'s<seed>: <failed checks>' and 's<seed>: failed' for the trials of one model."""
+    problems = []
+    for run in trials(frame).to_dict("records"):
+        if run["failed_checks"]:
+            problems.append(f"s{run['seed']}: {', '.join(run['failed_checks'])}")
+        if run["status"] != "finished":
+            problems.append(f"s{run['seed']}: {run['status']}")
+    return problems
+
+
 def accuracy_tables_html(frame: pd.DataFrame, summary: pd.DataFrame) -> str:
     parts = []
     for task, backbone in panels(frame):
         panel_frame = frame[(frame["task"] == task) & (frame["backbone"] == backbone)]
         epsilons = [0.0, *sorted(set(panel_frame["epsilon"].dropna()) - {0.0})]
-        rows = []
+        rows, classes = [], []
         for attention, placement in variants(panel_frame):
             cells = summary[(summary["task"] == task) & (summary["backbone"] == backbone)
                             & (summary["attention"] == attention) & (summary["placement"] == placement)]
             by_eps = {e: r for e, r in zip(cells["epsilon"], cells.to_dict("records"))}
             seeds = sorted({s for r in by_eps.values() for s in r["seeds"]})
+            problems = trial_problems(panel_frame[(panel_frame["attention"] == attention)
+                                                  & (panel_frame["placement"] == placement)])
+            checks = (f'<span class="fail">{html.escape("; ".join(problems))}</span>' if problems else "all passed")
             rows.append([html.escape(variant_label(attention, placement)), str(len(seeds)),
                          ",".join(map(str, seeds)) or "-"]
-                        + [format_cell(by_eps[e]["mean"], half(by_eps[e])) if e in by_eps else "-" for e in epsilons])
+                        + [format_cell(by_eps[e]["mean"], half(by_eps[e])) if e in by_eps else "-" for e in epsilons]
+                        + [checks])
+            classes.append("fail" if problems else "")
         parts.append(f"<h3>{html.escape(backbone)}, {html.escape(task)}</h3>")
         parts.append(table_html(["model", "n seeds", "seeds"]
-                                + ["clean" if e == 0 else f"eps {format_epsilon(e)}" for e in epsilons], rows))
+                                + ["clean" if e == 0 else f"eps {format_epsilon(e)}" for e in epsilons]
+                                + ["failed checks / trials"], rows, classes))
     return "\n".join(parts)
 
 
@@ -264,7 +282,8 @@ def write_data_files(frame: pd.DataFrame, out_dir: Path) -> list[str]:
                         failed_checks=frame["failed_checks"].map(",".join))
     runs.to_csv(out_dir / "runs.csv", index=False)
     summary = accuracy_summary(frame)
-    summary.assign(seeds=summary["seeds"].map(lambda s: ",".join(map(str, s)))).to_csv(out_dir / "summary.csv", index=False)
+    summary = summary.assign(seeds=summary["seeds"].map(lambda s: ",".join(map(str, s))))
+    summary.to_csv(out_dir / "summary.csv", index=False)
     return ["runs.csv", "summary.csv"]
 
 
@@ -341,7 +360,12 @@ def main(argv: list[str] | None = None) -> int:
     path = build_report(frame, out_dir)
     print(f"\nreport: {path}")
     if not args.no_log:
-        run_id = log_summary_run(frame, out_dir, args.sweep, args.profile)
+        try:
+            run_id = log_summary_run(frame, out_dir, args.sweep, args.profile)
+        except Exception as error:  # e.g. a read-only tracking server: the files are written, say so and go on
+            print(f"error: the report is in {out_dir} but could not be logged to MLflow "
+                  f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})", file=sys.stderr)
+            return 1
         print(f"logged as MLflow run {run_id} (run name {REPORT_RUN_NAME!r}, tag {KIND_TAG}={SUMMARY_KIND}) "
               f"in experiment {frame.attrs['experiment']}")
     print(f"done in {time.perf_counter() - started:.1f} s")

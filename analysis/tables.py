@@ -116,8 +116,9 @@ def missing_note(frame: pd.DataFrame) -> str:
     if failed.empty:
         return ""
     counts = failed["status"].value_counts()
-    what = ", ".join(f"{n} {status}" for status, n in counts.items())
-    return f"{len(failed)} of {frame['run_id'].nunique()} trial(s) without results ({what}): {', '.join(failed['run_name'])}"
+    what = ", ".join(f"{counts[status]} {status}" for status in sorted(counts.index))
+    return (f"{len(failed)} of {frame['run_id'].nunique()} trial(s) without results ({what}): "
+            f"{', '.join(failed['run_name'])}")
 
 
 def format_cell(mean: float, half_width: float) -> str:
@@ -137,12 +138,13 @@ def text_report(frame: pd.DataFrame) -> str:
         epsilons = sorted(set(frame[(frame["task"] == task) & (frame["backbone"] == backbone)]["epsilon"].dropna()))
         columns = [0.0, *epsilons]
         header = f"{task} / {backbone}"
-        lines += ["", f"{header:34s} {'n':>2s}  " + " ".join(f"{'clean' if e == 0 else format_epsilon(e):>13s}" for e in columns)]
+        titles = ["clean" if e == 0 else format_epsilon(e) for e in columns]
+        lines += ["", f"{header:34s} {'n':>2s}  " + " ".join(f"{t:>13s}" for t in titles)]
         for attention, placement in variants(frame[(frame["task"] == task) & (frame["backbone"] == backbone)]):
             rows = panel[(panel["attention"] == attention) & (panel["placement"] == placement)].set_index("epsilon")
             n = int(rows["n"].max()) if len(rows) else 0
-            cells = [format_cell(rows["mean"].get(e, math.nan), (rows["ci_high"].get(e, math.nan) - rows["ci_low"].get(e, math.nan)) / 2)
-                     for e in columns]
+            half_width = (rows["ci_high"] - rows["ci_low"]) / 2
+            cells = [format_cell(rows["mean"].get(e, math.nan), half_width.get(e, math.nan)) for e in columns]
             lines.append(f"  {variant_label(attention, placement):32s} {n:2d}  " + " ".join(f"{c:>13s}" for c in cells))
             gain = gains[(gains["task"] == task) & (gains["backbone"] == backbone) & (gains["attention"] == attention)
                          & (gains["placement"] == placement)].set_index("epsilon")["gain"]

@@ -155,7 +155,8 @@ def main() -> None:
         print(f"{case:<{width}}  {seconds:8.3f}  {rate:9.0f}")
     for size in args.sizes:
         full, cold, warm = (rate for case, _, rate in rows if case.startswith(f"load {size}px"))
-        print(f"{size}px: reduced decode {cold / full:.1f}x the full-decode baseline; cache hit {warm / cold:.0f}x cold")
+        print(f"{size}px: reduced decode {cold / full:.1f}x the full-decode baseline; "
+              f"cache hit {warm / cold:.0f}x cold")
     pipeline_rate, step_rate = pipeline[0][2], pipeline[2][2]
     print(f"input pipeline / training step = {pipeline_rate / step_rate:.1f}x "
           f"({'not the bottleneck' if pipeline_rate > step_rate else 'THE PIPELINE IS THE BOTTLENECK'})")

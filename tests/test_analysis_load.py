@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import mlflow
 import pytest
@@ -18,10 +19,10 @@ EPSILONS = (0.00125, 0.0025, 0.005, 0.01)
 
 
 def log_run(client, experiment_id, *, attention="none", seed=0, start=0, status="FINISHED", accuracy=None,
-            checks=None, profile="tiny", tags=None):
+            checks=None, profile="tiny", tags=None, sweep="paper_grid"):
     """A run as trainables.tracking writes it: config params, status tags, final metrics (None: none logged)."""
     config = TrialConfig(task="skin_lesion", backbone="resnet50", scale="mini", attention=attention, seed=seed,
-                         epsilons=EPSILONS, sweep="paper_grid", profile=profile)
+                         epsilons=EPSILONS, sweep=sweep, profile=profile)
     run = client.create_run(experiment_id, start_time=1_000_000 + start, run_name=config.run_name,
                             tags={"sweep": config.sweep, "profile": config.profile, tracking.TAG_TRIAL_ID: f"t{start}",
                                   **(tags or {})})
@@ -49,7 +50,7 @@ def store(tmp_path_factory):
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     client = mlflow.MlflowClient(uri)
     experiment = client.create_experiment("paper_grid-tiny", artifact_location=str(folder / "artifacts"))
-    client.create_experiment("paper_grid-smoke", artifact_location=str(folder / "artifacts-smoke"))
+    client.create_experiment("paper_grid-smoke", artifact_location=str(folder / "artifacts-smoke"))  # empty
     ids = {
         "old": log_run(client, experiment, start=0, accuracy=ladder(0.5, 0.1)),
         "new": log_run(client, experiment, start=10, accuracy=ladder(0.8, 0.1),
@@ -63,11 +64,11 @@ def store(tmp_path_factory):
     }
     summary = client.create_run(experiment, run_name="report", tags={KIND_TAG: SUMMARY_KIND})
     client.set_terminated(summary.info.run_id, "FINISHED")
-    return uri, ids
+    return uri, ids, folder
 
 
 def test_one_row_per_trial_and_epsilon_newest_finished_run_kept(store):
-    uri, ids = store
+    uri, ids, _ = store
     frame = load_sweep("paper_grid", "tiny", tracking_uri=uri)
     assert set(frame["run_id"]) == {ids[k] for k in ("new", "attention", "failed", "other_profile")}
     assert sorted(frame.attrs["superseded"]) == sorted([ids["old"], ids["failed_rerun"]])
@@ -82,7 +83,7 @@ def test_one_row_per_trial_and_epsilon_newest_finished_run_kept(store):
 
 
 def test_failed_run_has_status_failed_and_nan_accuracy(store):
-    uri, ids = store
+    uri, ids, _ = store
     frame = load_sweep("paper_grid", "tiny", tracking_uri=uri)
     failed = frame[frame["run_id"] == ids["failed"]]
     assert (failed["status"] == "failed").all()
@@ -92,15 +93,15 @@ def test_failed_run_has_status_failed_and_nan_accuracy(store):
 
 
 def test_mixed_profiles_are_named_in_a_warning(store):
-    uri, _ = store
+    uri, _, _ = store
     warnings = load_sweep("paper_grid", "tiny", tracking_uri=uri).attrs["warnings"]
     assert len(warnings) == 1
     assert "expected tiny" in warnings[0] and "smoke (1 run(s): skin_lesion-resnet50-soft_corrected-head-s0)" in warnings[0]
 
 
 def test_unusable_input_is_one_line_and_exit_status_2(store, tmp_path, capsys):
-    uri, _ = store
-    with pytest.raises(AnalysisInputError, match="experiments there: paper_grid-smoke, paper_grid-tiny"):
+    uri, _, _ = store
+    with pytest.raises(AnalysisInputError, match="experiments there: .*paper_grid-smoke, paper_grid-tiny"):
         load_sweep("paper_grid", "paper", tracking_uri=uri)
     cases = {
         "no MLflow experiment 'nosuch-tiny'": ["nosuch", "--profile", "tiny", "--tracking-uri", uri],
@@ -116,7 +117,7 @@ def test_unusable_input_is_one_line_and_exit_status_2(store, tmp_path, capsys):
 
 
 def test_text_only_prints_the_table_and_logs_nothing(store, tmp_path, capsys):
-    uri, _ = store
+    uri, _, _ = store
     assert main(["paper_grid", "--profile", "tiny", "--tracking-uri", uri, "--text-only", "--out", str(tmp_path / "r")]) == 0
     captured = capsys.readouterr()
     assert "skin_lesion / resnet50" in captured.out
@@ -129,3 +130,32 @@ def test_text_only_prints_the_table_and_logs_nothing(store, tmp_path, capsys):
         [mlflow.MlflowClient(uri).get_experiment_by_name("paper_grid-tiny").experiment_id],
         filter_string=f"tags.{KIND_TAG} = '{SUMMARY_KIND}'")
     assert len(reports) == 1  # only the fixture's own summary run
+
+
+def test_report_of_an_experiment_whose_trials_all_failed_still_explains_itself(store, tmp_path, capsys):
+    uri, _, folder = store
+    client = mlflow.MlflowClient(uri)
+    experiment = client.create_experiment("paper_grid-failing", artifact_location=str(folder / "artifacts-failing"))
+    log_run(client, experiment, status="FAILED", profile="failing")
+    bare = client.create_run(experiment, run_name="not-a-trial-name")  # no params, no metrics, still RUNNING
+    out = tmp_path / "report"
+    assert main(["paper_grid", "--profile", "failing", "--tracking-uri", uri, "--out", str(out)]) == 0
+    page = (out / "index.html").read_text()
+    assert "2 of 2 trial(s) without results (1 failed, 1 running)" in page
+    assert "not-a-trial-name" in page and bare.info.run_id in page
+    linked = set(re.findall(r'<img src="([^"]+)"', page))
+    assert linked == {p.name for p in out.glob("*.png")} and all((out / n).is_file() for n in linked)
+    assert "MISSING: 2 of 2 trial(s)" in capsys.readouterr().out
+    summaries = client.search_runs([experiment], filter_string=f"tags.{KIND_TAG} = '{SUMMARY_KIND}'")
+    assert len(summaries) == 1 and summaries[0].info.status == "FINISHED"
+
+
+def test_search_sweeps_keep_every_trial_under_a_shared_run_name(store):
+    uri, _, folder = store
+    client = mlflow.MlflowClient(uri)
+    experiment = client.create_experiment("optuna_robust-tiny", artifact_location=str(folder / "artifacts-optuna"))
+    first = log_run(client, experiment, start=0, accuracy=ladder(0.5, 0.1), sweep="optuna_robust")
+    second = log_run(client, experiment, start=1, accuracy=ladder(0.6, 0.1), sweep="optuna_robust")
+    frame = load_sweep("optuna_robust", "tiny", tracking_uri=uri)
+    assert set(frame["run_id"]) == {first, second} and frame["run_name"].nunique() == 1
+    assert not frame.attrs["superseded"] and not frame.attrs["warnings"]

@@ -115,3 +115,13 @@ def test_keras_fit_runs_one_subset_per_epoch():
     model.fit(dataset, epochs=3, verbose=0, callbacks=[CountBatches()], class_weight=class_weights(y, 2),
               shuffle=False)  # the dataset shuffles itself
     assert batches == [3, 3, 3]  # 20 samples per epoch in batches of 8
+
+
+def test_data_root_environment_variables():
+    from trainables.data import data_root_env
+
+    assert data_root_env("original", "skin_lesion") == "ARS_HAM10000_DIR"
+    assert data_root_env("original", "diabetic_retinopathy") == "ARS_KAGGLE_DR_DIR"
+    assert data_root_env("original", "pneumothorax") == "ARS_CHESTXRAY14_DIR"
+    assert {data_root_env("medmnist", task) for task in list_tasks()} == {"ARS_MEDMNIST_DIR"}
+    assert data_root_env("synthetic", "pneumothorax") is None

@@ -4,7 +4,8 @@ experiment  "<sweep>-<profile>", created on the driver before trials start
 run         one per trial, named "<task>-<backbone>-<attention>-<placement>-s<seed>", tagged with the Ray trial id
 params      every TrialConfig field, plus "model.<key>" from describe_model
 metrics     per epoch (step = epoch): train_loss, train_accuracy, val_loss, val_accuracy
-            final: clean_acc, acc_at_eps/<eps>, robust_acc_ref, robust_auc, robust_objective, check/<name> (1/0)
+            final: clean_acc, acc_at_eps/<eps>, robust_acc_ref, robust_auc, robust_objective, check/<name> (1/0),
+            time/<phase> (seconds), peak_rss_mb
 tags        sweep, profile, trial_id, status (finished | failed), checks_failed, source_run_id,
             ray_node_id, attempts
 artifacts   curves/accuracy_vs_epsilon.png, robustness/result.json, explanations/..., model/model.keras
@@ -171,6 +172,12 @@ def accuracy_curve_figure(accuracy: dict[float, float]):
     figure.tight_layout()
     plt.close(figure)
     return figure
+
+
+def log_timings(metrics: dict[str, float]) -> None:
+    import mlflow
+
+    mlflow.log_metrics(metrics)
 
 
 def log_directory(directory: str | os.PathLike, artifact_path: str) -> None:

@@ -75,7 +75,7 @@ def train(model, train_data, val_data, config: TrialConfig, *, class_weight: dic
     """
     while state.epoch < config.epochs and not state.stopped_early:
         history = model.fit(train_data, validation_data=val_data, epochs=state.epoch + 1,
-                            initial_epoch=state.epoch, class_weight=class_weight, verbose=0)
+                            initial_epoch=state.epoch, class_weight=class_weight, shuffle=False, verbose=0)
         logs = {key: values[-1] for key, values in history.history.items()}
         if state.update(logs[MONITOR], config.min_delta, config.patience):
             model.save_weights(best_weights_path)

@@ -11,6 +11,7 @@ from typing import Any
 
 from .config import TrialConfig
 from .resources import configure_tensorflow
+from .timing import PhaseTimer
 
 # Test hooks in TrialConfig.extra: die once at an epoch / write "<pid> <epoch>" to a file after each epoch, so that
 # tests can exercise the resume path and kill the worker process mid-training.
@@ -37,42 +38,50 @@ def execute(config: TrialConfig, *, tracking_uri: str, experiment_id: str, trial
     """The trial's steps in order; `report(metrics, checkpoint=...)` is tune.report inside Ray."""
     import keras
 
-    from . import data, explain, models, objectives, robustness, tracking, training
+    from . import data, explain, models, objectives, robustness, tracking
 
+    keras.backend.clear_session()  # no graph state leaks from an earlier trial in a reused worker
     keras.utils.set_random_seed(config.seed)
-    task_data = data.load_task(config.task, config.source, image_size=config.image_size, seed=config.seed,
-                               data_root=config.data_root, max_train=config.max_train, max_test=config.max_test)
+    timer = PhaseTimer()
+    with timer.phase("data"):
+        task_data = data.load_task(config.task, config.source, image_size=config.image_size, seed=config.seed,
+                                   data_root=config.data_root, max_train=config.max_train, max_test=config.max_test)
     with tracking.trial_run(config, tracking_uri, experiment_id, trial_id), tempfile.TemporaryDirectory() as work:
         work = Path(work)
         tracking.record_attempt(node)
         if config.source_run_id:
-            model = models.load_model(tracking.download_model(tracking_uri, config.source_run_id, work))
+            with timer.phase("model"):
+                model = models.load_model(tracking.download_model(tracking_uri, config.source_run_id, work))
         else:
-            model = train_model(config, task_data, work, report, checkpoint)
+            with timer.phase("train"):
+                model = train_model(config, task_data, work, report, checkpoint, timer)
         tracking.log_model_description(models.describe_model(model))
 
         x_eval, y_eval = evaluation_points(task_data, config.max_eval)
-        result = robustness.evaluate_robustness(
-            model, x_eval, y_eval, config.epsilons, steps=config.pgd_steps, rel_stepsize=config.rel_stepsize,
-            random_start=config.random_start, seed=config.seed, batch_size=config.eval_batch_size,
-            attack_on=config.attack_on, restarts=config.restarts,
-            sample_indices=list(range(min(config.explain_samples, len(y_eval)))),
-        )
+        with timer.phase("evaluate"):
+            result = robustness.evaluate_robustness(
+                model, x_eval, y_eval, config.epsilons, steps=config.pgd_steps, rel_stepsize=config.rel_stepsize,
+                random_start=config.random_start, seed=config.seed, batch_size=config.eval_batch_size,
+                attack_on=config.attack_on, restarts=config.restarts,
+                sample_indices=list(range(min(config.explain_samples, len(y_eval)))),
+            )
         final = objectives.objectives(result.accuracy, config.reference_epsilon)
-        tracking.log_evaluation(result, final)
-
-        explanations = explain.explain_samples(model, x_eval[result.sample_indices], y_eval[result.sample_indices],
-                                               result.adversarial_samples)
-        explain.write_explanation_artifacts(explanations, work / "artifacts")
-        tracking.log_directory(work / "artifacts" / tracking.EXPLANATIONS_DIR, tracking.EXPLANATIONS_DIR)
-        if not config.source_run_id:
-            tracking.log_model(model)
-    metrics = {**final, "checks_failed": ",".join(result.failed_checks()), "phase": "evaluated"}
+        with timer.phase("explain"):
+            explanations = explain.explain_samples(model, x_eval[result.sample_indices], y_eval[result.sample_indices],
+                                                   result.adversarial_samples)
+            explain.write_explanation_artifacts(explanations, work / "artifacts")
+        with timer.phase("mlflow"):
+            tracking.log_evaluation(result, final)
+            tracking.log_directory(work / "artifacts" / tracking.EXPLANATIONS_DIR, tracking.EXPLANATIONS_DIR)
+            if not config.source_run_id:
+                tracking.log_model(model)
+        tracking.log_timings(timer.as_metrics())
+    metrics = {**final, **timer.as_metrics(), "checks_failed": ",".join(result.failed_checks()), "phase": "evaluated"}
     report(metrics)
     return metrics
 
 
-def train_model(config: TrialConfig, task_data, work: Path, report, checkpoint):
+def train_model(config: TrialConfig, task_data, work: Path, report, checkpoint, timer: PhaseTimer):
     """Build (or restore from the Ray checkpoint) and train the model, reporting and checkpointing every epoch."""
     from ray import tune
 
@@ -98,8 +107,9 @@ def train_model(config: TrialConfig, task_data, work: Path, report, checkpoint):
     class_weight = data.class_weights(task_data.y_train, task_data.num_classes) if config.class_weighting else None
 
     def on_epoch_end(epoch: int, metrics: dict, model, state: training.TrainingState) -> None:
-        tracking.log_epoch(metrics, epoch)
-        with tempfile.TemporaryDirectory() as folder:
+        with timer.phase("mlflow_epochs"):
+            tracking.log_epoch(metrics, epoch)
+        with timer.phase("checkpoint"), tempfile.TemporaryDirectory() as folder:
             training.save_checkpoint(Path(folder), model, state)
             if best_weights.exists():
                 shutil.copy(best_weights, Path(folder) / training.BEST_WEIGHTS_FILE)

@@ -18,8 +18,8 @@ def pretty(name: str) -> str:
     return PRETTY.get(name, name)
 
 
-def new_figure(width: float, height: float) -> Figure:
-    return Figure(figsize=(width, height), layout="constrained")
+def new_figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
+    return Figure(figsize=(width, height), layout=layout)
 
 
 def note(figure: Figure, text: str) -> None:
@@ -43,5 +43,6 @@ def save_figure(figure: Figure, directory: str | Path, stem: str, dpi: int = 110
     for fmt in FORMATS:
         path = directory / f"{stem}.{fmt}"
         figure.savefig(path, dpi=dpi)
+        figure.set_layout_engine("none")  # keep the layout of the first save: computing it again costs as much
         paths.append(path)
     return paths

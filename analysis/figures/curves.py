@@ -46,8 +46,8 @@ def accuracy_curves(frame: pd.DataFrame, task: str, backbone: str) -> Figure:
             several_seeds = True
             banded = robust["n"] >= 2
             axes.fill_between(robust["epsilon"], np.where(banded, robust["ci_low"].clip(0, 1), np.nan),
-                              np.where(banded, robust["ci_high"].clip(0, 1), np.nan), color=colour, alpha=0.2, linewidth=0,
-                              gid=f"band:{label}")
+                              np.where(banded, robust["ci_high"].clip(0, 1), np.nan), color=colour, alpha=0.2,
+                              linewidth=0, gid=f"band:{label}")
         clean = rows[rows["epsilon"] == 0]
         if len(clean):
             axes.axhline(float(clean["mean"].iloc[0]), linestyle="--", color=colour, linewidth=1.2,
@@ -60,7 +60,7 @@ def accuracy_curves(frame: pd.DataFrame, task: str, backbone: str) -> Figure:
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7, loc="lower left")
     if several_seeds:
-        axes.text(0.99, 0.01, "line: mean over seeds; band: 95 % t-interval, clipped to [0, 1]", transform=axes.transAxes,
-                  ha="right", va="bottom", fontsize=6, color="dimgray")
+        axes.text(0.99, 0.01, "line: mean over seeds; band: 95 % t-interval, clipped to [0, 1]",
+                  transform=axes.transAxes, ha="right", va="bottom", fontsize=6, color="dimgray")
     note(figure, missing_note(panel))
     return figure

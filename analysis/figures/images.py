@@ -18,6 +18,7 @@ from trainables.config import format_epsilon
 from .base import empty, new_figure
 
 CELL = 1.25  # inches per image
+GRID = dict(left=0.04, right=0.99, bottom=0.01, top=0.88, wspace=0.08, hspace=0.45)  # fixed: no layout engine
 
 
 def representative_sample(explanations: Mapping[str, Mapping[str, np.ndarray]]) -> int:
@@ -66,8 +67,8 @@ def perturbation_figure(explanations: Mapping[str, Mapping[str, np.ndarray]], *,
     first = next(iter(explanations.values()))
     sample = representative_sample(explanations) if sample is None else sample
     columns = _epsilon_columns(first, max_epsilons)
-    figure = new_figure(CELL * (len(columns) + 1), CELL * 2 * len(explanations) + 0.5)
-    grid = figure.subplots(2 * len(explanations), len(columns) + 1, squeeze=False)
+    figure = new_figure(CELL * (len(columns) + 1), CELL * 2 * len(explanations) + 0.5, layout=None)
+    grid = figure.subplots(2 * len(explanations), len(columns) + 1, squeeze=False, gridspec_kw=GRID)
     for row, (label, arrays) in enumerate(explanations.items()):
         top, bottom = grid[2 * row], grid[2 * row + 1]
         _show(top[0], arrays["images"][sample],
@@ -94,8 +95,8 @@ def gradcam_figure(explanations: Mapping[str, Mapping[str, np.ndarray]], *, samp
     first = next(iter(explanations.values()))
     sample = representative_sample(explanations) if sample is None else sample
     columns = _epsilon_columns(first, max_epsilons)
-    figure = new_figure(CELL * (len(columns) + 1), CELL * len(explanations) + 0.6)
-    grid = figure.subplots(len(explanations), len(columns) + 1, squeeze=False)
+    figure = new_figure(CELL * (len(columns) + 1), CELL * len(explanations) + 0.6, layout=None)
+    grid = figure.subplots(len(explanations), len(columns) + 1, squeeze=False, gridspec_kw=GRID)
     for row, (label, arrays) in enumerate(explanations.items()):
         _overlay(grid[row][0], arrays["images"][sample], arrays["gradcam_clean"][sample],
                  f"clean, label {int(arrays['labels'][sample])}\n{_prediction(arrays, 'predictions_clean', sample)}")

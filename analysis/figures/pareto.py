@@ -39,7 +39,8 @@ def pareto_scatter(frame: pd.DataFrame, objective: str = "robust_objective") -> 
                          label=f"{variant_label(attention, placement)}, {backbone}")
         if len(task_runs):
             front = pareto_front(task_runs[["clean_acc", objective]].to_numpy())
-            axes.plot(front[:, 0], front[:, 1], "-D", color="black", linewidth=1, markersize=9, markerfacecolor="none", gid=f"front:{task}",
+            axes.plot(front[:, 0], front[:, 1], "-D", color="black", linewidth=1, markersize=9,
+                      markerfacecolor="none", gid=f"front:{task}",
                       label="Pareto front")
         axes.set(title=pretty(task), xlabel="clean accuracy", ylabel=objective.replace("_", " "))
         axes.grid(alpha=0.3)

@@ -15,14 +15,17 @@ from ..tables import accuracy_summary, missing_note, variant_label, variants
 from .base import empty, new_figure, note, pretty
 
 
-def accuracy_matrix(frame: pd.DataFrame, task: str, backbone: str) -> tuple[np.ndarray, list[tuple[str, str]], list[float]]:
+def accuracy_matrix(frame: pd.DataFrame, task: str,
+                    backbone: str) -> tuple[np.ndarray, list[tuple[str, str]], list[float]]:
     """Mean accuracy (rows: variants, baseline first; columns: clean then each epsilon), NaN where missing."""
     panel = frame[(frame["task"] == task) & (frame["backbone"] == backbone)]
     summary = accuracy_summary(panel)
     rows = variants(panel)
     columns = [0.0, *sorted(set(panel["epsilon"].dropna()) - {0.0})]
-    lookup = {(a, p, e): m for a, p, e, m in zip(summary["attention"], summary["placement"], summary["epsilon"], summary["mean"])}
-    matrix = np.array([[lookup.get((a, p, e), math.nan) for e in columns] for a, p in rows], dtype=float).reshape(len(rows), len(columns))
+    lookup = {(a, p, e): m for a, p, e, m in
+              zip(summary["attention"], summary["placement"], summary["epsilon"], summary["mean"])}
+    matrix = np.array([[lookup.get((a, p, e), math.nan) for e in columns] for a, p in rows], dtype=float)
+    matrix = matrix.reshape(len(rows), len(columns))
     return matrix, rows, columns
 
 
@@ -46,7 +49,8 @@ def placement_heatmap(frame: pd.DataFrame, task: str, backbone: str) -> Figure:
     if not rows or np.isnan(matrix).all():
         return empty(figure, f"{title}: no finished trials")
     left, right = figure.subplots(1, 2)
-    image = _heatmap(left, matrix, rows, columns, cmap="viridis", vmin=0.0, vmax=1.0, gid="accuracy", fmt=lambda v: f"{v:.2f}")
+    image = _heatmap(left, matrix, rows, columns, cmap="viridis", vmin=0.0, vmax=1.0, gid="accuracy",
+                     fmt=lambda v: f"{v:.2f}")
     figure.colorbar(image, ax=left, shrink=0.8, label="accuracy")
     left.set_title(f"{title}: accuracy (mean over seeds)", fontsize=8)
     if ("none", "head") in rows and len(rows) > 1:

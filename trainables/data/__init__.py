@@ -16,12 +16,13 @@ from .errors import DataError
 from .loading import load_task
 from .pipeline import class_weights, epoch_size, eval_dataset, training_dataset
 from .preprocess import PREPROCESS_VERSION, enhance_xray, gray_to_rgb, to_unit_float
-from .sources import list_sources
+from .sources import data_root_env, list_sources
 from .task_data import TaskData
 from .tasks import TaskSpec, get_task, list_tasks
 
 __all__ = [
-    "CACHE_ENV", "DataError", "PREPROCESS_VERSION", "TaskData", "TaskSpec", "class_weights", "default_cache_dir",
+    "CACHE_ENV", "DataError", "PREPROCESS_VERSION", "TaskData", "TaskSpec", "class_weights", "data_root_env",
+    "default_cache_dir",
     "enhance_xray", "epoch_size", "eval_dataset", "get_task", "gray_to_rgb", "list_sources", "list_tasks",
     "load_task", "to_unit_float", "training_dataset",
 ]

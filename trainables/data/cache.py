@@ -85,7 +85,8 @@ def load_or_build(path: Path, build: Callable[[], Arrays]) -> tuple[Arrays, bool
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise DataError(f"cache folder {path.parent} cannot be created ({error}); set {CACHE_ENV} or cache_dir") from None
+        raise DataError(f"cache folder {path.parent} cannot be created ({error}); "
+                        f"set {CACHE_ENV} or cache_dir") from None
     try:
         with FileLock(f"{path}.lock", timeout=LOCK_TIMEOUT_S):
             arrays = read_entry(path)  # another process may have built it while we waited

@@ -67,7 +67,8 @@ def load_task(task: str, source: str = "synthetic", *, image_size: int, seed: in
 
     if catalog.cacheable:
         key_fields = {"source": source, "task": task, "image_size": image_size, "preprocess": PREPROCESS_VERSION,
-                      "root": str(root), "fingerprint": catalog.fingerprint, "ids": cache.ids_digest(catalog.ids[selected])}
+                      "root": str(root), "fingerprint": catalog.fingerprint,
+                      "ids": cache.ids_digest(catalog.ids[selected])}
         cache_path = cache.entry_path(Path(cache_dir).expanduser() if cache_dir else cache.default_cache_dir(),
                                       source=source, task=task, image_size=image_size, key_fields=key_fields)
         arrays, hit = cache.load_or_build(cache_path, build)
@@ -94,7 +95,8 @@ def resolve_root(entry: SourceEntry, data_root, *, source: str, task: str) -> Pa
         return None
     raw = data_root if data_root is not None else os.environ.get(entry.root_env)
     if not raw:
-        raise DataError(f"source {source!r} task {task!r} needs its data folder: pass data_root= or set ${entry.root_env}")
+        raise DataError(f"source {source!r} task {task!r} needs its data folder: "
+                        f"pass data_root= or set ${entry.root_env}")
     root = Path(raw).expanduser()
     if not root.is_dir():
         origin = "data_root" if data_root is not None else f"${entry.root_env}"

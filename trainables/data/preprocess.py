@@ -72,7 +72,8 @@ def _jpeg_decode_scale(path: Path, min_side: int) -> int:
 
 def _check_uint8_image(image: np.ndarray, name: str) -> None:
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim not in (2, 3):
-        received = f"{image.dtype} array of shape {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
+        received = (f"{image.dtype} array of shape {image.shape}" if isinstance(image, np.ndarray)
+                    else type(image).__name__)
         raise DataError(f"{name} expects a uint8 (H, W) or (H, W, C) image; received {received}")
 
 

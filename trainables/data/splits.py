@@ -90,7 +90,8 @@ def assign_splits(labels: np.ndarray, groups: np.ndarray, official: np.ndarray |
     return splits.astype(str)
 
 
-def split_indices(splits: np.ndarray, labels: np.ndarray, *, seed: int, caps: dict[str, int | None]) -> dict[str, np.ndarray]:
+def split_indices(splits: np.ndarray, labels: np.ndarray, *, seed: int,
+                  caps: dict[str, int | None]) -> dict[str, np.ndarray]:
     """Record indices per split in seeded random order, each capped (stratified by class) at caps[split]."""
     rng = np.random.default_rng([seed, _ORDER_STREAM])
     result = {}

@@ -25,7 +25,8 @@ class TaskData:
     num_classes: int
     class_names: tuple[str, ...]
     info: dict = field(default_factory=dict)
-    ids: dict = field(default_factory=dict)  # {split: (N,) str record ids (file names, npz rows)}, for tracing and leak checks
+    # {split: (N,) str record ids (file names, npz rows)}, for tracing and leak checks
+    ids: dict = field(default_factory=dict)
 
     def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(x, y) of "train", "val" or "test"."""

@@ -56,6 +56,11 @@ def list_sources() -> list[str]:
     return list(SOURCE_NAMES)
 
 
+def data_root_env(source: str, task: str) -> str | None:
+    """The environment variable naming the data folder of (source, task); None for sources without files."""
+    return get_source(source, task).root_env
+
+
 def get_source(source: str, task: str) -> SourceEntry:
     if source not in SOURCE_NAMES:
         raise DataError(f"unknown source {source!r}; expected one of: {', '.join(SOURCE_NAMES)}")

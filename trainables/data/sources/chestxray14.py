@@ -53,7 +53,8 @@ def load_chestxray14(request: SourceRequest) -> Catalog:
     findings = table["Finding Labels"].str.split("|")
     unknown = sorted(set().union(*findings.map(set)) - FINDINGS)
     if unknown:
-        raise DataError(f"{entries}: column 'Finding Labels' has unknown finding(s) {', '.join(map(repr, unknown[:5]))}; "
+        raise DataError(f"{entries}: column 'Finding Labels' has unknown finding(s) "
+                        f"{', '.join(map(repr, unknown[:5]))}; "
                         f"expected '|'-separated names from: {', '.join(sorted(FINDINGS))}")
     test_names, train_val_names = read_list(root / TEST_LIST), read_list(root / TRAIN_VAL_LIST)
     names = table["Image Index"].to_numpy()
@@ -62,7 +63,8 @@ def load_chestxray14(request: SourceRequest) -> Catalog:
     listed = official != ""
     unlisted = int((~listed).sum())
     if unlisted:
-        log.warning("%s: %d image(s) are in neither %s nor %s and are left out", entries, unlisted, TRAIN_VAL_LIST, TEST_LIST)
+        log.warning("%s: %d image(s) are in neither %s nor %s and are left out", entries, unlisted,
+                    TRAIN_VAL_LIST, TEST_LIST)
     if not image_folders(root):
         raise DataError(f"{root}: no images/ or images_*/images/ folder (expected the ChestX-ray14 PNGs)")
     names, official = names[listed], official[listed]

@@ -40,7 +40,8 @@ def read_table(path: Path, columns: Sequence[str], what: str) -> pd.DataFrame:
     for column in columns:
         blank = table.index[table[column] == ""]
         if len(blank):
-            raise DataError(f"{path}: column {column!r} is empty in {len(blank)} row(s), first at data row {blank[0] + 1}")
+            raise DataError(f"{path}: column {column!r} is empty in {len(blank)} row(s), "
+                            f"first at data row {blank[0] + 1}")
     return table
 
 

@@ -93,10 +93,12 @@ def load_medmnist(request: SourceRequest) -> Catalog:
     flavour = FLAVOURS[task.name]
     path = choose_file(request.root, flavour.flag, request.image_size)
     with open_npz(path) as npz:
-        missing = [f"{split}_{kind}" for split in SPLITS for kind in ("images", "labels") if f"{split}_{kind}" not in npz]
+        expected = [f"{split}_{kind}" for split in SPLITS for kind in ("images", "labels")]
+        missing = [key for key in expected if key not in npz]
         if missing:
             raise DataError(f"{path}: missing key(s) {', '.join(missing)}; expected train/val/test _images and _labels")
-        split_labels = {split: check_labels(npz[f"{split}_labels"], flavour, path, f"{split}_labels") for split in SPLITS}
+        split_labels = {split: check_labels(npz[f"{split}_labels"], flavour, path, f"{split}_labels")
+                        for split in SPLITS}
     rows = {split: np.arange(len(labels)) for split, labels in split_labels.items()}
     split_of_record = np.concatenate([np.full(len(rows[split]), split) for split in SPLITS])
     row_of_record = np.concatenate([rows[split] for split in SPLITS])

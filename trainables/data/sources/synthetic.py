@@ -331,7 +331,7 @@ def render_chest(label: int, size: int, rng: np.random.Generator) -> np.ndarray:
     collapsed_side, apical = (1.0 if rng.random() < 0.5 else -1.0), rng.random() < 0.3
     for side, (lx, ly, ax, ay) in zip(sides, lungs):
         if label == 1 and side == collapsed_side:
-            gap = rng.uniform(0.045, 0.07)
+            gap = rng.uniform(0.06, 0.1)
             _ellipse(air, lx, ly, ax, ay, 0, size, 1.0)
             if apical:  # the lung pulled down from the apex ...
                 ly, ay = ly + gap / 2, ay - gap / 2
@@ -339,16 +339,16 @@ def render_chest(label: int, size: int, rng: np.random.Generator) -> np.ndarray:
                 lx, ax = lx - side * gap / 2, ax - gap / 2
             _ellipse(pleura, lx, ly, ax, ay, 0, size, 1.0, thickness=1)
         _ellipse(lung_mask, lx, ly, ax, ay, 0, size, 1.0)
-        count = rng.integers(8, 13)  # vessel markings fanning out from the hilum
+        count = rng.integers(12, 18)  # vessel markings fanning out from the hilum
         headings = np.pi * (0.0 if side > 0 else 1.0) + rng.uniform(-1.2, 1.2, count)
         _polylines(markings, _paths(rng, np.tile([lx - side * ax * 0.6, ly], (count, 1)), headings, step=ax * 0.35,
                                     count=4, turn=0.35), size, 1.0, 1)
     texture = cv2.GaussianBlur(rng.standard_normal((size, size), dtype=np.float32), (0, 0), 0.8)
-    canvas += lung_mask * (35 * markings + 8 * texture)
+    canvas += lung_mask * (35 * markings + 14 * texture)
     if label == 1:
         air_only = np.clip(air - lung_mask, 0, 1)  # the pneumothorax: air between collapsed lung and chest wall
-        canvas += air_only * (lung_level - 30 - canvas)
-        canvas += 45 * pleura * cv2.dilate(air_only, np.ones((3, 3), np.uint8))  # the pleural line facing the air
+        canvas += air_only * (lung_level - 35 - canvas)
+        canvas += 70 * pleura * cv2.dilate(air_only, np.ones((3, 3), np.uint8))  # the pleural line facing the air
 
     ribs = np.zeros((size, size), np.float32)
     rib_width = _line_width(size, 1 / 48)
