@@ -128,6 +128,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     if args.address:
         launcher.check_address(args.address)
+        if uri.startswith("sqlite:"):
+            print("warning: trials on other machines cannot share a sqlite file; on a multi-machine cluster use "
+                  "--tracking-uri http://<head>:5000 (mlflow server --serve-artifacts)", file=sys.stderr)
     if sweep.evaluate_from:
         trials = attach_source_runs(trials, uri, experiment_name(sweep.evaluate_from, args.profile))
     print(f"MLflow tracking URI: {uri}", flush=True)

@@ -17,7 +17,7 @@ from trainables.robustness import (  # noqa: E402
     robust_accuracy,
     select_sample_indices,
 )
-from trainables.robustness.attack import PGDRunner, compile_forward, nested_pgd  # noqa: E402
+from trainables.robustness.attack import CompiledModel, PGDRunner, compile_forward, nested_pgd  # noqa: E402
 from trainables.robustness.checks import CHECKS, CheckContext, run_checks  # noqa: E402
 
 LINEAR_SHAPE = (6, 6, 3)
@@ -177,15 +177,16 @@ def test_nested_equals_attacking_every_point_at_every_epsilon(cnn_problem):
 
 def test_model_is_traced_once_for_all_batch_sizes(cnn_problem):
     model, images, labels = cnn_problem
-    forward = compile_forward(model, images.shape[1:])
-    runner = PGDRunner(forward, seed=0, batch_size=5, rel_stepsize=0.25, random_start=True)
-    clean = np.argmax(forward(tf.constant(images[:12])).numpy(), axis=1) == labels[:12]
+    compiled = CompiledModel.build(model, images.shape[1:])
+    runner = PGDRunner(compiled, seed=0, batch_size=5, rel_stepsize=0.25, random_start=True)
+    clean = np.argmax(compiled.forward(tf.constant(images[:12])).numpy(), axis=1) == labels[:12]
     outcome = nested_pgd(
         runner, images[:12], labels[:12], (0.0, 0.03, 0.1), clean, steps=2, restarts=1, sample_indices=np.arange(3)
     )
     assert outcome.robust_mask.shape == (12, 3)
     assert runner.gradient_evaluations == 2 * outcome.robust_mask[:, :2].sum()  # batches of 5, 5, 2 and fewer
-    assert forward.experimental_get_tracing_count() == 1
+    assert compiled.forward.experimental_get_tracing_count() == 1
+    assert compiled.loss_and_gradient.experimental_get_tracing_count() == 1
 
 
 def test_seed_reproducible_and_independent_of_batch_size(cnn_problem):

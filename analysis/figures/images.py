@@ -18,7 +18,13 @@ from trainables.config import format_epsilon
 from .base import empty, new_figure
 
 CELL = 1.25  # inches per image
-GRID = dict(left=0.04, right=0.99, bottom=0.01, top=0.88, wspace=0.08, hspace=0.45)  # fixed: no layout engine
+TITLE_SPACE = 0.75  # inches above the first row: the figure title and the first row's two-line titles
+
+
+def _grid(figure: Figure, rows: int, columns: int, height: float):
+    """Subplots with fixed margins (a layout engine over dozens of images costs seconds per figure)."""
+    return figure.subplots(rows, columns, squeeze=False, gridspec_kw=dict(
+        left=0.04, right=0.99, bottom=0.01, top=1 - TITLE_SPACE / height, wspace=0.08, hspace=0.45))
 
 
 def representative_sample(explanations: Mapping[str, Mapping[str, np.ndarray]]) -> int:
@@ -67,8 +73,9 @@ def perturbation_figure(explanations: Mapping[str, Mapping[str, np.ndarray]], *,
     first = next(iter(explanations.values()))
     sample = representative_sample(explanations) if sample is None else sample
     columns = _epsilon_columns(first, max_epsilons)
-    figure = new_figure(CELL * (len(columns) + 1), CELL * 2 * len(explanations) + 0.5, layout=None)
-    grid = figure.subplots(2 * len(explanations), len(columns) + 1, squeeze=False, gridspec_kw=GRID)
+    height = CELL * 2 * len(explanations) + TITLE_SPACE
+    figure = new_figure(CELL * (len(columns) + 1), height, layout=None)
+    grid = _grid(figure, 2 * len(explanations), len(columns) + 1, height)
     for row, (label, arrays) in enumerate(explanations.items()):
         top, bottom = grid[2 * row], grid[2 * row + 1]
         _show(top[0], arrays["images"][sample],
@@ -82,7 +89,7 @@ def perturbation_figure(explanations: Mapping[str, Mapping[str, np.ndarray]], *,
             _show(top[column], arrays["adversarial"][e, sample],
                   f"eps {eps}\n{_prediction(arrays, 'predictions_adversarial', (e, sample))}")
             _show(bottom[column], arrays["perturbation"][e, sample], cmap="magma", vmin=0, vmax=255)
-    figure.suptitle(title or "adversarial examples and perturbations", fontsize=9)
+    figure.suptitle(title or "adversarial examples and perturbations", fontsize=9, y=0.995, va="top")
     return figure
 
 
@@ -95,8 +102,9 @@ def gradcam_figure(explanations: Mapping[str, Mapping[str, np.ndarray]], *, samp
     first = next(iter(explanations.values()))
     sample = representative_sample(explanations) if sample is None else sample
     columns = _epsilon_columns(first, max_epsilons)
-    figure = new_figure(CELL * (len(columns) + 1), CELL * len(explanations) + 0.6, layout=None)
-    grid = figure.subplots(len(explanations), len(columns) + 1, squeeze=False, gridspec_kw=GRID)
+    height = CELL * len(explanations) + TITLE_SPACE
+    figure = new_figure(CELL * (len(columns) + 1), height, layout=None)
+    grid = _grid(figure, len(explanations), len(columns) + 1, height)
     for row, (label, arrays) in enumerate(explanations.items()):
         _overlay(grid[row][0], arrays["images"][sample], arrays["gradcam_clean"][sample],
                  f"clean, label {int(arrays['labels'][sample])}\n{_prediction(arrays, 'predictions_clean', sample)}")
@@ -105,5 +113,5 @@ def gradcam_figure(explanations: Mapping[str, Mapping[str, np.ndarray]], *, samp
             eps = format_epsilon(float(arrays["epsilons"][e]))
             _overlay(grid[row][column], arrays["adversarial"][e, sample], arrays["gradcam_adversarial"][e, sample],
                      f"eps {eps}\n{_prediction(arrays, 'predictions_adversarial', (e, sample))}")
-    figure.suptitle(title or "Grad-CAM, clean vs perturbed", fontsize=9)
+    figure.suptitle(title or "Grad-CAM, clean vs perturbed", fontsize=9, y=0.995, va="top")
     return figure

@@ -17,6 +17,7 @@ identity and the pretrained layers after it keep their meaning.
 from __future__ import annotations
 
 from collections.abc import Callable
+from numbers import Integral
 
 import keras
 from keras import ops
@@ -27,10 +28,10 @@ class SoftAttention(keras.layers.Layer):
 
     def __init__(self, heads: int = 16, residual: bool = False, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(heads, bool) or not isinstance(heads, int) or heads < 1:
+        if isinstance(heads, bool) or not isinstance(heads, Integral) or heads < 1:
             raise ValueError(f"heads must be a positive int; received heads={heads!r}")
-        self.heads = heads
-        self.residual = residual
+        self.heads = int(heads)
+        self.residual = bool(residual)
 
     def _kernel_shape(self, channels: int) -> tuple[int, ...]:
         raise NotImplementedError
@@ -79,7 +80,9 @@ class FaithfulSoftAttention(SoftAttention):
 
     def build(self, input_shape):
         if int(input_shape[-1]) < 3 or input_shape[1] is None:
-            raise ValueError(f"soft_faithful needs a static height and >= 3 channels; received input_shape={tuple(input_shape)}")
+            raise ValueError(
+                f"soft_faithful needs a static height and >= 3 channels; received input_shape={tuple(input_shape)}"
+            )
         super().build(input_shape)
 
     def _kernel_shape(self, channels):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from numbers import Integral
 from pathlib import Path
 
 import keras
@@ -32,19 +33,19 @@ def build_model(
 
     placement "head" puts the attention in the paper's head; any other placement inserts a residual
     attention block (x * (1 + map)) after that backbone layer and keeps the baseline head. attention "none"
-    is the paper's baseline head at every placement. weights: None (random), "imagenet" (Keras cache file),
+    gives the paper's baseline at every (valid) placement. weights: None (random), "imagenet" (Keras cache file),
     a Keras-application ".h5" file (loaded into the backbone before the cut) or a ".weights.h5" file saved
     by model.save_weights of the same architecture. The layer "backbone_features" is the Grad-CAM target.
     """
     spec = get_backbone(backbone, scale)
-    make_attention(attention, heads=heads, residual=False)  # validates attention and heads
+    inserted = placement != "head"
+    layer = make_attention(attention, heads=heads, residual=inserted)
     _check_num_classes(num_classes)
     _check_dropout(dropout)
     input_shape = _check_input_shape(spec, input_shape)
     if placement not in list_placements(backbone, scale):
-        raise ValueError(
-            f"unknown placement {placement!r} for {backbone}; expected one of: {', '.join(list_placements(backbone, scale))}"
-        )
+        allowed = ", ".join(list_placements(backbone, scale))
+        raise ValueError(f"unknown placement {placement!r} for {backbone}; expected one of: {allowed}")
     application_weights, model_weights = _resolve_weights(spec, weights)
 
     inputs = keras.Input(input_shape, name="image")
@@ -53,18 +54,15 @@ def build_model(
         load_application_weights(app, application_weights)
     cut = app.layers[spec.cut] if isinstance(spec.cut, int) else app.get_layer(spec.cut)
     trunk = keras.Model(inputs, cut.output)
+    if inserted and layer is not None:
+        trunk = _insert_after(trunk, spec.placements[placement], layer)
 
-    if placement == "head":
-        features = keras.layers.Identity(name=FEATURES_LAYER)(trunk.output)
-        layer = make_attention(attention, heads=heads, residual=False)
-        head = dict(kind=spec.head, num_classes=num_classes, dropout=dropout)
-        logits = baseline_head(features, **head) if layer is None else attention_head(features, layer, **head)
+    features = keras.layers.Identity(name=FEATURES_LAYER)(trunk.output)
+    head = dict(kind=spec.head, num_classes=int(num_classes), dropout=dropout)
+    if inserted or layer is None:
+        logits = baseline_head(features, **head)
     else:
-        layer = make_attention(attention, heads=heads, residual=True)
-        if layer is not None:
-            trunk = _insert_after(trunk, spec.placements[placement], layer)
-        features = keras.layers.Identity(name=FEATURES_LAYER)(trunk.output)
-        logits = baseline_head(features, kind=spec.head, num_classes=num_classes, dropout=dropout)
+        logits = attention_head(features, layer, **head)
 
     name = NAME_SEPARATOR.join((backbone, attention, placement, scale))
     model = keras.Model(trunk.inputs[0], logits, name=name)
@@ -109,7 +107,7 @@ def _resolve_weights(spec: BackboneSpec, weights) -> tuple[Path | None, Path | N
 
 
 def _check_num_classes(num_classes) -> None:
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, Integral) or num_classes < 2:
         raise ValueError(f"num_classes must be an int >= 2; received {num_classes!r}")
 
 
@@ -122,8 +120,10 @@ def _check_input_shape(spec: BackboneSpec, input_shape) -> tuple[int, int, int]:
     if input_shape is None:
         return (spec.default_size, spec.default_size, 3)
     shape = tuple(input_shape)
-    if len(shape) != 3 or shape[2] != 3 or not all(isinstance(d, int) for d in shape):
+    integers = all(isinstance(d, Integral) and not isinstance(d, bool) for d in shape)
+    if len(shape) != 3 or shape[2] != 3 or not integers:
         raise ValueError(f"input_shape must be (height, width, 3) ints; received {input_shape!r}")
+    shape = tuple(int(d) for d in shape)
     if min(shape[:2]) < spec.min_size:
         raise ValueError(
             f"input_shape {shape} is too small for {spec.name} (scale={spec.scale!r}); "

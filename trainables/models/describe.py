@@ -69,10 +69,10 @@ def attention_maps(model: keras.Model, images, batch_size: int = 32) -> np.ndarr
         raise ValueError(f"model {model.name!r} has no soft-attention layer; expected attention other than 'none'")
     to_attention_input = keras.Model(model.inputs[0], layer.input)
     images = np.asarray(images, dtype="float32")
-    maps = [
-        keras.ops.convert_to_numpy(layer.attention_maps(to_attention_input(images[start : start + batch_size], training=False)))
-        for start in range(0, len(images), batch_size)
-    ]
+    maps = []
+    for start in range(0, len(images), batch_size):
+        features = to_attention_input(images[start : start + batch_size], training=False)
+        maps.append(keras.ops.convert_to_numpy(layer.attention_maps(features)))
     return np.concatenate(maps).astype("float32")
 
 

@@ -22,7 +22,10 @@ def _flatten_head(features, *, num_classes: int, dropout: float):
 
 
 BASELINE_HEADS = {"gap": _gap_head, "flatten": _flatten_head}
-_POOLINGS = {"gap": lambda: layers.GlobalAveragePooling2D(name="head_pool"), "flatten": lambda: layers.Flatten(name="head_flatten")}
+_POOLINGS = {
+    "gap": lambda: layers.GlobalAveragePooling2D(name="head_pool"),
+    "flatten": lambda: layers.Flatten(name="head_flatten"),
+}
 
 
 def baseline_head(features, *, kind: str, num_classes: int, dropout: float):

@@ -12,10 +12,10 @@ import keras
 from .registry import BackboneSpec
 
 
-def keras_cache_dirs() -> list[Path]:
-    """Where Keras caches downloaded weights: $KERAS_HOME/models (read now), else ~/.keras/models."""
+def keras_cache_dir() -> Path:
+    """Where Keras caches downloaded weights: $KERAS_HOME/models (read at call time), else ~/.keras/models."""
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return [Path(home) / "models"]
+    return Path(home) / "models"
 
 
 def imagenet_weights_path(spec: BackboneSpec) -> Path:
@@ -25,10 +25,9 @@ def imagenet_weights_path(spec: BackboneSpec) -> Path:
             f"weights='imagenet' is not available for {spec.name} at scale={spec.scale!r}; "
             "use weights=None or a .weights.h5 path (ImageNet weights exist for scale='full')"
         )
-    for directory in keras_cache_dirs():
-        if (directory / spec.imagenet_file).is_file():
-            return directory / spec.imagenet_file
-    target = keras_cache_dirs()[0]
+    target = keras_cache_dir()
+    if (target / spec.imagenet_file).is_file():
+        return target / spec.imagenet_file
     raise ValueError(
         f"ImageNet weights for {spec.name} not found at {target / spec.imagenet_file} and this machine cannot "
         f"download them: on a machine with internet download {spec.imagenet_url} (or run keras.applications "
@@ -59,7 +58,8 @@ def load_model_weights(model: keras.Model, path: Path) -> None:
     try:
         model.load_weights(str(path))
     except Exception as error:  # noqa: BLE001
-        raise ValueError(f"weights file {str(path)!r} does not match model {model.name!r}: {_first_line(error)}") from error
+        message = f"weights file {str(path)!r} does not match model {model.name!r}: {_first_line(error)}"
+        raise ValueError(message) from error
 
 
 def _weight_shapes(path: Path) -> Counter:

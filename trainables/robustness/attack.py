@@ -1,7 +1,8 @@
 """Foolbox L-inf PGD on a compiled model, run over nested epsilon balls in always-full batches.
 
-Speed comes from three things. The model call is one `tf.function` with a `None` batch dimension, traced once per
-evaluation and reused by every batch and every PGD step (Foolbox differentiates through it with its own tape).
+Speed comes from three things. The model's loss and input gradient are one `tf.function` with a `None` batch
+dimension, traced once per evaluation and reused by every batch and every PGD step (through Foolbox's
+value_and_grad hook; Foolbox's own eager tape around a compiled forward is about 2.5x slower on CPU).
 The epsilon balls are nested: a point broken at epsilon_k stays broken at every larger epsilon (the adversarial
 example found is inside the larger ball), so only points still robust are attacked at the next epsilon. And the
 work is a queue of (point, epsilon, restart) tasks packed into batches of mixed epsilons (Foolbox's LinfPGD with a
@@ -65,17 +66,50 @@ def compile_forward(model, image_shape: Sequence[int], output: str = "logits"):
     import tensorflow as tf
 
     transform = ATTACK_OUTPUTS[validate_attack_on(output)]
-    spec = tf.TensorSpec((None, *image_shape), tf.float32)
 
-    @tf.function(input_signature=[spec])
+    @tf.function(input_signature=[tf.TensorSpec((None, *image_shape), tf.float32)])
     def forward(x):
-        outputs = transform(tf.cast(model(x, training=False), tf.float32))
-        # + 0 * sum(x) keeps the outputs bitwise equal but connected to x: a model without a gradient path
-        # (stop_gradient, rounding) then gives zero gradients, which the checks flag, instead of None, which
-        # crashes Foolbox
-        return outputs + 0.0 * tf.reduce_sum(x)
+        return transform(tf.cast(model(x, training=False), tf.float32))
 
     return forward
+
+
+def compile_loss_and_gradient(model, image_shape: Sequence[int], output: str = "logits"):
+    """tf.function (x (B, H, W, C), labels (B,) int64) -> (summed cross-entropy, d loss / d x (B, H, W, C)).
+
+    The loss Foolbox's PGD uses (cross-entropy of the outputs treated as logits, summed over the batch), with
+    forward and backward compiled together: about 2.5x faster on CPU than Foolbox's eager tape around a compiled
+    forward. A model without a gradient path (stop_gradient, rounding) gets zero gradients, which the checks flag.
+    """
+    import tensorflow as tf
+
+    transform = ATTACK_OUTPUTS[validate_attack_on(output)]
+
+    @tf.function(
+        input_signature=[tf.TensorSpec((None, *image_shape), tf.float32), tf.TensorSpec((None,), tf.int64)]
+    )
+    def loss_and_gradient(x, labels):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            outputs = transform(tf.cast(model(x, training=False), tf.float32))
+            loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, outputs))
+        return loss, tape.gradient(loss, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+    return loss_and_gradient
+
+
+@dataclass(frozen=True)
+class CompiledModel:
+    """The attacked model, compiled once: `forward` for predictions, `loss_and_gradient` for the PGD steps."""
+
+    forward: Callable
+    loss_and_gradient: Callable
+
+    @classmethod
+    def build(cls, model, image_shape: Sequence[int], output: str = "logits") -> "CompiledModel":
+        return cls(
+            compile_forward(model, image_shape, output), compile_loss_and_gradient(model, image_shape, output)
+        )
 
 
 def batches(indices: np.ndarray, batch_size: int):
@@ -96,13 +130,27 @@ def start_noise(seed: int, stream: int, restart: int, epsilon: float, point_ids:
     return noise
 
 
-def _per_example_linf_pgd_class():
+def _attack_classes():
+    """(PerExampleLinfPGD, CompiledFGSM): Foolbox attacks using the compiled loss gradient (imported lazily)."""
     import eagerpy as ep
     import foolbox as fb
     import tensorflow as tf
     from foolbox.attacks.gradient_descent_base import GDOptimizer
 
-    class PerExampleLinfPGD(fb.attacks.LinfPGD):
+    class CompiledGradient:
+        """Foolbox's value_and_grad hook served by CompiledModel.loss_and_gradient (the same loss, compiled)."""
+
+        loss_and_gradient = None
+
+        def get_loss_fn(self, model, labels):
+            self._labels = labels.raw
+            return super().get_loss_fn(model, labels)
+
+        def value_and_grad(self, loss_fn, x):
+            loss, gradient = self.loss_and_gradient(x.raw, self._labels)
+            return ep.astensor(loss), ep.astensor(gradient)
+
+    class PerExampleLinfPGD(CompiledGradient, fb.attacks.LinfPGD):
         """Foolbox LinfPGD with one radius per example and caller-supplied random starts.
 
         Called with epsilon=1 (the whole [0, 1] box, so Foolbox's scalar final clip changes nothing); the step
@@ -122,7 +170,10 @@ def _per_example_linf_pgd_class():
         def project(self, x, x0, epsilon):
             return x0 + ep.astensor(tf.clip_by_value((x - x0).raw, -self.radii, self.radii))
 
-    return PerExampleLinfPGD
+    class CompiledFGSM(CompiledGradient, fb.attacks.FGSM):
+        """Foolbox FGSM (no random start) with the compiled gradient."""
+
+    return PerExampleLinfPGD, CompiledFGSM
 
 
 @dataclass
@@ -133,7 +184,7 @@ class PGDRunner:
     max_ball_violation is the largest excess of any returned input over its epsilon ball or the [0, 1] box.
     """
 
-    forward: Callable
+    compiled: CompiledModel
     seed: int
     batch_size: int
     rel_stepsize: float
@@ -146,15 +197,17 @@ class PGDRunner:
     def __post_init__(self) -> None:
         import foolbox as fb
 
-        self.fmodel = fb.TensorFlowModel(self.forward, bounds=(0.0, 1.0), device=self.device)
-        self._pgd_class = _per_example_linf_pgd_class()
+        self.fmodel = fb.TensorFlowModel(self.compiled.forward, bounds=(0.0, 1.0), device=self.device)
+        self._pgd_class, fgsm_class = _attack_classes()
+        self._fgsm = fgsm_class()
+        self._fgsm.loss_and_gradient = self.compiled.loss_and_gradient
         self._attacks: dict[int, object] = {}
 
     def _pgd(self, steps: int):
         if steps not in self._attacks:
-            self._attacks[steps] = self._pgd_class(
-                rel_stepsize=self.rel_stepsize, steps=steps, random_start=self.random_start
-            )
+            attack = self._pgd_class(rel_stepsize=self.rel_stepsize, steps=steps, random_start=self.random_start)
+            attack.loss_and_gradient = self.compiled.loss_and_gradient
+            self._attacks[steps] = attack
         return self._attacks[steps]
 
     def pgd_batch(
@@ -195,10 +248,9 @@ class PGDRunner:
 
     def fgsm(self, images: np.ndarray, labels: np.ndarray, point_ids: np.ndarray, epsilon: float) -> np.ndarray:
         """Foolbox FGSM (no random start) on images[point_ids] -> success (n,)."""
-        import foolbox as fb
         import tensorflow as tf
 
-        attack = fb.attacks.FGSM()
+        attack = self._fgsm
         success = np.zeros(len(point_ids), dtype=bool)
         for offset in range(0, len(point_ids), self.batch_size):
             ids = point_ids[offset : offset + self.batch_size]

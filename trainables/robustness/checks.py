@@ -180,14 +180,10 @@ def _gradients_finite_nonzero(context: CheckContext) -> CheckResult:
     indices = context.check_indices
     bad = 0
     for ids in batches(indices, context.batch_size):
-        x = tf.convert_to_tensor(context.images[ids])
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            outputs = context.runner.forward(x)
-            loss = tf.reduce_sum(
-                tf.nn.sparse_softmax_cross_entropy_with_logits(tf.constant(context.labels[ids]), outputs)
-            )
-        gradients = tape.gradient(loss, x).numpy().reshape(len(ids), -1)
+        _, gradients = context.runner.compiled.loss_and_gradient(
+            tf.constant(context.images[ids]), tf.constant(context.labels[ids], tf.int64)
+        )
+        gradients = gradients.numpy().reshape(len(ids), -1)
         finite = np.all(np.isfinite(gradients), axis=1)
         nonzero = np.any(gradients != 0.0, axis=1)
         bad += int(np.sum(~(finite & nonzero)))

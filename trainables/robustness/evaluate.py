@@ -9,7 +9,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .attack import PGDRunner, batches, compile_forward, default_device, nested_pgd, validate_attack_on
+from .attack import (
+    CompiledModel,
+    PGDRunner,
+    batches,
+    compile_forward,
+    compile_loss_and_gradient,
+    default_device,
+    nested_pgd,
+    validate_attack_on,
+)
 from .checks import CheckConfig, CheckContext, probability_like_rows
 from .checks import run_checks as run_check_registry
 from .inputs import (
@@ -113,7 +122,10 @@ def evaluate_robustness(
         samples = validate_sample_indices(sample_indices, len(images))
 
     clean = clean_pass(logits, images, labels, batch_size, config.probability_atol)
-    attacked = logits if attack_on == "logits" else compile_forward(model, images.shape[1:], attack_on)
+    attacked = CompiledModel(
+        logits if attack_on == "logits" else compile_forward(model, images.shape[1:], attack_on),
+        compile_loss_and_gradient(model, images.shape[1:], attack_on),
+    )
     runner = PGDRunner(attacked, seed, batch_size, rel_stepsize, random_start, device)
     outcome = nested_pgd(
         runner, images, labels, epsilons, clean.correct, steps=steps, restarts=restarts, sample_indices=samples
