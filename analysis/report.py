@@ -25,9 +25,9 @@ import pandas as pd
 from trainables.config import experiment_name, format_epsilon
 
 from . import paper_numbers
-from .load import (KIND_TAG, SUMMARY_KIND, AnalysisInputError, finished, load_explanations, load_sweep, trials)
+from .load import KIND_TAG, SUMMARY_KIND, AnalysisInputError, finished, load_explanations, load_sweep, trials
 from .stats import BAND_DEFINITION, format_gain
-from .tables import (GAIN_DEFINITION, accuracy_summary, check_failures, failed_trials, format_cell, gain_table,
+from .tables import (GAIN_DEFINITION, accuracy_summary, check_failures, format_cell, gain_table,
                      missing_note, panels, paper_comparison, text_report, variant_label, variants)
 
 REPORT_RUN_NAME = "report"

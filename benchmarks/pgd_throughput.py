@@ -311,7 +311,8 @@ def report(args, prepared: dict, records: dict[str, dict]) -> str:
         f"on the {args.num_images} test images {prepared['clean_accuracy']:.3f}. PGD: {args.steps} steps, "
         f"rel_stepsize 0.01/0.3, random start, batch {args.batch_size}; memory rows use {args.memory_steps} steps. "
         "Times are the attack's (clean pass included, process start and model loading excluded); CPU s is the "
-        "process's CPU time over the same span (all threads), which other jobs on the machine do not inflate.",
+        "process's CPU time over the same span (all threads), less sensitive than wall time to other jobs "
+        "on a shared machine (though not immune: contention also costs CPU).",
         "",
     ]
     a = records.get("a")

@@ -58,6 +58,6 @@ register_profile(Profile(
         max_train=128, max_test=48, max_eval=48,
         epochs=2, patience=2, batch_size=32,
         pgd_steps=3, rel_stepsize=0.5, explain_samples=4, eval_batch_size=48,
-        cpus_per_trial=1, memory_gb=1.0,
+        cpus_per_trial=1, memory_gb=1.5,
     ),
 ))

@@ -232,8 +232,8 @@ def write_explanation_artifacts(explanations: Explanations, out_dir) -> list[Pat
     )
     perturbation_png = directory / PERTURBATION_GRID
     gradcam_png = directory / GRADCAM_GRID
-    perturbation_figure(explanations).savefig(perturbation_png, dpi=80)
-    gradcam_figure(explanations).savefig(gradcam_png, dpi=80)
+    _write_png(perturbation_png, perturbation_grid(explanations))
+    _write_png(gradcam_png, gradcam_grid(explanations))
     return [samples, perturbation_png, gradcam_png]
 
 
@@ -249,48 +249,70 @@ def read_explanations(path) -> Explanations:
     raise ValueError(f"no {SAMPLES_FILE} at {path} (nor in {path / EXPLANATIONS_DIR})")
 
 
-def _grid(explanations: Explanations):
-    from matplotlib.figure import Figure  # no pyplot: no global backend state, Agg renders the PNG
-
-    rows, columns = len(explanations.images), 1 + len(explanations.epsilons)
-    figure = Figure(figsize=(1.4 * columns, 1.5 * max(rows, 1)))
-    axes = figure.subplots(max(rows, 1), columns, squeeze=False)
-    for axis in axes.flat:
-        axis.set_axis_off()
-    return figure, axes
+CELL = 96  # px per grid cell: small inputs are upscaled so the previews stay readable
+TITLE = 14  # px of title strip above each cell
 
 
-def _title(axis, text: str) -> None:
-    axis.set_title(text, fontsize=6)
+def _cell(image_rgb: np.ndarray, title: str) -> np.ndarray:
+    """One grid cell: an (h, w, 3) uint8 image scaled to CELL px under a one-line title."""
+    import cv2
+
+    cell = cv2.resize(image_rgb, (CELL, CELL), interpolation=cv2.INTER_NEAREST)
+    strip = np.full((TITLE, CELL, 3), 255, np.uint8)
+    cv2.putText(strip, title, (2, TITLE - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.28, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.vstack([strip, cell])
 
 
-def perturbation_figure(explanations: Explanations):
-    figure, axes = _grid(explanations)
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
+
+
+def _overlay(image: np.ndarray, cam: np.ndarray) -> np.ndarray:
+    """Grad-CAM (h, w) in [0, 1] stretched over the image as a jet heat map, 45 % opaque."""
+    import cv2
+
+    height, width = image.shape[:2]
+    heat = cv2.resize(_to_uint8(cam), (width, height), interpolation=cv2.INTER_LINEAR)
+    heat = cv2.cvtColor(cv2.applyColorMap(heat, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+    return cv2.addWeighted(_to_uint8(image), 0.55, heat, 0.45, 0)
+
+
+def _tile(rows: list[list[np.ndarray]]) -> np.ndarray:
+    return np.vstack([np.hstack(row) for row in rows])
+
+
+def perturbation_grid(explanations: Explanations) -> np.ndarray:
+    """RGB uint8 preview: per sample row, the clean image then |x_adv - x| per epsilon (drawn with OpenCV:
+    matplotlib needs seconds for a (1 + E) x S grid, on every trial)."""
+    rows = []
     for row, image in enumerate(explanations.images):
-        axes[row, 0].imshow(image)
-        _title(axes[row, 0], f"clean y={explanations.labels[row]} p={explanations.predictions_clean[row]}")
-        for column, eps in enumerate(explanations.epsilons, start=1):
-            axes[row, column].imshow(explanations.perturbation[column - 1, row], cmap="gray", vmin=0, vmax=255)
-            _title(axes[row, column], f"|d| eps={eps:g} p={explanations.predictions_adversarial[column - 1, row]}")
-    figure.tight_layout()
-    return figure
+        cells = [_cell(_to_uint8(image), f"y={explanations.labels[row]} p={explanations.predictions_clean[row]}")]
+        for column, eps in enumerate(explanations.epsilons):
+            gray = explanations.perturbation[column, row]
+            cells.append(_cell(np.repeat(gray[..., None], 3, axis=-1),
+                               f"e={eps:g} p={explanations.predictions_adversarial[column, row]}"))
+        rows.append(cells)
+    return _tile(rows)
 
 
-def gradcam_figure(explanations: Explanations):
-    figure, axes = _grid(explanations)
-    height, width = explanations.images.shape[1:3]
-    extent = (0, width, height, 0)  # Grad-CAM (h, w) stretched over the (H, W) image
-    overlay = {"cmap": "jet", "alpha": 0.45, "vmin": 0.0, "vmax": 1.0, "extent": extent, "interpolation": "bilinear"}
+def gradcam_grid(explanations: Explanations) -> np.ndarray:
+    """RGB uint8 preview: per sample row, Grad-CAM over the clean image then over the adversarial image per epsilon."""
+    rows = []
     for row, image in enumerate(explanations.images):
-        axes[row, 0].imshow(image, extent=extent)
-        axes[row, 0].imshow(explanations.gradcam_clean[row], **overlay)
-        _title(axes[row, 0], f"clean y={explanations.labels[row]} p={explanations.predictions_clean[row]}")
-        for column, eps in enumerate(explanations.epsilons, start=1):
-            axes[row, column].imshow(np.clip(explanations.adversarial[column - 1, row], 0, 1), extent=extent)
-            axes[row, column].imshow(explanations.gradcam_adversarial[column - 1, row], **overlay)
-            _title(axes[row, column], f"eps={eps:g} p={explanations.predictions_adversarial[column - 1, row]}")
-    figure.tight_layout()
-    return figure
+        cells = [_cell(_overlay(image, explanations.gradcam_clean[row]),
+                       f"y={explanations.labels[row]} p={explanations.predictions_clean[row]}")]
+        for column, eps in enumerate(explanations.epsilons):
+            cells.append(_cell(_overlay(explanations.adversarial[column, row], explanations.gradcam_adversarial[column, row]),
+                               f"e={eps:g} p={explanations.predictions_adversarial[column, row]}"))
+        rows.append(cells)
+    return _tile(rows)
+
+
+def _write_png(path: Path, image_rgb: np.ndarray) -> None:
+    import cv2
+
+    if not cv2.imwrite(str(path), cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {path}")
 
 
 def _validate_images(images) -> np.ndarray:
