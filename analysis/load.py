@@ -32,8 +32,8 @@ from trainables import tracking
 from trainables.explain import SAMPLES_FILE
 from trainables.config import TrialConfig, experiment_name
 
-KIND_TAG = "kind"  # sweep/pareto.py and analysis.report tag their summary runs kind=summary
-SUMMARY_KIND = "summary"
+KIND_TAG = tracking.TAG_KIND  # summary runs (report, Pareto front) are not trials
+SUMMARY_KIND = tracking.SUMMARY_KIND
 SAMPLES_ARTIFACT = f"{tracking.EXPLANATIONS_DIR}/{SAMPLES_FILE}"
 
 IDENTITY = ("task", "backbone", "scale", "attention", "placement", "seed")

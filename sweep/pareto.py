@@ -33,12 +33,14 @@ def log_pareto_front(study, tracking_uri: str, experiment: str) -> str:
     import matplotlib.pyplot as plt
     import mlflow
 
+    from trainables import tracking
+
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment(experiment)
     rows = pareto_rows(study)
     completed = [t for t in study.trials if t.values is not None]
     with mlflow.start_run(run_name="optuna-pareto-front") as run:
-        mlflow.set_tags({"kind": "summary", "study": study.study_name})
+        mlflow.set_tags({tracking.TAG_KIND: tracking.SUMMARY_KIND, "study": study.study_name})
         mlflow.log_metrics({"study_trials": len(study.trials), "pareto_size": len(rows)})
         mlflow.log_text(json.dumps(rows, indent=2, default=str), "pareto_front.json")
         figure, axes = plt.subplots(figsize=(5, 4))

@@ -33,6 +33,8 @@ TAG_STATUS = "status"
 TAG_CHECKS_FAILED = "checks_failed"
 TAG_SOURCE_RUN = "source_run_id"
 TAG_NODE = "ray_node_id"
+TAG_KIND = "kind"  # "summary" on report / Pareto-front runs, which are not trials
+SUMMARY_KIND = "summary"
 TAG_ATTEMPTS = "attempts"
 MODEL_ARTIFACT = "model/model.keras"
 RESULT_ARTIFACT = "robustness/result.json"
@@ -65,13 +67,18 @@ def check_tracking_uri(uri: str) -> None:
 
 
 def ensure_experiment(tracking_uri: str, name: str) -> str:
+    """The experiment's id, created if new; with sqlite its artifacts live beside the database file, not in the
+    current folder (two stores would otherwise share ./mlruns/<id>)."""
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
-    return client.create_experiment(name)
+    location = None
+    if tracking_uri.startswith("sqlite:///"):
+        location = (Path(tracking_uri[len("sqlite:///"):]).parent / "mlartifacts" / name).as_uri()
+    return client.create_experiment(name, artifact_location=location)
 
 
 def _run_for_trial(client, experiment_id: str, trial_id: str):
