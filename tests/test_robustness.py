@@ -185,8 +185,8 @@ def test_model_is_traced_once_for_all_batch_sizes(cnn_problem):
     )
     assert outcome.robust_mask.shape == (12, 3)
     assert runner.gradient_evaluations == 2 * outcome.robust_mask[:, :2].sum()  # batches of 5, 5, 2 and fewer
-    assert compiled.forward.experimental_get_tracing_count() == 1
-    assert compiled.loss_and_gradient.experimental_get_tracing_count() == 1
+    for function in (compiled.forward, compiled.signed_step, compiled.project):
+        assert function.experimental_get_tracing_count() == 1
 
 
 def test_seed_reproducible_and_independent_of_batch_size(cnn_problem):

@@ -21,13 +21,12 @@ EPOCH_ANNOUNCE_KEY = "announce_epochs_to"
 
 def run_trial(tune_config: dict[str, Any]) -> None:
     """Ray Tune entry point. tune_config = {"trial": TrialConfig dict, "tracking_uri": ..., "experiment_id": ...}."""
+    import ray
     from ray import tune
 
     settings = {k: tune_config[k] for k in ("tracking_uri", "experiment_id")}
     config = TrialConfig.from_tune({k: v for k, v in tune_config.items() if k not in settings})
     configure_tensorflow(config.cpus_per_trial, config.gpus_per_trial)
-    import ray
-
     trial_id = tune.get_context().get_trial_id() or config.run_name
     node = ray.get_runtime_context().get_node_id()
     execute(config, trial_id=trial_id, report=tune.report, checkpoint=tune.get_checkpoint(), node=node, **settings)

@@ -2,7 +2,8 @@
 
 Speed comes from three things. The model's loss and input gradient are one `tf.function` with a `None` batch
 dimension, traced once per evaluation and reused by every batch and every PGD step (through Foolbox's
-value_and_grad hook; Foolbox's own eager tape around a compiled forward is about 2.5x slower on CPU).
+value_and_grad hook; Foolbox's own eager tape around a compiled forward is about 2.5x slower on CPU), and the
+step's elementwise work is two more compiled calls instead of ~10 eager ops.
 The epsilon balls are nested: a point broken at epsilon_k stays broken at every larger epsilon (the adversarial
 example found is inside the larger ball), so only points still robust are attacked at the next epsilon. And the
 work is a queue of (point, epsilon, restart) tasks packed into batches of mixed epsilons (Foolbox's LinfPGD with a
@@ -98,17 +99,47 @@ def compile_loss_and_gradient(model, image_shape: Sequence[int], output: str = "
     return loss_and_gradient
 
 
+def compile_pgd_parts(loss_and_gradient, image_shape: Sequence[int]) -> tuple[Callable, Callable]:
+    """(signed_step, project): a PGD step's elementwise work in two compiled calls instead of ~10 eager ops.
+
+    signed_step(x, labels, step_sizes) -> (loss, step_sizes * sign(gradient)); project(x, x0, radii) -> x
+    clipped to the radii around x0 and to the [0, 1] box. Shapes: x, x0 (B, H, W, C); step_sizes, radii (B, 1, 1, 1).
+    """
+    import tensorflow as tf
+
+    images = tf.TensorSpec((None, *image_shape), tf.float32)
+    per_example = tf.TensorSpec((None, 1, 1, 1), tf.float32)
+
+    @tf.function(input_signature=[images, tf.TensorSpec((None,), tf.int64), per_example])
+    def signed_step(x, labels, step_sizes):
+        loss, gradient = loss_and_gradient(x, labels)
+        return loss, step_sizes * tf.sign(gradient)
+
+    @tf.function(input_signature=[images, images, per_example])
+    def project(x, x0, radii):
+        return tf.clip_by_value(x0 + tf.clip_by_value(x - x0, -radii, radii), 0.0, 1.0)
+
+    return signed_step, project
+
+
 @dataclass(frozen=True)
 class CompiledModel:
-    """The attacked model, compiled once: `forward` for predictions, `loss_and_gradient` for the PGD steps."""
+    """The attacked model, compiled once: `forward` for predictions, `loss_and_gradient` for gradients, and the
+    PGD step's elementwise parts (see `compile_pgd_parts`)."""
 
     forward: Callable
     loss_and_gradient: Callable
+    signed_step: Callable
+    project: Callable
 
     @classmethod
-    def build(cls, model, image_shape: Sequence[int], output: str = "logits") -> "CompiledModel":
+    def build(cls, model, image_shape: Sequence[int], output: str = "logits", forward=None) -> "CompiledModel":
+        """forward: an already compiled forward of the same output, reused instead of compiling another."""
+        loss_and_gradient = compile_loss_and_gradient(model, image_shape, output)
         return cls(
-            compile_forward(model, image_shape, output), compile_loss_and_gradient(model, image_shape, output)
+            forward or compile_forward(model, image_shape, output),
+            loss_and_gradient,
+            *compile_pgd_parts(loss_and_gradient, image_shape),
         )
 
 
@@ -131,11 +162,10 @@ def start_noise(seed: int, stream: int, restart: int, epsilon: float, point_ids:
 
 
 def _attack_classes():
-    """(PerExampleLinfPGD, CompiledFGSM): Foolbox attacks using the compiled loss gradient (imported lazily)."""
+    """(PerExampleLinfPGD, CompiledFGSM): Foolbox attacks fed by a CompiledModel (classes built lazily: imports)."""
     import eagerpy as ep
     import foolbox as fb
-    import tensorflow as tf
-    from foolbox.attacks.gradient_descent_base import GDOptimizer
+    from foolbox.attacks.gradient_descent_base import Optimizer
 
     class CompiledGradient:
         """Foolbox's value_and_grad hook served by CompiledModel.loss_and_gradient (the same loss, compiled)."""
@@ -150,25 +180,46 @@ def _attack_classes():
             loss, gradient = self.loss_and_gradient(x.raw, self._labels)
             return ep.astensor(loss), ep.astensor(gradient)
 
-    class PerExampleLinfPGD(CompiledGradient, fb.attacks.LinfPGD):
-        """Foolbox LinfPGD with one radius per example and caller-supplied random starts.
+    class SignedStep(Optimizer):
+        """The step arrives already scaled and signed (from signed_step): pass it through."""
+
+        def __call__(self, gradient):
+            return gradient
+
+    class PerExampleLinfPGD(fb.attacks.LinfPGD):
+        """Foolbox LinfPGD with one radius per example, caller-supplied random starts and compiled step parts.
 
         Called with epsilon=1 (the whole [0, 1] box, so Foolbox's scalar final clip changes nothing); the step
-        size, the random start and the projection use `radii` (B, 1, 1, 1) instead, through Foolbox's hooks.
+        size, the random start and the projection use per-example radii instead, through Foolbox's hooks:
+        value_and_grad returns the step rel_stepsize * radius * sign(gradient) from one compiled call (so
+        normalize and the optimizer pass it through) and project is one compiled call. Foolbox's loop, bounds
+        handling, final clip and success criterion are unchanged.
         """
 
+        compiled = None  # CompiledModel
         radii = None  # tf.Tensor (B, 1, 1, 1)
         step_sizes = None  # tf.Tensor (B, 1, 1, 1): rel_stepsize * radius, rounded once to float32 as Foolbox does
         next_start = None  # tf.Tensor (B, H, W, C): noise already scaled to each radius
 
+        def get_loss_fn(self, model, labels):
+            self._labels = labels.raw
+            return super().get_loss_fn(model, labels)
+
+        def value_and_grad(self, loss_fn, x):
+            loss, step = self.compiled.signed_step(x.raw, self._labels, self.step_sizes)
+            return ep.astensor(loss), ep.astensor(step)
+
+        def normalize(self, gradients, *, x, bounds):
+            return gradients
+
+        def get_optimizer(self, x, stepsize):
+            return SignedStep(x)
+
         def get_random_start(self, x0, epsilon):
             return x0 + ep.astensor(self.next_start)
 
-        def get_optimizer(self, x, stepsize):
-            return GDOptimizer(x, ep.astensor(self.step_sizes))
-
         def project(self, x, x0, epsilon):
-            return x0 + ep.astensor(tf.clip_by_value((x - x0).raw, -self.radii, self.radii))
+            return ep.astensor(self.compiled.project(x.raw, x0.raw, self.radii))
 
     class CompiledFGSM(CompiledGradient, fb.attacks.FGSM):
         """Foolbox FGSM (no random start) with the compiled gradient."""
@@ -206,7 +257,7 @@ class PGDRunner:
     def _pgd(self, steps: int):
         if steps not in self._attacks:
             attack = self._pgd_class(rel_stepsize=self.rel_stepsize, steps=steps, random_start=self.random_start)
-            attack.loss_and_gradient = self.compiled.loss_and_gradient
+            attack.compiled = self.compiled
             self._attacks[steps] = attack
         return self._attacks[steps]
 

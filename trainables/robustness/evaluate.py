@@ -14,7 +14,6 @@ from .attack import (
     PGDRunner,
     batches,
     compile_forward,
-    compile_loss_and_gradient,
     default_device,
     nested_pgd,
     validate_attack_on,
@@ -122,10 +121,7 @@ def evaluate_robustness(
         samples = validate_sample_indices(sample_indices, len(images))
 
     clean = clean_pass(logits, images, labels, batch_size, config.probability_atol)
-    attacked = CompiledModel(
-        logits if attack_on == "logits" else compile_forward(model, images.shape[1:], attack_on),
-        compile_loss_and_gradient(model, images.shape[1:], attack_on),
-    )
+    attacked = CompiledModel.build(model, images.shape[1:], attack_on, logits if attack_on == "logits" else None)
     runner = PGDRunner(attacked, seed, batch_size, rel_stepsize, random_start, device)
     outcome = nested_pgd(
         runner, images, labels, epsilons, clean.correct, steps=steps, restarts=restarts, sample_indices=samples

@@ -1,0 +1,40 @@
+"""A toy Optuna search through Ray Tune: the study lives on disk and a second invocation extends it."""
+
+import optuna
+import pytest
+import ray
+
+from sweep.run import main
+
+SHRUNK = ["--set", "max_train=48", "--set", "max_test=16", "--set", "max_eval=16", "--set", "epochs=1",
+          "--set", "explain_samples=2", "--set", "task=pneumothorax"]
+
+
+@pytest.fixture
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False)
+    yield
+    ray.shutdown()
+
+
+def test_search_writes_its_study_and_a_second_run_extends_it(local_ray, tmp_path, capsys):
+    study_url = f"sqlite:///{tmp_path}/optuna.db"
+    argv = ["optuna_robust", "--profile", "tiny", "--trials", "2", "--study-storage", study_url,
+            "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db", "--storage", str(tmp_path / "ray"), *SHRUNK]
+    assert main(argv) == 0
+    study = optuna.load_study(study_name="optuna_robust-tiny", storage=study_url)
+    assert len(study.trials) == 2 and study.directions == [optuna.study.StudyDirection.MAXIMIZE] * 2
+    assert all(t.state == optuna.trial.TrialState.COMPLETE and len(t.values) == 2 for t in study.trials)
+    assert {"attention", "heads", "learning_rate"} <= set(study.trials[0].params)
+    assert "Pareto front" in capsys.readouterr().out
+
+    assert main(argv) == 0
+    assert len(optuna.load_study(study_name="optuna_robust-tiny", storage=study_url).trials) == 4
+
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = client.get_experiment_by_name("optuna_robust-tiny")
+    runs = client.search_runs([experiment.experiment_id])
+    assert sum(r.data.tags.get("kind") == "summary" for r in runs) == 2  # one Pareto-front run per invocation
+    assert sum(r.data.tags.get("kind") != "summary" for r in runs) == 4
