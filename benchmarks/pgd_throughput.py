@@ -375,13 +375,16 @@ def report(args, prepared: dict, records: dict[str, dict]) -> str:
     if a:
         a_wall, a_cpu = rates(a)
         trace_wall, trace_cpu = a["trace_seconds_cpu"]
-        steady_wall = a["gradients"] / (a["attack_seconds"] - trace_wall)
-        steady_cpu = a["gradients"] / (a["cpu_seconds"] - trace_cpu)
+        if a["attack_seconds"] > trace_wall and a["cpu_seconds"] > trace_cpu:
+            untraced_wall = a["gradients"] / (a["attack_seconds"] - trace_wall) / bare_wall
+            untraced_cpu = a["gradients"] / (a["cpu_seconds"] - trace_cpu) / bare_cpu
+            untraced = f"{untraced_wall:.2f} by wall time, {untraced_cpu:.2f} by CPU time"
+        else:
+            untraced = "n/a (the run is shorter than tracing)"
         summary.append(
             f"- (a) gradient rate / (c) bare loop (target >= 0.9): end to end {a_wall / bare_wall:.2f} by wall time, "
             f"{a_cpu / bare_cpu:.2f} by CPU time; without (a)'s one-time tracing ({trace_wall:.1f} s wall, "
-            f"{trace_cpu:.1f} s CPU, measured separately; (c) is traced before its clock starts) "
-            f"{steady_wall / bare_wall:.2f} by wall time, {steady_cpu / bare_cpu:.2f} by CPU time"
+            f"{trace_cpu:.1f} s CPU, measured separately; (c) is traced before its clock starts) {untraced}"
         )
         summary.append(
             f"- checks after (a): {a['check_seconds']:.1f} s, {a['check_gradients']} gradient evaluations; "

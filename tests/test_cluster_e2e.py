@@ -86,8 +86,9 @@ def test_interrupted_driver_resumes_without_rerunning_finished_trials(tmp_path):
     argv = [sys.executable, "-m", "sweep.run", *sweep_argv("toy_three", tmp_path, "--max-concurrent", "1")]
     driver = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 400
+    started = tmp_path / "ray" / "toy_three-tiny"  # exists once the driver has created the MLflow store
     while time.monotonic() < deadline:
-        _, runs = runs_of(tmp_path, "toy_three-tiny") if (tmp_path / "mlflow.db").exists() else (None, [])
+        _, runs = runs_of(tmp_path, "toy_three-tiny") if started.exists() else (None, [])
         if any(r.info.status == "FINISHED" for r in runs):
             break
         time.sleep(1)
