@@ -9,7 +9,7 @@ ladder (0.00125, 0.0025, 0.005, 0.01), steps 40, rel_stepsize 0.01/0.3, random s
   (b') the same Foolbox call on the compiled model: separates the gain of nesting from the gain of compiling
   (c)  a bare compiled PGD step (forward + input gradient + sign step in one tf.function), traced before the
        clock starts, on every point at every epsilon: the hardware limit
-  (s)  steady state: the package's PGD batches (Foolbox LinfPGD + compiled gradient) and (c), both traced first,
+  (s)  steady state: the package's PGD batches (Foolbox LinfPGD + compiled step loop) and (c), both traced first,
        alternated three times in one process (best of 3), so load drift on a shared machine cancels
   (m)  (a) on N and on 10N images with few steps: peak RSS must be bounded by the batch size, not N
 Each variant runs in its own subprocess; peak RSS is the process's high-water mark during the variant (reset
@@ -166,10 +166,9 @@ def measure_tracing(model, images: np.ndarray, labels: np.ndarray) -> tuple[floa
     start, cpu_start = time.perf_counter(), time.process_time()
     compiled = CompiledModel.build(model, images.shape[1:])
     compiled.forward(tf.constant(images[:1]))
-    x, radii = tf.constant(images[:1]), tf.constant([[[[0.01]]]])
-    compiled.signed_step(x, tf.constant(labels[:1]), radii)  # traces loss_and_gradient inside it
-    compiled.loss_and_gradient(x, tf.constant(labels[:1]))  # traced separately for the gradient check
-    compiled.project(x, x, radii)
+    x, y, radii = tf.constant(images[:1]), tf.constant(labels[:1]), tf.constant([[[[0.01]]]])
+    compiled.pgd(x, x, y, radii, radii, tf.constant(1))  # traces loss_and_gradient inside it
+    compiled.loss_and_gradient(x, y)  # traced separately for the gradient check
     return time.perf_counter() - start, time.process_time() - cpu_start
 
 

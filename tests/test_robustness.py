@@ -175,6 +175,28 @@ def test_nested_equals_attacking_every_point_at_every_epsilon(cnn_problem):
     assert nested.gradient_evaluations < STRONG["steps"] * len(images) * len(epsilons)
 
 
+def test_compiled_loop_equals_stock_foolbox_linf_pgd_with_the_same_start(cnn_problem, monkeypatch):
+    # stock LinfPGD draws its start from ep.uniform; hand it the start the runner draws, then both must agree to
+    # the last bit: same steps, same float32 arithmetic, same final clip
+    import eagerpy as ep
+
+    from trainables.robustness.attack import MAIN_STREAM, start_noise
+
+    model, images, labels = cnn_problem
+    ids, epsilon = np.arange(16), 0.03
+    runner = PGDRunner(CompiledModel.build(model, images.shape[1:]), seed=3, batch_size=16, rel_stepsize=0.25,
+                       random_start=True)
+    success, adversarial = runner.pgd_batch(images, labels, ids, np.full(16, epsilon), np.zeros(16, int), steps=10)
+    noise = start_noise(3, MAIN_STREAM, 0, epsilon, ids, images.shape[1:])
+    monkeypatch.setattr(ep, "uniform", lambda like, shape, low, high: ep.astensor(tf.constant(noise)))
+    stock = fb.attacks.LinfPGD(rel_stepsize=0.25, steps=10, random_start=True)
+    fmodel = fb.TensorFlowModel(model, bounds=(0, 1), device="/CPU:0")
+    _, clipped, is_adv = stock(fmodel, tf.constant(images[:16]), tf.constant(labels[:16]), epsilons=epsilon)
+    np.testing.assert_array_equal(adversarial, clipped.numpy())
+    np.testing.assert_array_equal(success, is_adv.numpy())
+    assert 0 < success.sum() < 16  # a batch where the attack both wins and loses, so equality means something
+
+
 def test_model_is_traced_once_for_all_batch_sizes(cnn_problem):
     model, images, labels = cnn_problem
     compiled = CompiledModel.build(model, images.shape[1:])
@@ -185,7 +207,7 @@ def test_model_is_traced_once_for_all_batch_sizes(cnn_problem):
     )
     assert outcome.robust_mask.shape == (12, 3)
     assert runner.gradient_evaluations == 2 * outcome.robust_mask[:, :2].sum()  # batches of 5, 5, 2 and fewer
-    for function in (compiled.forward, compiled.signed_step, compiled.project):
+    for function in (compiled.forward, compiled.pgd):
         assert function.experimental_get_tracing_count() == 1
 
 
