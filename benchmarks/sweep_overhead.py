@@ -5,8 +5,11 @@
 Runs the grid with `python -m sweep.run` in a temporary folder, reads every trial's phase timings and peak RSS from
 MLflow (time/<phase>, peak_rss_mb, logged by the trial itself), and prints:
 - wall time vs (sum of trial compute) / concurrency, and the overhead per trial (target: < 10 % of trial time);
-- where the overhead goes: Ray start (timed separately), per-epoch checkpoints, MLflow logging, the rest
-  (worker start, TensorFlow import, scheduling);
+- where the overhead goes: Ray start (timed separately), worker start and imports (time/startup, timed by the
+  trial from its process's start), per-epoch checkpoints (timed by the trial), MLflow
+  logging (timed by the trial), the rest (driver start, worker start, TensorFlow import, scheduling, idle tail);
+  a trial's own compute is its data, model, training, PGD and explanation time without the checkpoints and the
+  MLflow calls;
 - peak memory per trial, and the peak RSS of one paper-profile ResNet-50 training step at 224 px (batch 8), to
   compare with each profile's declared `memory_gb` (the Ray `memory` resource).
 """
@@ -23,6 +26,7 @@ import time
 from pathlib import Path
 
 TRIAL_PHASES = ("data", "train", "model", "evaluate", "explain", "mlflow")  # top level: they do not nest
+ADDED_PHASES = ("checkpoint", "mlflow_epochs", "mlflow")  # Tune and MLflow work timed inside those phases
 
 
 def time_ray_start() -> float:
@@ -55,6 +59,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="smoke")
     parser.add_argument("--sweep", default="paper_grid")
+    parser.add_argument("--reuse-workers", action="store_true", help="pass --reuse-workers to the sweep")
     parser.add_argument("--skip-paper-step", action="store_true", help="skip the 224 px ResNet-50 memory measurement")
     args = parser.parse_args()
 
@@ -62,37 +67,47 @@ def main() -> None:
 
     from search_spaces import expand, get_profile
 
-    concurrency = os.cpu_count() // expand(args.sweep, args.profile)[0].cpus_per_trial
+    trials = expand(args.sweep, args.profile)
+    concurrency = max(1, min(len(trials), (os.cpu_count() or 1) // trials[0].cpus_per_trial))
     ray_start = time_ray_start()
     with tempfile.TemporaryDirectory() as folder:
         uri = f"sqlite:///{folder}/mlflow.db"
         start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "sweep.run", args.sweep, "--profile", args.profile, "--tracking-uri", uri,
-                        "--storage", f"{folder}/ray"], check=True, stdout=subprocess.DEVNULL, cwd=folder)
+                        "--storage", f"{folder}/ray", *(["--reuse-workers"] if args.reuse_workers else [])], check=True, stdout=subprocess.DEVNULL, cwd=folder)
         wall = time.perf_counter() - start
         client = mlflow.MlflowClient(uri)
         experiment = client.get_experiment_by_name(f"{args.sweep}-{args.profile}")
         runs = [r.data.metrics for r in client.search_runs([experiment.experiment_id])]
 
-    compute = [sum(m.get(f"time/{p}", 0.0) for p in TRIAL_PHASES) for m in runs]
-    ideal = sum(compute) / concurrency
-    overhead_per_trial = (wall - ideal) * concurrency / len(runs)
-    mean_trial = statistics.mean(compute)
+    # a trial's own compute: its phases without what Ray Tune and MLflow add inside them
+    own = [sum(m.get(f"time/{p}", 0.0) for p in TRIAL_PHASES) - sum(m.get(f"time/{p}", 0.0) for p in ADDED_PHASES)
+           for m in runs]
+    baseline = sum(own) / concurrency
+    overhead_per_trial = (wall - baseline) * concurrency / len(runs)
+    mean_own = statistics.mean(own)
+    ray_start_share = ray_start * concurrency / len(runs)
     checkpoint = statistics.mean(m.get("time/checkpoint", 0.0) for m in runs)
     mlflow_logging = statistics.mean(m.get("time/mlflow", 0.0) + m.get("time/mlflow_epochs", 0.0) for m in runs)
+    startup = statistics.mean(m.get("time/startup", 0.0) for m in runs)
+    rest = overhead_per_trial - ray_start_share - checkpoint - mlflow_logging - startup
     peak = [m["peak_rss_mb"] for m in runs]
 
-    print(f"## Sweep overhead: {args.sweep} --profile {args.profile}, {len(runs)} trials, concurrency {concurrency}\n")
-    print("| quantity | seconds | share of mean trial |")
+    def row(name: str, seconds: float, share: bool = True) -> str:
+        return f"| {name} | {seconds:.1f} | {f'{100 * seconds / mean_own:.1f} %' if share else ''} |"
+
+    print(f"## Sweep overhead: {args.sweep} --profile {args.profile}, {len(runs)} trials, concurrency {concurrency}, {'reused' if args.reuse_workers else 'fresh'} workers\n")
+    print("| quantity | seconds | share of mean trial compute |")
     print("| --- | ---: | ---: |")
-    print(f"| wall time of the sweep | {wall:.1f} | |")
-    print(f"| sum of trial compute / concurrency (baseline) | {ideal:.1f} | |")
-    print(f"| mean trial compute | {mean_trial:.1f} | 100 % |")
-    print(f"| overhead per trial (target < 10 %) | {overhead_per_trial:.1f} | {100 * overhead_per_trial / mean_trial:.0f} % |")
-    print(f"| - Ray start (once, spread over trials) | {ray_start * concurrency / len(runs):.1f} | {100 * ray_start * concurrency / len(runs) / mean_trial:.0f} % |")
-    print(f"| - rest: worker start, TF import, scheduling | {overhead_per_trial - ray_start * concurrency / len(runs):.1f} | |")
-    print(f"| inside trial compute: per-epoch checkpoints | {checkpoint:.1f} | {100 * checkpoint / mean_trial:.0f} % |")
-    print(f"| inside trial compute: MLflow logging | {mlflow_logging:.1f} | {100 * mlflow_logging / mean_trial:.0f} % |")
+    print(row("wall time of the sweep", wall, share=False))
+    print(row("baseline: sum of the trials' own compute / concurrency", baseline, share=False))
+    print(row("mean trial compute (data, model, training, PGD, explanations)", mean_own))
+    print(row("**overhead per trial** (target < 10 %)", overhead_per_trial))
+    print(row("- Ray start (once, spread over the trials)", ray_start_share))
+    print(row("- per-epoch checkpoints (save, report, copy to storage)", checkpoint))
+    print(row("- MLflow logging (per epoch and final: metrics, maps, model)", mlflow_logging))
+    print(row("- worker start and imports (or, reused, the gap since its last trial)", startup))
+    print(row("- rest: driver start, scheduling, the idle tail of the last trials", rest))
     print()
     declared = get_profile(args.profile).values.get("memory_gb")
     print(f"peak RSS per trial: max {max(peak):.0f} MB, mean {statistics.mean(peak):.0f} MB (profile declares {declared} GB)")

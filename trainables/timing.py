@@ -6,12 +6,16 @@ import contextlib
 import resource
 import time
 from collections import defaultdict
+from pathlib import Path
 from typing import Iterator
 
 
 class PhaseTimer:
+    """Seconds per phase of one trial, and its peak RSS (reset when the timer starts: workers run many trials)."""
+
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
+        reset_peak_rss()
 
     @contextlib.contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -28,6 +32,21 @@ class PhaseTimer:
         return metrics
 
 
+def reset_peak_rss() -> bool:
+    """Restart the process's peak-RSS count from its current RSS, where the kernel allows (Linux clear_refs)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (Linux reports kilobytes)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process since the last reset (VmHWM), else since it started."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports kilobytes

@@ -1,15 +1,20 @@
 """The paper's training recipe, resumable epoch by epoch.
 
 Adam(learning_rate, epsilon) on categorical cross-entropy of the logits, class weights, and early stopping on
-val_loss (patience, min_delta) that restores the best weights at the end. The early-stopping state lives in
-`TrainingState` so that a trial restarted from a checkpoint continues exactly where it stopped.
+val_loss (patience, min_delta) that restores the best weights at the end. The early-stopping state and the best
+weights live in `TrainingState` so that a trial restarted from a checkpoint continues exactly where it stopped.
+
+A checkpoint is one npz of plain arrays (the model's weights, the optimizer's variables, the best weights; read
+without pickle) plus the state as JSON, restored into a model built from the same config. Keras' own formats
+(.keras, .weights.h5) took ~0.45 s per save for a 170k-parameter mini model on 2 CPUs, the npz ~0.06 s: at smoke
+scale that was 7 % of a trial, once per epoch.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Callable
 
@@ -17,8 +22,7 @@ from .config import TrialConfig
 
 MONITOR = "val_loss"
 STATE_FILE = "state.json"
-MODEL_FILE = "model.keras"
-BEST_WEIGHTS_FILE = "best.weights.h5"
+ARRAYS_FILE = "checkpoint.npz"
 
 
 @dataclass
@@ -28,6 +32,10 @@ class TrainingState:
     best_epoch: int = -1
     wait: int = 0
     stopped_early: bool = False
+    best_weights: list | None = None  # model.get_weights() at best_epoch (arrays: in memory and in the npz)
+
+    def counters(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "best_weights"}
 
     def update(self, value: float, min_delta: float, patience: int) -> bool:
         """Record one epoch's monitored value; True when it is the new best."""
@@ -51,24 +59,39 @@ def compile_model(model, config: TrialConfig) -> None:
 
 
 def save_checkpoint(directory: Path, model, state: TrainingState) -> None:
-    """Model with optimizer state, the best weights so far, and the early-stopping state."""
-    model.save(directory / MODEL_FILE)
-    (directory / STATE_FILE).write_text(json.dumps(asdict(state)))
+    """Weights, optimizer variables, best weights (one npz) and the early-stopping counters (JSON)."""
+    import numpy as np
+
+    arrays = {f"weight_{i}": v.numpy() for i, v in enumerate(model.weights)}
+    arrays |= {f"optimizer_{i}": v.numpy() for i, v in enumerate(model.optimizer.variables)}
+    arrays |= {f"best_{i}": w for i, w in enumerate(state.best_weights or [])}
+    np.savez(directory / ARRAYS_FILE, **arrays)
+    (directory / STATE_FILE).write_text(json.dumps(state.counters()))
 
 
-def load_checkpoint(directory: Path):
-    from .models import load_model
+def load_checkpoint(directory: Path, model) -> TrainingState:
+    """Restore a checkpoint into `model`, built and compiled from the config of the trial that saved it."""
+    import numpy as np
 
-    model = load_model(directory / MODEL_FILE)
-    state = TrainingState(**json.loads((directory / STATE_FILE).read_text()))
-    return model, state
+    model.optimizer.build(model.trainable_variables)
+    with np.load(directory / ARRAYS_FILE, allow_pickle=False) as arrays:
+        for prefix, variables in (("weight", model.weights), ("optimizer", model.optimizer.variables)):
+            saved = sum(name.startswith(f"{prefix}_") for name in arrays.files)
+            if saved != len(variables):
+                raise ValueError(f"checkpoint in {directory} has {saved} {prefix} arrays, the model {len(variables)}: "
+                                 "it was saved by a different model or config")
+            for i, variable in enumerate(variables):
+                variable.assign(arrays[f"{prefix}_{i}"])  # a shape mismatch raises here
+        best = sorted((name for name in arrays.files if name.startswith("best_")), key=lambda n: int(n[5:]))
+        best_weights = [arrays[name] for name in best] or None
+    return TrainingState(**json.loads((directory / STATE_FILE).read_text()), best_weights=best_weights)
 
 
 EpochHook = Callable[[int, dict, object, TrainingState], None]
 
 
 def train(model, train_data, val_data, config: TrialConfig, *, class_weight: dict[int, float] | None,
-          state: TrainingState, best_weights_path: Path, on_epoch_end: EpochHook) -> TrainingState:
+          state: TrainingState, on_epoch_end: EpochHook) -> TrainingState:
     """Fit one epoch at a time until max epochs or early stopping; then restore the best weights.
 
     `on_epoch_end(epoch, logs, model, state)` runs after each epoch (reporting and checkpointing).
@@ -78,10 +101,10 @@ def train(model, train_data, val_data, config: TrialConfig, *, class_weight: dic
                             initial_epoch=state.epoch, class_weight=class_weight, shuffle=False, verbose=0)
         logs = {key: values[-1] for key, values in history.history.items()}
         if state.update(logs[MONITOR], config.min_delta, config.patience):
-            model.save_weights(best_weights_path)
+            state.best_weights = model.get_weights()
         on_epoch_end(state.epoch, epoch_metrics(logs), model, state)
-    if best_weights_path.exists():
-        model.load_weights(best_weights_path)
+    if state.best_weights is not None:
+        model.set_weights(state.best_weights)
     return state
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,12 @@ FAILURE_INJECTION_KEY = "fail_once_at_epoch"
 EPOCH_ANNOUNCE_KEY = "announce_epochs_to"
 
 
+_previous_trial_end: float | None = None  # in this worker process (workers are reused with --reuse-workers)
+
+
 def run_trial(tune_config: dict[str, Any]) -> None:
     """Ray Tune entry point. tune_config = {"trial": TrialConfig dict, "tracking_uri": ..., "experiment_id": ...}."""
+    global _previous_trial_end
     import ray
     from ray import tune
 
@@ -29,12 +33,33 @@ def run_trial(tune_config: dict[str, Any]) -> None:
     configure_tensorflow(config.cpus_per_trial, config.gpus_per_trial)
     trial_id = tune.get_context().get_trial_id() or config.run_name
     node = ray.get_runtime_context().get_node_id()
-    execute(config, trial_id=trial_id, report=tune.report, checkpoint=tune.get_checkpoint(), node=node, **settings)
+    idle_since = _previous_trial_end or process_start_time()
+    startup = time.time() - idle_since if idle_since else None
+    try:
+        execute(config, trial_id=trial_id, report=tune.report, checkpoint=tune.get_checkpoint(), node=node,
+                startup_seconds=startup, **settings)
+    finally:
+        _previous_trial_end = time.time()
+
+
+def process_start_time() -> float | None:
+    """When this process started (epoch seconds), from /proc; None where there is no /proc."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime"))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, StopIteration, IndexError):
+        return None
 
 
 def execute(config: TrialConfig, *, tracking_uri: str, experiment_id: str, trial_id: str,
-            report, checkpoint=None, node: str = "local") -> dict[str, float]:
-    """The trial's steps in order; `report(metrics, checkpoint=...)` is tune.report inside Ray."""
+            report, checkpoint=None, node: str = "local", startup_seconds: float | None = None) -> dict[str, float]:
+    """The trial's steps in order; `report(metrics, checkpoint=...)` is tune.report inside Ray.
+
+    startup_seconds: time from the worker's start (or its previous trial's end) to this trial's start, logged as
+    time/startup (worker boot and imports; the sweep-overhead benchmark reads it).
+    """
     import keras
 
     from . import data, explain, models, objectives, robustness, tracking
@@ -42,6 +67,8 @@ def execute(config: TrialConfig, *, tracking_uri: str, experiment_id: str, trial
     keras.backend.clear_session()  # no graph state leaks from an earlier trial in a reused worker
     keras.utils.set_random_seed(config.seed)
     timer = PhaseTimer()
+    if startup_seconds is not None:
+        timer.seconds["startup"] = startup_seconds
     with timer.phase("data"):
         task_data = data.load_task(config.task, config.source, image_size=config.image_size, seed=config.seed,
                                    data_root=config.data_root, max_train=config.max_train, max_test=config.max_test)
@@ -53,7 +80,7 @@ def execute(config: TrialConfig, *, tracking_uri: str, experiment_id: str, trial
                 model = models.load_model(tracking.download_model(tracking_uri, config.source_run_id, work))
         else:
             with timer.phase("train"):
-                model = train_model(config, task_data, work, report, checkpoint, timer)
+                model = train_model(config, task_data, report, checkpoint, timer)
         tracking.log_model_description(models.describe_model(model))
 
         x_eval, y_eval = evaluation_points(task_data, config.max_eval)
@@ -80,24 +107,20 @@ def execute(config: TrialConfig, *, tracking_uri: str, experiment_id: str, trial
     return metrics
 
 
-def train_model(config: TrialConfig, task_data, work: Path, report, checkpoint, timer: PhaseTimer):
+def train_model(config: TrialConfig, task_data, report, checkpoint, timer: PhaseTimer):
     """Build (or restore from the Ray checkpoint) and train the model, reporting and checkpointing every epoch."""
     from ray import tune
 
     from . import data, models, tracking, training
 
-    best_weights = work / training.BEST_WEIGHTS_FILE
+    model = models.build_model(config.backbone, config.attention, task_data.num_classes,
+                               input_shape=(config.image_size, config.image_size, 3), placement=config.placement,
+                               weights=config.weights, scale=config.scale, heads=config.heads, dropout=config.dropout)
+    training.compile_model(model, config)
+    state = training.TrainingState()
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
-            model, state = training.load_checkpoint(Path(folder))
-            if (Path(folder) / training.BEST_WEIGHTS_FILE).exists():
-                shutil.copy(Path(folder) / training.BEST_WEIGHTS_FILE, best_weights)
-    else:
-        model = models.build_model(config.backbone, config.attention, task_data.num_classes,
-                                   input_shape=(config.image_size, config.image_size, 3), placement=config.placement,
-                                   weights=config.weights, scale=config.scale, heads=config.heads, dropout=config.dropout)
-        training.compile_model(model, config)
-        state = training.TrainingState()
+            state = training.load_checkpoint(Path(folder), model)
 
     train_data = data.training_dataset(task_data.x_train, task_data.y_train, num_classes=task_data.num_classes,
                                        batch_size=config.batch_size, seed=config.seed, epoch_fraction=config.epoch_fraction)
@@ -110,8 +133,6 @@ def train_model(config: TrialConfig, task_data, work: Path, report, checkpoint, 
             tracking.log_epoch(metrics, epoch)
         with timer.phase("checkpoint"), tempfile.TemporaryDirectory() as folder:
             training.save_checkpoint(Path(folder), model, state)
-            if best_weights.exists():
-                shutil.copy(best_weights, Path(folder) / training.BEST_WEIGHTS_FILE)
             report({**metrics, "epoch": epoch, "clean_acc": metrics["val_accuracy"], "robust_objective": math.nan,
                     "phase": "training"}, checkpoint=tune.Checkpoint.from_directory(folder))
         if config.extra.get(EPOCH_ANNOUNCE_KEY):
@@ -120,7 +141,7 @@ def train_model(config: TrialConfig, task_data, work: Path, report, checkpoint, 
             raise RuntimeError(f"injected failure at epoch {epoch} (config.extra.{FAILURE_INJECTION_KEY})")
 
     training.train(model, train_data, val_data, config, class_weight=class_weight, state=state,
-                   best_weights_path=best_weights, on_epoch_end=on_epoch_end)
+                   on_epoch_end=on_epoch_end)
     return model
 
 
