@@ -1,15 +1,15 @@
 """Sweep overhead: wall time of a grid through Ray Tune + MLflow vs the trials' own compute time.
 
-    python benchmarks/sweep_overhead.py [--profile smoke|tiny] [--sweep paper_grid] [--skip-paper-step]
+    python benchmarks/sweep_overhead.py [--profile smoke|tiny] [--sweep paper_grid] [--reuse-workers] [--skip-paper-step]
 
 Runs the grid with `python -m sweep.run` in a temporary folder, reads every trial's phase timings and peak RSS from
 MLflow (time/<phase>, peak_rss_mb, logged by the trial itself), and prints:
-- wall time vs (sum of trial compute) / concurrency, and the overhead per trial (target: < 10 % of trial time);
-- where the overhead goes: Ray start (timed separately), worker start and imports (time/startup, timed by the
-  trial from its process's start), per-epoch checkpoints (timed by the trial), MLflow
-  logging (timed by the trial), the rest (driver start, worker start, TensorFlow import, scheduling, idle tail);
-  a trial's own compute is its data, model, training, PGD and explanation time without the checkpoints and the
-  MLflow calls;
+- wall time vs the baseline, (sum of the trials' own compute) / concurrency, and the overhead per trial (target:
+  < 10 % of trial time); a trial's own compute is its data, model, training, PGD and explanation time without the
+  checkpoints and MLflow calls timed inside them;
+- where the overhead goes: Ray start (timed separately), per-epoch checkpoints and MLflow logging (timed by the
+  trial), worker start and imports (time/startup, timed by the trial from its process's start), and the rest
+  (driver start, scheduling, the idle tail of the last trials);
 - peak memory per trial, and the peak RSS of one paper-profile ResNet-50 training step at 224 px (batch 8), to
   compare with each profile's declared `memory_gb` (the Ray `memory` resource).
 """
@@ -73,8 +73,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         uri = f"sqlite:///{folder}/mlflow.db"
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "sweep.run", args.sweep, "--profile", args.profile, "--tracking-uri", uri,
-                        "--storage", f"{folder}/ray", *(["--reuse-workers"] if args.reuse_workers else [])], check=True, stdout=subprocess.DEVNULL, cwd=folder)
+        command = [sys.executable, "-m", "sweep.run", args.sweep, "--profile", args.profile, "--tracking-uri", uri,
+                   "--storage", f"{folder}/ray", *(["--reuse-workers"] if args.reuse_workers else [])]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=folder)
         wall = time.perf_counter() - start
         client = mlflow.MlflowClient(uri)
         experiment = client.get_experiment_by_name(f"{args.sweep}-{args.profile}")
@@ -96,7 +97,9 @@ def main() -> None:
     def row(name: str, seconds: float, share: bool = True) -> str:
         return f"| {name} | {seconds:.1f} | {f'{100 * seconds / mean_own:.1f} %' if share else ''} |"
 
-    print(f"## Sweep overhead: {args.sweep} --profile {args.profile}, {len(runs)} trials, concurrency {concurrency}, {'reused' if args.reuse_workers else 'fresh'} workers\n")
+    workers = "reused" if args.reuse_workers else "fresh"
+    print(f"## Sweep overhead: {args.sweep} --profile {args.profile}, {len(runs)} trials, concurrency {concurrency}, "
+          f"{workers} workers\n")
     print("| quantity | seconds | share of mean trial compute |")
     print("| --- | ---: | ---: |")
     print(row("wall time of the sweep", wall, share=False))
