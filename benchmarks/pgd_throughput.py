@@ -29,7 +29,6 @@ import importlib.util
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -94,18 +93,6 @@ def build(name: str, image_size: int):
 
 
 # ------------------------------------------------------------------ measurement helpers
-
-
-def reset_peak_rss() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
 
 
 def machine_description() -> str:
@@ -232,6 +219,8 @@ def steady_state(args, model, images: np.ndarray, labels: np.ndarray) -> dict:
 
 def run_variant(args, workdir: Path) -> dict:
     import tensorflow as tf
+
+    from trainables.timing import peak_rss_mb, reset_peak_rss
 
     model = build(args.model, args.image_size)
     model.load_weights(workdir / "model.weights.h5")
