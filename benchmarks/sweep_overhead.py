@@ -1,15 +1,17 @@
 """Sweep overhead: wall time of a grid through Ray Tune + MLflow vs the trials' own compute time.
 
-    python benchmarks/sweep_overhead.py [--profile smoke|tiny] [--sweep paper_grid] [--reuse-workers] [--skip-paper-step]
+    python benchmarks/sweep_overhead.py [--profile smoke|tiny] [--sweep paper_grid] [--fresh-workers] [--skip-paper-step]
 
 Runs the grid with `python -m sweep.run` in a temporary folder, reads every trial's phase timings and peak RSS from
 MLflow (time/<phase>, peak_rss_mb, logged by the trial itself), and prints:
 - wall time vs the baseline, (sum of the trials' own compute) / concurrency, and the overhead per trial (target:
   < 10 % of trial time); a trial's own compute is its data, model, training, PGD and explanation time without the
   checkpoints and MLflow calls timed inside them;
-- where the overhead goes: Ray start (timed separately), per-epoch checkpoints and MLflow logging (timed by the
-  trial), worker start and imports (time/startup, timed by the trial from its process's start), and the rest
-  (driver start, scheduling, the idle tail of the last trials);
+- where the overhead goes: per-epoch checkpoints and MLflow logging (timed by the trial), worker start and imports
+  (time/startup, timed by the trial from its process's start, or in a reused worker from its previous trial's end),
+  and, from the trials' MLflow start and end times replayed on the concurrency's slots, the driver's start (with Ray's
+  start, timed separately), the slots' idle time between trials, the idle tail while the last trial runs, and the
+  driver's end;
 - peak memory per trial, and the peak RSS of one paper-profile ResNet-50 training step at 224 px (batch 8), to
   compare with each profile's declared `memory_gb` (the Ray `memory` resource).
 """
@@ -23,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
+from dataclasses import dataclass
 
 TRIAL_PHASES = ("data", "train", "model", "evaluate", "explain", "mlflow")  # top level: they do not nest
 ADDED_PHASES = ("checkpoint", "mlflow_epochs", "mlflow")  # Tune and MLflow work timed inside those phases
@@ -55,11 +57,45 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return float(done.stdout.strip().splitlines()[-1])
 
 
+@dataclass(frozen=True)
+class TrialSpan:
+    """One trial on the wall clock (seconds since the sweep was launched) and its own timings."""
+
+    begin: float  # its worker's start (fresh) or its previous trial's end (reused): MLflow run start - data - startup
+    end: float  # MLflow run end
+    own: float  # data, model, training, PGD, explanations, without the Tune and MLflow work timed inside them
+    added: dict[str, float]  # checkpoint, mlflow, startup: overhead the trial itself timed
+    peak_rss_mb: float
+
+
+def trial_span(run, launched_at: float) -> TrialSpan:
+    m = run.data.metrics
+    own = sum(m.get(f"time/{p}", 0.0) for p in TRIAL_PHASES) - sum(m.get(f"time/{p}", 0.0) for p in ADDED_PHASES)
+    added = {"checkpoint": m.get("time/checkpoint", 0.0),
+             "mlflow": m.get("time/mlflow", 0.0) + m.get("time/mlflow_epochs", 0.0),
+             "startup": m.get("time/startup", 0.0)}
+    begin = run.info.start_time / 1000 - m.get("time/data", 0.0) - added["startup"] - launched_at
+    return TrialSpan(begin=begin, end=run.info.end_time / 1000 - launched_at, own=own, added=added,
+                     peak_rss_mb=m["peak_rss_mb"])
+
+
+def slot_ends(spans: list[TrialSpan], concurrency: int) -> tuple[list[float], float]:
+    """Replay the trials on `concurrency` slots in start order (a trial takes the slot that became free first):
+    each slot's last end, and the slots' idle time between the first trial's start and their last trial."""
+    free_at = [min(s.begin for s in spans)] * concurrency
+    between = 0.0
+    for span in sorted(spans, key=lambda s: s.begin):
+        slot = min(range(concurrency), key=free_at.__getitem__)
+        between += max(0.0, span.begin - free_at[slot])
+        free_at[slot] = span.end
+    return free_at, between
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="smoke")
     parser.add_argument("--sweep", default="paper_grid")
-    parser.add_argument("--reuse-workers", action="store_true", help="pass --reuse-workers to the sweep")
+    parser.add_argument("--fresh-workers", action="store_true", help="pass --fresh-workers to the sweep")
     parser.add_argument("--skip-paper-step", action="store_true", help="skip the 224 px ResNet-50 memory measurement")
     args = parser.parse_args()
 
@@ -72,46 +108,54 @@ def main() -> None:
     ray_start = time_ray_start()
     with tempfile.TemporaryDirectory() as folder:
         uri = f"sqlite:///{folder}/mlflow.db"
-        start = time.perf_counter()
         command = [sys.executable, "-m", "sweep.run", args.sweep, "--profile", args.profile, "--tracking-uri", uri,
-                   "--storage", f"{folder}/ray", *(["--reuse-workers"] if args.reuse_workers else [])]
+                   "--storage", f"{folder}/ray", *(["--fresh-workers"] if args.fresh_workers else [])]
+        launched_at, start = time.time(), time.perf_counter()
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=folder)
         wall = time.perf_counter() - start
         client = mlflow.MlflowClient(uri)
         experiment = client.get_experiment_by_name(f"{args.sweep}-{args.profile}")
-        runs = [r.data.metrics for r in client.search_runs([experiment.experiment_id])]
+        spans = [trial_span(run, launched_at) for run in client.search_runs([experiment.experiment_id])]
 
-    # a trial's own compute: its phases without what Ray Tune and MLflow add inside them
-    own = [sum(m.get(f"time/{p}", 0.0) for p in TRIAL_PHASES) - sum(m.get(f"time/{p}", 0.0) for p in ADDED_PHASES)
-           for m in runs]
-    baseline = sum(own) / concurrency
-    overhead_per_trial = (wall - baseline) * concurrency / len(runs)
-    mean_own = statistics.mean(own)
-    ray_start_share = ray_start * concurrency / len(runs)
-    checkpoint = statistics.mean(m.get("time/checkpoint", 0.0) for m in runs)
-    mlflow_logging = statistics.mean(m.get("time/mlflow", 0.0) + m.get("time/mlflow_epochs", 0.0) for m in runs)
-    startup = statistics.mean(m.get("time/startup", 0.0) for m in runs)
-    rest = overhead_per_trial - ray_start_share - checkpoint - mlflow_logging - startup
-    peak = [m["peak_rss_mb"] for m in runs]
+    n = len(spans)
+    baseline = sum(s.own for s in spans) / concurrency
+    overhead_per_trial = (wall - baseline) * concurrency / n  # all slot-seconds not spent on the trials' own compute
+    mean_own = statistics.mean(s.own for s in spans)
+    ends, between = slot_ends(spans, concurrency)
+    first_begin, last_end = min(s.begin for s in spans), max(s.end for s in spans)
+    parts = {
+        "- per-epoch checkpoints (save, report, copy to storage)": statistics.mean(s.added["checkpoint"] for s in spans),
+        "- MLflow logging (per epoch and final: metrics, maps, model)": statistics.mean(s.added["mlflow"] for s in spans),
+        "- worker start and imports (reused: the gap since its previous trial)":
+            statistics.mean(s.added["startup"] for s in spans),
+        "- rest of a trial's time outside its phases (MLflow run setup, model summary)":
+            statistics.mean(s.end - s.begin - s.own - sum(s.added.values()) for s in spans),
+        f"- driver start to the first trial (imports, Ray start {ray_start:.1f} s, Tune setup)":
+            first_begin * concurrency / n,
+        "- scheduling: idle slots between trials": between / n,
+        "- idle tail: slots waiting for the last trial": sum(last_end - end for end in ends) / n,
+        "- driver end after the last trial (results, shutdown)": (wall - last_end) * concurrency / n,
+    }
 
     def row(name: str, seconds: float, share: bool = True) -> str:
         return f"| {name} | {seconds:.1f} | {f'{100 * seconds / mean_own:.1f} %' if share else ''} |"
 
-    workers = "reused" if args.reuse_workers else "fresh"
-    print(f"## Sweep overhead: {args.sweep} --profile {args.profile}, {len(runs)} trials, concurrency {concurrency}, "
-          f"{workers} workers\n")
+    workers = "fresh worker per trial" if args.fresh_workers else "reused workers"
+    print(f"## Sweep overhead: {args.sweep} --profile {args.profile}, {n} trials, concurrency {concurrency}, {workers}\n")
     print("| quantity | seconds | share of mean trial compute |")
     print("| --- | ---: | ---: |")
     print(row("wall time of the sweep", wall, share=False))
     print(row("baseline: sum of the trials' own compute / concurrency", baseline, share=False))
     print(row("mean trial compute (data, model, training, PGD, explanations)", mean_own))
     print(row("**overhead per trial** (target < 10 %)", overhead_per_trial))
-    print(row("- Ray start (once, spread over the trials)", ray_start_share))
-    print(row("- per-epoch checkpoints (save, report, copy to storage)", checkpoint))
-    print(row("- MLflow logging (per epoch and final: metrics, maps, model)", mlflow_logging))
-    print(row("- worker start and imports (or, reused, the gap since its last trial)", startup))
-    print(row("- rest: driver start, scheduling, the idle tail of the last trials", rest))
+    for name, seconds in parts.items():
+        print(row(name, seconds))
+    print(row("- unaccounted (overhead minus the parts above)", overhead_per_trial - sum(parts.values())))
+    print("\ntimeline (seconds since launch): begin = worker start or previous trial's end, then startup, own compute, end")
+    for span in sorted(spans, key=lambda s: s.begin):
+        print(f"  {span.begin:6.1f}  +{span.added['startup']:5.1f}  own {span.own:5.1f}  end {span.end:6.1f}")
     print()
+    peak = [s.peak_rss_mb for s in spans]
     declared = get_profile(args.profile).values.get("memory_gb")
     print(f"peak RSS per trial: max {max(peak):.0f} MB, mean {statistics.mean(peak):.0f} MB (profile declares {declared} GB)")
     if not args.skip_paper_step:

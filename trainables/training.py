@@ -56,6 +56,10 @@ def compile_model(model, config: TrialConfig) -> None:
         loss=keras.losses.CategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
     )
+    # Built here, eagerly. Built lazily inside the traced train step, every optimizer variable gets a tf.cond
+    # initializer (two branch functions each): tracing took ~4 s longer per smoke trial, and those functions live
+    # as long as the train-step graph (see trainables.isolation).
+    model.optimizer.build(model.trainable_variables)
 
 
 def save_checkpoint(directory: Path, model, state: TrainingState) -> None:
@@ -73,7 +77,6 @@ def load_checkpoint(directory: Path, model) -> TrainingState:
     """Restore a checkpoint into `model`, built and compiled from the config of the trial that saved it."""
     import numpy as np
 
-    model.optimizer.build(model.trainable_variables)
     with np.load(directory / ARRAYS_FILE, allow_pickle=False) as arrays:
         for prefix, variables in (("weight", model.weights), ("optimizer", model.optimizer.variables)):
             saved = sum(name.startswith(f"{prefix}_") for name in arrays.files)

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import isolation
 from .config import TrialConfig
 from .resources import configure_tensorflow
 from .timing import PhaseTimer
@@ -36,8 +37,9 @@ def run_trial(tune_config: dict[str, Any]) -> None:
     idle_since = _previous_trial_end or process_start_time()
     startup = time.time() - idle_since if idle_since else None
     try:
-        execute(config, trial_id=trial_id, report=tune.report, checkpoint=tune.get_checkpoint(), node=node,
-                startup_seconds=startup, **settings)
+        with isolation.trial_scope():  # the worker may run more trials: keep nothing of this one's graphs
+            execute(config, trial_id=trial_id, report=tune.report, checkpoint=tune.get_checkpoint(), node=node,
+                    startup_seconds=startup, **settings)
     finally:
         _previous_trial_end = time.time()
 
