@@ -86,6 +86,20 @@ def _run_for_trial(client, experiment_id: str, trial_id: str):
     return runs[0] if runs else None
 
 
+def finished_trial_metrics(tracking_uri: str, experiment_id: str, trial_id: str) -> dict[str, Any] | None:
+    """The final metrics of this trial's run if it already finished, else None.
+
+    A driver stopped (Ctrl-C, killed) after a trial's run finished but before Ray Tune recorded the trial's end
+    resumes that trial: it must report these results, not run again.
+    """
+    import mlflow
+
+    run = _run_for_trial(mlflow.MlflowClient(tracking_uri), experiment_id, trial_id)
+    if run is None or run.info.status != "FINISHED" or run.data.tags.get(TAG_STATUS) != "finished":
+        return None
+    return {**run.data.metrics, "checks_failed": run.data.tags.get(TAG_CHECKS_FAILED, ""), "phase": "evaluated"}
+
+
 @contextlib.contextmanager
 def trial_run(config: TrialConfig, tracking_uri: str, experiment_id: str, trial_id: str) -> Iterator[Any]:
     """The trial's MLflow run; a restarted trial (same Ray trial id) continues its earlier run."""

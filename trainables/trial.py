@@ -66,6 +66,10 @@ def execute(config: TrialConfig, *, tracking_uri: str, experiment_id: str, trial
 
     from . import data, explain, models, objectives, robustness, tracking
 
+    finished = tracking.finished_trial_metrics(tracking_uri, experiment_id, trial_id)
+    if finished is not None:
+        report(finished)
+        return finished
     keras.backend.clear_session()  # no graph state leaks from an earlier trial in a reused worker
     keras.utils.set_random_seed(config.seed)
     timer = PhaseTimer()
