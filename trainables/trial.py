@@ -61,6 +61,8 @@ def execute(config: TrialConfig, *, tracking_uri: str, experiment_id: str, trial
 
     startup_seconds: time from the worker's start (or its previous trial's end) to this trial's start, logged as
     time/startup (worker boot and imports; the sweep-overhead benchmark reads it).
+    A trial whose MLflow run already finished (the driver stopped before Tune recorded its end) reports the logged
+    results instead of running again.
     """
     import keras
 
@@ -70,6 +72,7 @@ def execute(config: TrialConfig, *, tracking_uri: str, experiment_id: str, trial
     if finished is not None:
         report(finished)
         return finished
+
     keras.backend.clear_session()  # no graph state leaks from an earlier trial in a reused worker
     keras.utils.set_random_seed(config.seed)
     timer = PhaseTimer()
