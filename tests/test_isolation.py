@@ -64,9 +64,8 @@ def test_same_trial_twice_in_one_process_gives_identical_results_and_a_finished_
         experiment_id = tracking.ensure_experiment(uri, trial.experiment_name)
         results = []
         for attempt in range(2):
-            with isolation.trial_scope():
-                metrics = execute(trial, tracking_uri=uri, experiment_id=experiment_id, trial_id=f"t{attempt}",
-                                  report=lambda *a, **k: None)
+            metrics = execute(trial, tracking_uri=uri, experiment_id=experiment_id, trial_id=f"t{attempt}",
+                              report=lambda *a, **k: None)
             results.append({k: v for k, v in metrics.items() if not k.startswith("time/") and k != "peak_rss_mb"})
         assert results[0] == results[1]
         assert {"clean_acc", "robust_objective"} <= set(results[0])

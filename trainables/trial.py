@@ -20,7 +20,7 @@ FAILURE_INJECTION_KEY = "fail_once_at_epoch"
 EPOCH_ANNOUNCE_KEY = "announce_epochs_to"
 
 
-_previous_trial_end: float | None = None  # in this worker process (workers are reused with --reuse-workers)
+_previous_trial_end: float | None = None  # in this worker process (workers run trial after trial)
 
 
 def run_trial(tune_config: dict[str, Any]) -> None:
@@ -37,9 +37,8 @@ def run_trial(tune_config: dict[str, Any]) -> None:
     idle_since = _previous_trial_end or process_start_time()
     startup = time.time() - idle_since if idle_since else None
     try:
-        with isolation.trial_scope():  # the worker may run more trials: keep nothing of this one's graphs
-            execute(config, trial_id=trial_id, report=tune.report, checkpoint=tune.get_checkpoint(), node=node,
-                    startup_seconds=startup, **settings)
+        execute(config, trial_id=trial_id, report=tune.report, checkpoint=tune.get_checkpoint(), node=node,
+                startup_seconds=startup, **settings)
     finally:
         _previous_trial_end = time.time()
 
@@ -62,18 +61,25 @@ def execute(config: TrialConfig, *, tracking_uri: str, experiment_id: str, trial
     startup_seconds: time from the worker's start (or its previous trial's end) to this trial's start, logged as
     time/startup (worker boot and imports; the sweep-overhead benchmark reads it).
     A trial whose MLflow run already finished (the driver stopped before Tune recorded its end) reports the logged
-    results instead of running again.
+    results instead of running again. The process keeps nothing of a trial's graphs: workers run trial after trial.
     """
-    import keras
-
-    from . import data, explain, models, objectives, robustness, tracking
+    from . import tracking
 
     finished = tracking.finished_trial_metrics(tracking_uri, experiment_id, trial_id)
     if finished is not None:
         report(finished)
         return finished
+    with isolation.trial_scope():
+        return run_steps(config, tracking_uri=tracking_uri, experiment_id=experiment_id, trial_id=trial_id,
+                         report=report, checkpoint=checkpoint, node=node, startup_seconds=startup_seconds)
 
-    keras.backend.clear_session()  # no graph state leaks from an earlier trial in a reused worker
+
+def run_steps(config: TrialConfig, *, tracking_uri: str, experiment_id: str, trial_id: str,
+              report, checkpoint, node: str, startup_seconds: float | None) -> dict[str, float]:
+    import keras
+
+    from . import data, explain, models, objectives, robustness, tracking
+
     keras.utils.set_random_seed(config.seed)
     timer = PhaseTimer()
     if startup_seconds is not None:
