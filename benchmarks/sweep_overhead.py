@@ -1,6 +1,7 @@
 """Sweep overhead: wall time of a grid through Ray Tune + MLflow vs the trials' own compute time.
 
-    python benchmarks/sweep_overhead.py [--profile smoke|tiny] [--sweep paper_grid] [--fresh-workers] [--skip-paper-step]
+    python benchmarks/sweep_overhead.py [--profile smoke|tiny] [--sweep paper_grid] [--seeds N] [--fresh-workers]
+                                        [--skip-paper-step]
 
 Runs the grid with `python -m sweep.run` in a temporary folder, reads every trial's phase timings and peak RSS from
 MLflow (time/<phase>, peak_rss_mb, logged by the trial itself), and prints:
@@ -11,7 +12,8 @@ MLflow (time/<phase>, peak_rss_mb, logged by the trial itself), and prints:
   (time/startup, timed by the trial from its process's start, or in a reused worker from its previous trial's end),
   and, from the trials' MLflow start and end times replayed on the concurrency's slots, the driver's start (with Ray's
   start, timed separately), the slots' idle time between trials, the idle tail while the last trial runs, and the
-  driver's end;
+  driver's end; and which of these a sweep pays once (driver start and end, each worker's start, the idle tail) and
+  which every trial pays (checkpoints, MLflow, the gap between trials; with --fresh-workers also the worker start);
 - peak memory per trial, and the peak RSS of one paper-profile ResNet-50 training step at 224 px (batch 8), to
   compare with each profile's declared `memory_gb` (the Ray `memory` resource).
 """
@@ -61,6 +63,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 class TrialSpan:
     """One trial on the wall clock (seconds since the sweep was launched) and its own timings."""
 
+    name: str
     begin: float  # its worker's start (fresh) or its previous trial's end (reused): MLflow run start - data - startup
     end: float  # MLflow run end
     own: float  # data, model, training, PGD, explanations, without the Tune and MLflow work timed inside them
@@ -75,7 +78,7 @@ def trial_span(run, launched_at: float) -> TrialSpan:
              "mlflow": m.get("time/mlflow", 0.0) + m.get("time/mlflow_epochs", 0.0),
              "startup": m.get("time/startup", 0.0)}
     begin = run.info.start_time / 1000 - m.get("time/data", 0.0) - added["startup"] - launched_at
-    return TrialSpan(begin=begin, end=run.info.end_time / 1000 - launched_at, own=own, added=added,
+    return TrialSpan(name=run.info.run_name, begin=begin, end=run.info.end_time / 1000 - launched_at, own=own, added=added,
                      peak_rss_mb=m["peak_rss_mb"])
 
 
@@ -95,6 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="smoke")
     parser.add_argument("--sweep", default="paper_grid")
+    parser.add_argument("--seeds", type=int, default=1, help="pass --seeds to the sweep (more trials per sweep)")
     parser.add_argument("--fresh-workers", action="store_true", help="pass --fresh-workers to the sweep")
     parser.add_argument("--skip-paper-step", action="store_true", help="skip the 224 px ResNet-50 memory measurement")
     args = parser.parse_args()
@@ -103,13 +107,14 @@ def main() -> None:
 
     from search_spaces import expand, get_profile
 
-    trials = expand(args.sweep, args.profile)
+    trials = expand(args.sweep, args.profile, seeds=args.seeds)
     concurrency = max(1, min(len(trials), (os.cpu_count() or 1) // trials[0].cpus_per_trial))
     ray_start = time_ray_start()
     with tempfile.TemporaryDirectory() as folder:
         uri = f"sqlite:///{folder}/mlflow.db"
         command = [sys.executable, "-m", "sweep.run", args.sweep, "--profile", args.profile, "--tracking-uri", uri,
-                   "--storage", f"{folder}/ray", *(["--fresh-workers"] if args.fresh_workers else [])]
+                   "--storage", f"{folder}/ray", "--seeds", str(args.seeds),
+                   *(["--fresh-workers"] if args.fresh_workers else [])]
         launched_at, start = time.time(), time.perf_counter()
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=folder)
         wall = time.perf_counter() - start
@@ -151,9 +156,16 @@ def main() -> None:
     for name, seconds in parts.items():
         print(row(name, seconds))
     print(row("- unaccounted (overhead minus the parts above)", overhead_per_trial - sum(parts.values())))
+    per_sweep = [name for name in parts if name.startswith(("- driver", "- idle tail"))]
+    if not args.fresh_workers:
+        per_sweep.append(next(name for name in parts if name.startswith("- worker start")))
+    once = sum(parts[name] for name in per_sweep)
+    print(row("paid once per sweep (driver start and end, idle tail" + ("" if args.fresh_workers else ", worker starts")
+              + f"): {once * n / concurrency:.1f} s of wall time, spread over {n} trials", once))
+    print(row("paid by every trial (the rest): the overhead of one more trial", overhead_per_trial - once))
     print("\ntimeline (seconds since launch): begin = worker start or previous trial's end, then startup, own compute, end")
     for span in sorted(spans, key=lambda s: s.begin):
-        print(f"  {span.begin:6.1f}  +{span.added['startup']:5.1f}  own {span.own:5.1f}  end {span.end:6.1f}")
+        print(f"  {span.begin:6.1f}  +{span.added['startup']:5.1f}  own {span.own:5.1f}  end {span.end:6.1f}  {span.name}")
     print()
     peak = [s.peak_rss_mb for s in spans]
     declared = get_profile(args.profile).values.get("memory_gb")

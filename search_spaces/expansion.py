@@ -15,13 +15,16 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
     """`key=value` strings (values parsed as JSON where possible) into a dict of TrialConfig values."""
     import json
 
+    import dataclasses
+
+    nullable = {f.name for f in dataclasses.fields(TrialConfig) if "None" in str(f.type)}
     overrides = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
         if not sep or key not in TrialConfig.field_names():
             raise ValueError(f"--set expects key=value with key one of: {', '.join(TrialConfig.field_names())}; received {pair!r}")
-        try:
-            value = None if text in ("None", "none") else json.loads(text)
+        try:  # "none" is also a name (attention=none): it means None only where a field can be None
+            value = None if text in ("None", "none") and key in nullable else json.loads(text)
         except json.JSONDecodeError:
             value = text
         overrides[key] = tuple(value) if isinstance(value, list) else value

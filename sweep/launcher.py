@@ -85,6 +85,19 @@ def check_gpus(trials: list[TrialConfig]) -> None:
                          "use a GPU cluster (ray up cluster.yaml), --profile smoke, or --set gpus_per_trial=0")
 
 
+def longest_first(trials: list[TrialConfig]) -> list[TrialConfig]:
+    """Trials by decreasing estimated compute (backbone cost per pixel x pixels x epochs; attention breaks ties), so
+    that the trials started last are short and no worker idles long while the last one runs. A heuristic: it
+    ignores data size and early stopping, and only the order (never a result) depends on it."""
+    from trainables.models.registry import get_backbone
+
+    def estimate(trial: TrialConfig) -> tuple[float, bool]:
+        per_pixel = get_backbone(trial.backbone, trial.scale).relative_cost
+        return per_pixel * trial.image_size**2 * trial.epochs, trial.attention != "none"
+
+    return sorted(trials, key=estimate, reverse=True)
+
+
 def trainable_with_resources(trials: list[TrialConfig]):
     from ray import tune
 
@@ -182,7 +195,7 @@ def run_grid(trials: list[TrialConfig], experiment_id: str, settings: LaunchSett
             name = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
         tuner = tune.Tuner(
             trainable,
-            param_space={"trial": tune.grid_search([t.to_dict() for t in trials]),
+            param_space={"trial": tune.grid_search([t.to_dict() for t in longest_first(trials)]),
                          "tracking_uri": settings.tracking_uri, "experiment_id": experiment_id},
             tune_config=tune.TuneConfig(max_concurrent_trials=settings.max_concurrent, reuse_actors=settings.reuse_workers,
                                         trial_name_creator=trial_label, trial_dirname_creator=lambda t: t.trial_id),

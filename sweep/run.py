@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
@@ -137,14 +138,16 @@ def run(args: argparse.Namespace) -> int:
     if sweep.evaluate_from:
         trials = attach_source_runs(trials, uri, experiment_name(sweep.evaluate_from, args.profile))
     print(f"MLflow tracking URI: {uri}", flush=True)
-    experiment_id = tracking.ensure_experiment(uri, trials[0].experiment_name)
+    with ThreadPoolExecutor(1) as pool:  # a new MLflow store creates its tables (~4 s) while Ray starts
+        experiment = pool.submit(tracking.ensure_experiment, uri, trials[0].experiment_name)
+        launcher.connect_ray(args.address)
+        experiment_id = experiment.result()
     settings = LaunchSettings(
         tracking_uri=uri, storage=args.storage.resolve(), address=args.address,
         max_concurrent=args.max_concurrent, max_failures=args.max_failures, resume=args.resume, fresh=args.fresh,
         study_storage=args.study_storage or tracking.default_tracking_uri().replace("mlflow.db", "optuna.db"),
         trials=args.trials or 0, reuse_workers=not args.fresh_workers,
     )
-    launcher.connect_ray(args.address)
     launcher.check_gpus(trials)
     label = f"{sweep.name} --profile {args.profile}"
     print(f"running {label}: {args.trials or len(trials)} trial(s)", flush=True)

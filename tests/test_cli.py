@@ -67,3 +67,16 @@ def test_module_entry_point_exits_2_without_traceback():
     done = subprocess.run([sys.executable, "-m", "sweep.run", "nosuch"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == ["error: unknown sweep 'nosuch'; expected one of: paper_grid, placement_grid, epsilon_grid, optuna_robust"]
+
+
+def test_driver_validates_and_schedules_trials_without_importing_keras_or_tensorflow():
+    code = """
+import sys
+from search_spaces import expand
+from sweep import launcher
+trials = launcher.longest_first(expand("paper_grid", "smoke"))
+launcher.trainable_with_resources(trials)
+print(len(trials), sorted(m for m in ("keras", "tensorflow") if m in sys.modules))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split(maxsplit=1) == ["12", "[]\n"]  # the import costs ~5 s on 2 CPUs

@@ -67,8 +67,10 @@ def test_seeds_repeat_every_trial():
 
 
 def test_overrides_apply_last_and_are_parsed():
-    overrides = parse_overrides(["epochs=3", "epsilons=[0.01, 0.02]", "weights=None", "source=synthetic"])
-    assert overrides == {"epochs": 3, "epsilons": (0.01, 0.02), "weights": None, "source": "synthetic"}
+    overrides = parse_overrides(["epochs=3", "epsilons=[0.01, 0.02]", "weights=None", "source=synthetic", "attention=none",
+                                 "max_train=none"])
+    assert overrides == {"epochs": 3, "epsilons": (0.01, 0.02), "weights": None, "source": "synthetic",
+                         "attention": "none", "max_train": None}
     trials = expand("paper_grid", "smoke", overrides={"epochs": 3, "epsilons": (0.01, 0.02)})
     assert all(t.epochs == 3 and t.epsilons == (0.01, 0.02) for t in trials)
 
@@ -102,3 +104,19 @@ def test_unknown_names_list_the_valid_ones():
         expand("nope", "smoke")
     with pytest.raises(ValueError, match="expected one of: paper, smoke"):
         expand("paper_grid", "nope")
+
+
+def test_longest_trials_run_first():
+    from sweep.launcher import longest_first
+
+    ordered = [(t.task, t.backbone, t.attention) for t in longest_first(expand("paper_grid", "smoke"))]
+    backbones = [backbone for _, backbone, _ in ordered]
+    assert backbones == ["inception_resnet_v2"] * 6 + ["resnet50"] * 6
+    assert [attention != "none" for _, _, attention in ordered] == ([True] * 3 + [False] * 3) * 2
+    assert [task for task, _, _ in ordered[:3]] == ["skin_lesion", "diabetic_retinopathy", "pneumothorax"]  # stable
+
+    # pixels count: a mini ResNet-50 at 96 px (1.0 x 96^2) outweighs a mini InceptionResNetV2 at 48 px (1.6 x 48^2)
+    trials = expand("paper_grid", "smoke")
+    small_irv2 = next(t for t in trials if t.backbone == "inception_resnet_v2")
+    large_resnet = next(t for t in trials if t.backbone == "resnet50").replace(image_size=96)
+    assert longest_first([small_irv2, large_resnet]) == [large_resnet, small_irv2]

@@ -40,6 +40,7 @@ def run_trial(tune_config: dict[str, Any]) -> None:
         execute(config, trial_id=trial_id, report=tune.report, checkpoint=tune.get_checkpoint(), node=node,
                 startup_seconds=startup, **settings)
     finally:
+        isolation.freeze_survivors()
         _previous_trial_end = time.time()
 
 

@@ -1,4 +1,4 @@
-"""Soft attention (Datta et al. 2021) in two variants, and the attention registry.
+"""Soft attention (Datta et al. 2021) in two variants (registered by name in registry.py).
 
 Both variants compute m attention logit maps from x (B, H, W, C), apply ReLU, take a softmax over the H*W
 positions of each map, sum the m maps and multiply the sum into x. They differ only in how the logits are made:
@@ -16,11 +16,12 @@ identity and the pretrained layers after it keep their meaning.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from numbers import Integral
 
 import keras
 from keras import ops
+
+from .registry import attention_class
 
 
 class SoftAttention(keras.layers.Layer):
@@ -110,25 +111,7 @@ class CorrectedSoftAttention(SoftAttention):
         return ops.conv(x, self.kernel, strides=1, padding="same")
 
 
-_ATTENTIONS: dict[str, Callable[..., SoftAttention] | None] = {}
-
-
-def register_attention(name: str, layer_class: Callable[..., SoftAttention] | None) -> None:
-    _ATTENTIONS[name] = layer_class
-
-
-register_attention("none", None)
-register_attention("soft_faithful", FaithfulSoftAttention)
-register_attention("soft_corrected", CorrectedSoftAttention)
-
-
-def list_attentions() -> list[str]:
-    return list(_ATTENTIONS)
-
-
 def make_attention(name: str, *, heads: int, residual: bool) -> SoftAttention | None:
     """The attention layer named ``soft_attention`` for a registered variant; None for "none"."""
-    if name not in _ATTENTIONS:
-        raise ValueError(f"unknown attention {name!r}; expected one of: {', '.join(_ATTENTIONS)}")
-    layer_class = _ATTENTIONS[name]
+    layer_class = attention_class(name)
     return None if layer_class is None else layer_class(heads=heads, residual=residual, name="soft_attention")

@@ -1,11 +1,19 @@
-"""The backbone registry: one BackboneSpec per (backbone, scale), filled by decorated builder functions."""
+"""The backbone and attention registries, free of Keras: naming and validating trials (the sweep driver) does not
+pay Keras' and TensorFlow's ~5 s import. Builders and attention layers import Keras when a model is built.
+
+Backbones: one BackboneSpec per (backbone, scale), filled by decorated builder functions (backbones.py, mini.py).
+Attentions: name -> layer class, or "module:Class" imported on first use, or None for no attention block.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-import keras
+if TYPE_CHECKING:
+    import keras
 
 SCALES = ("full", "mini")
 
@@ -31,6 +39,9 @@ class BackboneSpec:
     placements: Mapping[str, str] = field(default_factory=dict)
     imagenet_file: str | None = None  # Keras cache file name of the include_top=True ImageNet weights
     imagenet_url: str | None = None
+    # training compute per input pixel relative to ResNet-50 at the same scale; only orders a grid's trials
+    # longest first (a long trial started last leaves the other workers idle)
+    relative_cost: float = 1.0
 
 
 _BACKBONES: dict[tuple[str, str], BackboneSpec] = {}
@@ -66,3 +77,31 @@ def list_placements(backbone: str, scale: str = "full") -> list[str]:
 def default_input_shape(backbone: str, scale: str = "full") -> tuple[int, int, int]:
     size = get_backbone(backbone, scale).default_size
     return (size, size, 3)
+
+
+_ATTENTIONS: dict[str, Any] = {}
+
+
+def register_attention(name: str, layer_class: type | str | None) -> None:
+    """layer_class: a SoftAttention subclass, its "module:Class" path (imported when first built), or None."""
+    _ATTENTIONS[name] = layer_class
+
+
+register_attention("none", None)
+register_attention("soft_faithful", "trainables.models.attention:FaithfulSoftAttention")
+register_attention("soft_corrected", "trainables.models.attention:CorrectedSoftAttention")
+
+
+def list_attentions() -> list[str]:
+    return list(_ATTENTIONS)
+
+
+def attention_class(name: str) -> type | None:
+    if name not in _ATTENTIONS:
+        raise ValueError(f"unknown attention {name!r}; expected one of: {', '.join(_ATTENTIONS)}")
+    layer_class = _ATTENTIONS[name]
+    if isinstance(layer_class, str):
+        module, _, attribute = layer_class.partition(":")
+        layer_class = _ATTENTIONS[name] = getattr(importlib.import_module(module), attribute)
+    return layer_class
+
