@@ -13,9 +13,8 @@ from .sweeps import Partial, Sweep, get_sweep
 
 def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
     """`key=value` strings (values parsed as JSON where possible) into a dict of TrialConfig values."""
-    import json
-
     import dataclasses
+    import json
 
     nullable = {f.name for f in dataclasses.fields(TrialConfig) if "None" in str(f.type)}
     overrides = {}
