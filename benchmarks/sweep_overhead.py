@@ -128,19 +128,22 @@ def main() -> None:
     mean_own = statistics.mean(s.own for s in spans)
     ends, between = slot_ends(spans, concurrency)
     first_begin, last_end = min(s.begin for s in spans), max(s.end for s in spans)
-    parts = {
-        "- per-epoch checkpoints (save, report, copy to storage)": statistics.mean(s.added["checkpoint"] for s in spans),
-        "- MLflow logging (per epoch and final: metrics, maps, model)": statistics.mean(s.added["mlflow"] for s in spans),
-        "- worker start and imports (reused: the gap since its previous trial)":
-            statistics.mean(s.added["startup"] for s in spans),
-        "- rest of a trial's time outside its phases (MLflow run setup, model summary)":
-            statistics.mean(s.end - s.begin - s.own - sum(s.added.values()) for s in spans),
-        f"- driver start to the first trial (imports, Ray start {ray_start:.1f} s, Tune setup)":
-            first_begin * concurrency / n,
-        "- scheduling: idle slots between trials": between / n,
-        "- idle tail: slots waiting for the last trial": sum(last_end - end for end in ends) / n,
-        "- driver end after the last trial (results, shutdown)": (wall - last_end) * concurrency / n,
-    }
+    # (part, seconds per trial, paid once per sweep rather than by every trial)
+    parts = [
+        ("- per-epoch checkpoints (save, report, copy to storage)",
+         statistics.mean(s.added["checkpoint"] for s in spans), False),
+        ("- MLflow logging (per epoch and final: metrics, maps, model)",
+         statistics.mean(s.added["mlflow"] for s in spans), False),
+        ("- worker start and imports (reused: the gap since its previous trial)",
+         statistics.mean(s.added["startup"] for s in spans), not args.fresh_workers),
+        ("- rest of a trial's time outside its phases (MLflow run setup, model summary)",
+         statistics.mean(s.end - s.begin - s.own - sum(s.added.values()) for s in spans), False),
+        (f"- driver start to the first trial (imports, Ray start {ray_start:.1f} s, Tune setup)",
+         first_begin * concurrency / n, True),
+        ("- scheduling: idle slots between trials", between / n, False),
+        ("- idle tail: slots waiting for the last trial", sum(last_end - end for end in ends) / n, True),
+        ("- driver end after the last trial (results, shutdown)", (wall - last_end) * concurrency / n, True),
+    ]
 
     def row(name: str, seconds: float, share: bool = True) -> str:
         return f"| {name} | {seconds:.1f} | {f'{100 * seconds / mean_own:.1f} %' if share else ''} |"
@@ -153,13 +156,10 @@ def main() -> None:
     print(row("baseline: sum of the trials' own compute / concurrency", baseline, share=False))
     print(row("mean trial compute (data, model, training, PGD, explanations)", mean_own))
     print(row("**overhead per trial** (target < 10 %)", overhead_per_trial))
-    for name, seconds in parts.items():
+    for name, seconds, _ in parts:
         print(row(name, seconds))
-    print(row("- unaccounted (overhead minus the parts above)", overhead_per_trial - sum(parts.values())))
-    per_sweep = [name for name in parts if name.startswith(("- driver", "- idle tail"))]
-    if not args.fresh_workers:
-        per_sweep.append(next(name for name in parts if name.startswith("- worker start")))
-    once = sum(parts[name] for name in per_sweep)
+    print(row("- unaccounted (overhead minus the parts above)", overhead_per_trial - sum(p[1] for p in parts)))
+    once = sum(seconds for _, seconds, per_sweep in parts if per_sweep)
     print(row("paid once per sweep (driver start and end, idle tail" + ("" if args.fresh_workers else ", worker starts")
               + f"): {once * n / concurrency:.1f} s of wall time, spread over {n} trials", once))
     print(row("paid by every trial (the rest): the overhead of one more trial", overhead_per_trial - once))

@@ -115,7 +115,7 @@ def test_longest_trials_run_first():
     assert [attention != "none" for _, _, attention in ordered] == ([True] * 3 + [False] * 3) * 2
     assert [task for task, _, _ in ordered[:3]] == ["skin_lesion", "diabetic_retinopathy", "pneumothorax"]  # stable
 
-    # pixels count: a mini ResNet-50 at 96 px (1.0 x 96^2) outweighs a mini InceptionResNetV2 at 48 px (1.6 x 48^2)
+    # pixels count: a mini ResNet-50 at 96 px (1.0 x 96^2) outweighs a mini InceptionResNetV2 at 48 px (1.5 x 48^2)
     trials = expand("paper_grid", "smoke")
     small_irv2 = next(t for t in trials if t.backbone == "inception_resnet_v2")
     large_resnet = next(t for t in trials if t.backbone == "resnet50").replace(image_size=96)
