@@ -1,7 +1,9 @@
 """The one reader of MLflow: a sweep's trial runs as a tidy DataFrame, and a run's explanation arrays.
 
-Every MLflow key is read through the names in `trainables.tracking` (its writer); nothing else in `analysis`
-touches MLflow keys.
+Every MLflow key is read through the names in `trainables.tracking.keys`; nothing else in `analysis` touches
+MLflow keys. Runs that are not trials (a sweep's parent run, report and Pareto-front runs) carry a `kind` tag and
+are left out; whether a sweep is a search (whose trials share run names) is read from each run's `sweep_kind` tag,
+so a sweep declared in a --sweeps-file reads the same as a built-in one.
 
 The frame has one row per trial x epsilon (epsilon > 0; clean accuracy is the `clean_acc` column):
 
@@ -29,12 +31,12 @@ import numpy as np
 import pandas as pd
 
 from trainables import tracking
-from trainables.explain import SAMPLES_FILE
 from trainables.config import TrialConfig, experiment_name
+from trainables.tracking import keys
 
-KIND_TAG = tracking.TAG_KIND  # summary runs (report, Pareto front) are not trials
-SUMMARY_KIND = tracking.SUMMARY_KIND
-SAMPLES_ARTIFACT = f"{tracking.EXPLANATIONS_DIR}/{SAMPLES_FILE}"
+KIND_TAG = keys.TAG_KIND  # parent runs of sweeps and summary runs (report, Pareto front) are not trials
+SUMMARY_KIND = keys.SUMMARY_KIND
+SAMPLES_ARTIFACT = keys.SAMPLES_ARTIFACT
 
 IDENTITY = ("task", "backbone", "scale", "attention", "placement", "seed")
 MODEL_KEYS = ("task", "backbone", "attention", "placement")  # a "model": one line in a figure, seeds pooled
@@ -42,7 +44,7 @@ if not set(IDENTITY) <= set(TrialConfig.field_names()):
     raise ImportError(f"analysis.load expects TrialConfig fields {IDENTITY}")
 
 COLUMNS = ("run_id", "run_name", "trial_id", "sweep", "profile", *IDENTITY, "status", "start_time", "epsilon",
-           "accuracy", *tracking.OBJECTIVES, "checks", "failed_checks")
+           "accuracy", *keys.OBJECTIVES, "checks", "failed_checks")
 
 UNKNOWN = "?"  # identity of a run that logged no params and has no trial-style name
 MLFLOW_STATUS = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "failed", "RUNNING": "running",
@@ -70,13 +72,12 @@ def load_experiment(name: str, *, tracking_uri: str | None = None, sweep: str | 
         existing = sorted(e.name for e in client.search_experiments() if e.name != "Default")
         listed = ", ".join(existing) if existing else "none"
         raise AnalysisInputError(f"no MLflow experiment {name!r} at {uri}; experiments there: {listed}")
-    runs = [run for run in all_runs(client, experiment.experiment_id)
-            if run.data.tags.get(KIND_TAG) != SUMMARY_KIND]
+    runs = [run for run in all_runs(client, experiment.experiment_id) if KIND_TAG not in run.data.tags]
     if not runs:
         command = f"python -m sweep.run {sweep} --profile {profile}" if sweep and profile else "python -m sweep.run"
         raise AnalysisInputError(f"MLflow experiment {name!r} at {uri} has no trial runs; run the sweep first "
                                  f"({command} --tracking-uri {uri})")
-    kept, superseded = newest_per_trial(runs, keep_every_trial=is_search_sweep(sweep))
+    kept, superseded = newest_per_trial(runs)
     rows = [row for run in kept for row in run_rows(run)]
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     frame = frame.sort_values(["task", "backbone", "attention", "placement", "seed", "epsilon"],
@@ -105,21 +106,20 @@ def all_runs(client, experiment_id: str) -> list:
             return runs
 
 
-def is_search_sweep(sweep: str | None) -> bool:
-    """Search sweeps (Optuna) run many trials under one run name on purpose: each is kept."""
-    from search_spaces import SWEEPS
-
-    return sweep in SWEEPS and SWEEPS[sweep].search_space is not None
+def is_search_run(run) -> bool:
+    """Search trials (Optuna) are distinct trials even where their configs' names agree: each is kept."""
+    return run.data.tags.get(keys.TAG_SWEEP_KIND) == "search"
 
 
-def newest_per_trial(runs: list, *, keep_every_trial: bool = False) -> tuple[list, list[str]]:
-    """One run per run name: the newest finished one, else the newest one of any status."""
+def newest_per_trial(runs: list) -> tuple[list, list[str]]:
+    """One run per trial: per run name the newest finished one, else the newest one of any status; every run of
+    a search is its own trial."""
     def rank(run) -> tuple:
         return (run_status(run) == "finished", run.info.start_time or 0)
 
     chosen: dict[str, Any] = {}
     for run in runs:
-        key = run.info.run_id if keep_every_trial else run.info.run_name
+        key = run.info.run_id if is_search_run(run) else run.info.run_name
         if key not in chosen or rank(run) > rank(chosen[key]):
             chosen[key] = run
     kept_ids = {run.info.run_id for run in chosen.values()}
@@ -127,22 +127,22 @@ def newest_per_trial(runs: list, *, keep_every_trial: bool = False) -> tuple[lis
 
 
 def accuracy_metrics(metrics: dict[str, float]) -> dict[float, float]:
-    return {float(key[len(tracking.ACC_AT_EPS):]): value for key, value in metrics.items()
-            if key.startswith(tracking.ACC_AT_EPS)}
+    return {float(key[len(keys.ACC_AT_EPS):]): value for key, value in metrics.items()
+            if key.startswith(keys.ACC_AT_EPS)}
 
 
 def run_status(run) -> str:
-    status = run.data.tags.get(tracking.TAG_STATUS) or MLFLOW_STATUS.get(run.info.status, "failed")
-    if status == "finished" and not accuracy_metrics(run.data.metrics):
+    status = run.data.tags.get(keys.TAG_STATUS) or MLFLOW_STATUS.get(run.info.status, "failed")
+    if status == keys.STATUS_FINISHED and not accuracy_metrics(run.data.metrics):
         return "incomplete"
     return status
 
 
 def check_outcomes(run) -> tuple[dict[str, bool], tuple[str, ...]]:
     metrics = run.data.metrics
-    checks = {key[len(tracking.CHECK):]: bool(value >= 0.5) for key, value in metrics.items()
-              if key.startswith(tracking.CHECK)}
-    from_tag = [n for n in run.data.tags.get(tracking.TAG_CHECKS_FAILED, "").split(",") if n]
+    checks = {key[len(keys.CHECK):]: bool(value >= 0.5) for key, value in metrics.items()
+              if key.startswith(keys.CHECK)}
+    from_tag = [n for n in run.data.tags.get(keys.TAG_CHECKS_FAILED, "").split(",") if n]
     failed = sorted({name for name, passed in checks.items() if not passed} | set(from_tag))
     return checks, tuple(failed)
 
@@ -172,11 +172,11 @@ def run_rows(run) -> list[dict[str, Any]]:
         identity["seed"] = -1
     checks, failed = check_outcomes(run)
     base = {
-        "run_id": run.info.run_id, "run_name": run.info.run_name, "trial_id": tags.get(tracking.TAG_TRIAL_ID),
+        "run_id": run.info.run_id, "run_name": run.info.run_name, "trial_id": tags.get(keys.TAG_TRIAL_ID),
         "sweep": params.get("sweep", tags.get("sweep")), "profile": params.get("profile", tags.get("profile")),
         **identity, "status": run_status(run),
         "start_time": pd.Timestamp(run.info.start_time or 0, unit="ms", tz="UTC"),
-        **{name: float(metrics.get(name, math.nan)) for name in tracking.OBJECTIVES},
+        **{name: float(metrics.get(name, math.nan)) for name in keys.OBJECTIVES},
         "checks": checks, "failed_checks": failed,
     }
     accuracy = {eps: acc for eps, acc in accuracy_metrics(metrics).items() if eps > 0}

@@ -22,7 +22,9 @@ from typing import Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from trainables import tracking
 from trainables.config import experiment_name, format_epsilon
+from trainables.tracking import keys
 
 from . import paper_numbers
 from .load import KIND_TAG, SUMMARY_KIND, AnalysisInputError, finished, load_explanations, load_sweep, trials
@@ -30,7 +32,7 @@ from .stats import BAND_DEFINITION, format_gain
 from .tables import (GAIN_DEFINITION, accuracy_summary, check_failures, format_cell, gain_table,
                      missing_note, panels, paper_comparison, text_report, variant_label, variants)
 
-REPORT_RUN_NAME = "report"
+REPORT_RUN_NAME = keys.REPORT_RUN
 ExplanationLoader = Callable[[str, str], Mapping[str, Mapping[str, np.ndarray]]]  # (task, backbone) -> label -> arrays
 HTML_FILE = "index.html"
 
@@ -212,7 +214,7 @@ def trials_table_html(frame: pd.DataFrame) -> str:
         failed_cell = html.escape(", ".join(run["failed_checks"])) or "-"
         rows.append([html.escape(run["run_name"]), html.escape(run["status"]), str(run["seed"]),
                      *(f"{run[k]:.3f}" if not math.isnan(run[k]) else "-"
-                       for k in ("clean_acc", "robust_acc_ref", "robust_auc", "robust_objective")),
+                       for k in keys.OBJECTIVES),
                      f'<span class="{"fail" if run["failed_checks"] else ""}">{failed_cell}</span>',
                      f"<code>{html.escape(run['run_id'])}</code>"])
         classes.append("fail" if bad else "")
@@ -289,22 +291,11 @@ def write_data_files(frame: pd.DataFrame, out_dir: Path) -> list[str]:
 
 def log_summary_run(frame: pd.DataFrame, out_dir: Path, sweep: str, profile: str) -> str:
     """A summary run (tag kind=summary, run name "report") holding out_dir as artifacts; returns its run id."""
-    import mlflow
-
-    client = mlflow.MlflowClient(frame.attrs["tracking_uri"])
     runs = trials(frame)
-    run = client.create_run(frame.attrs["experiment_id"], run_name=REPORT_RUN_NAME,
-                            tags={KIND_TAG: SUMMARY_KIND, "sweep": sweep, "profile": profile})
-    try:
-        client.log_metric(run.info.run_id, "trials", len(runs))
-        client.log_metric(run.info.run_id, "trials_failed", int((runs["status"] != "finished").sum()))
-        client.log_metric(run.info.run_id, "trials_with_failed_checks", int((runs["failed_checks"].map(len) > 0).sum()))
-        client.log_artifacts(run.info.run_id, str(out_dir))
-    except BaseException:
-        client.set_terminated(run.info.run_id, "FAILED")
-        raise
-    client.set_terminated(run.info.run_id, "FINISHED")
-    return run.info.run_id
+    counts = dict(zip(keys.REPORT_METRICS, (len(runs), int((runs["status"] != "finished").sum()),
+                                            int((runs["failed_checks"].map(len) > 0).sum()))))
+    return tracking.log_report(frame.attrs["tracking_uri"], frame.attrs["experiment_id"], out_dir, sweep=sweep,
+                               profile=profile, counts=counts)
 
 
 def build_report(frame: pd.DataFrame, out_dir: str | Path, *, with_images: bool = True) -> Path:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from trainables.config import format_epsilon
+from trainables.tracking import keys
 
 from . import paper_numbers
 from .load import MODEL_KEYS, finished, trials
@@ -48,7 +49,7 @@ def panels(frame: pd.DataFrame) -> list[tuple[str, str]]:
 def accuracy_summary(frame: pd.DataFrame) -> pd.DataFrame:
     """Mean and 95 % t-interval over the finished seeds per model and epsilon (epsilon 0.0 = clean accuracy)."""
     done = finished(frame)
-    clean = trials(done).assign(epsilon=0.0, accuracy=lambda t: t["clean_acc"])
+    clean = trials(done).assign(epsilon=0.0, accuracy=lambda t: t[keys.CLEAN_ACC])
     rows = []
     for key, group in pd.concat([clean, done], ignore_index=True).groupby([*MODEL_KEYS, "epsilon"], sort=True):
         group = group[group["accuracy"].notna()]

@@ -220,7 +220,7 @@ def steady_state(args, model, images: np.ndarray, labels: np.ndarray) -> dict:
 def run_variant(args, workdir: Path) -> dict:
     import tensorflow as tf
 
-    from trainables.timing import peak_rss_mb, reset_peak_rss
+    from trainables.runtime.timing import peak_rss_mb, reset_peak_rss
 
     model = build(args.model, args.image_size)
     model.load_weights(workdir / "model.weights.h5")

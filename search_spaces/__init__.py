@@ -1,7 +1,8 @@
 """Experiments declared as data: named profiles and sweeps, and their expansion into trial configs."""
 
-from .expansion import expand, parse_overrides, validate_trial
+from .expansion import expand, parse_only, select_trials
 from .profiles import PROFILES, Profile, get_profile
 from .sweeps import SWEEPS, Sweep, axis, get_sweep, register_sweep
 
-__all__ = ["PROFILES", "SWEEPS", "Profile", "Sweep", "expand", "get_profile", "axis", "get_sweep", "parse_overrides", "register_sweep", "validate_trial"]
+__all__ = ["PROFILES", "SWEEPS", "Profile", "Sweep", "axis", "expand", "get_profile", "get_sweep", "parse_only",
+           "register_sweep", "select_trials"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from trainables.registry import Registry
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -13,18 +15,15 @@ class Profile:
     values: dict[str, Any] = field(default_factory=dict)
 
 
-PROFILES: dict[str, Profile] = {}
+PROFILES: Registry[Profile] = Registry("profile")
 
 
-def register_profile(profile: Profile) -> Profile:
-    PROFILES[profile.name] = profile
-    return profile
+def register_profile(profile: Profile, *, replace: bool = False) -> Profile:
+    return PROFILES.register(profile.name, profile, replace=replace)
 
 
 def get_profile(name: str) -> Profile:
-    if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}; expected one of: {', '.join(PROFILES)}")
-    return PROFILES[name]
+    return PROFILES.lookup(name)
 
 
 # The paper's settings: TrialConfig's defaults already are the paper's recipe and attack.

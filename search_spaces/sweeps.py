@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 
+from trainables.registry import Registry
+
 Partial = dict[str, Any]
 Axis = Union[list[Partial], Callable[[Partial], list[Partial]]]
 # A value may be a function of the trial's other values (applied after the profile), e.g. doubling its steps.
@@ -25,18 +27,16 @@ class Sweep:
     search_space: Callable[[], dict[str, Any]] | None = None  # Optuna search instead of a grid
 
 
-SWEEPS: dict[str, Sweep] = {}
+SWEEPS: Registry[Sweep] = Registry("sweep")
 
 
-def register_sweep(sweep: Sweep) -> Sweep:
-    SWEEPS[sweep.name] = sweep
-    return sweep
+def register_sweep(sweep: Sweep, *, replace: bool = False) -> Sweep:
+    """Add a sweep; a name that is already taken (a built-in one included) raises unless replace=True."""
+    return SWEEPS.register(sweep.name, sweep, replace=replace)
 
 
 def get_sweep(name: str) -> Sweep:
-    if name not in SWEEPS:
-        raise ValueError(f"unknown sweep {name!r}; expected one of: {', '.join(SWEEPS)}")
-    return SWEEPS[name]
+    return SWEEPS.lookup(name)
 
 
 def axis(key: str, values: list[Any]) -> list[Partial]:

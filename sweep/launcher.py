@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from trainables.config import TrialConfig
+from trainables.tracking import keys
 
 
 class UsageError(ValueError):
@@ -29,8 +30,9 @@ class LaunchSettings:
     study_storage: str | None = None
     trials: int = 0
     # one worker process runs trial after trial, saving its start and TensorFlow import (~10 s on 2 CPUs) per
-    # trial; trainables.isolation keeps its memory flat from trial to trial
+    # trial; trainables.runtime.isolation keeps its memory flat from trial to trial
     reuse_workers: bool = True
+    sweep_kind: str = "grid"  # grid | search | reevaluation, tagged on every run
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def longest_first(trials: list[TrialConfig]) -> list[TrialConfig]:
 def trainable_with_resources(trials: list[TrialConfig]):
     from ray import tune
 
-    from trainables.resources import tune_resources
+    from trainables.runtime.resources import tune_resources
     from trainables.trial import run_trial
 
     first = trials[0]
@@ -122,8 +124,8 @@ class ProgressPrinter:
                 print(f"  start   {trial_label(trial)}", flush=True)
 
             def on_trial_result(self, iteration, trials, trial, result, **info):
-                if result.get("phase") == "training":
-                    printer.epochs[trial.trial_id] = result.get("epoch", 0)
+                if result.get(keys.PHASE) == keys.PHASE_TRAINING:
+                    printer.epochs[trial.trial_id] = result.get(keys.EPOCH, 0)
 
             def on_trial_complete(self, iteration, trials, trial, **info):
                 printer.finish(trial, "finished")
@@ -145,13 +147,14 @@ class ProgressPrinter:
         seconds = time.monotonic() - self.started.get(trial.trial_id, time.monotonic())
         result = trial.last_result or {}
         scores = ""
-        if result.get("phase") == "evaluated":
-            scores = f"clean {result['clean_acc']:.3f}  robust@ref {result['robust_acc_ref']:.3f}  objective {result['robust_objective']:.3f}"
+        if result.get(keys.PHASE) == keys.PHASE_EVALUATED:
+            scores = (f"clean {result[keys.CLEAN_ACC]:.3f}  robust@ref {result[keys.ROBUST_ACC_REF]:.3f}  "
+                      f"objective {result[keys.ROBUST_OBJECTIVE]:.3f}")
         total = f"/{self.total}" if self.total else ""
         print(f"  [{self.done}{total}] {status:8s} {trial_label(trial)}  {scores}  ({seconds:.0f} s)", flush=True)
-        if result.get("checks_failed"):
-            print(f"           WARNING robustness checks failed: {result['checks_failed']} (details: MLflow artifact "
-                  "robustness/result.json)", flush=True)
+        if result.get(keys.CHECKS_FAILED):
+            print(f"           WARNING robustness checks failed: {result[keys.CHECKS_FAILED]} (details: MLflow "
+                  f"artifact {keys.RESULT_ARTIFACT})", flush=True)
 
 
 def trial_label(trial) -> str:
@@ -171,37 +174,64 @@ def run_config(name: str, settings: LaunchSettings, printer: ProgressPrinter):
     )
 
 
+def fit_in_sweep_run(tuner, settings: LaunchSettings, experiment_id: str, parent_run_id: str):
+    """tuner.fit() with the sweep's MLflow parent run closed as it ended (finished, failed or interrupted)."""
+    from trainables import tracking
+
+    try:
+        results = tuner.fit()
+    except BaseException:
+        tracking.end_sweep_run(settings.tracking_uri, parent_run_id, failed=0, interrupted=True)
+        raise
+    tracking.end_sweep_run(settings.tracking_uri, parent_run_id, failed=sum(r.error is not None for r in results))
+    return results
+
+
 def run_grid(trials: list[TrialConfig], experiment_id: str, settings: LaunchSettings) -> list[TrialOutcome]:
     from ray import tune
 
-    name = trials[0].experiment_name
+    from trainables import tracking
+
+    first = trials[0]
+    name = first.experiment_name
     path = settings.storage / name
     printer = ProgressPrinter(len(trials), settings.tracking_uri, name)
     trainable = trainable_with_resources(trials)
     if tune.Tuner.can_restore(str(path)) and not settings.fresh:
         if not settings.resume:
             previous = tune.Tuner.restore(str(path), trainable).get_results()
-            if len(previous) == len(trials) and not previous.errors and all(r.metrics.get("phase") == "evaluated" for r in previous):
+            if len(previous) == len(trials) and not previous.errors and all(r.metrics.get(keys.PHASE) == keys.PHASE_EVALUATED for r in previous):
                 print(f"sweep {name} already finished ({len(previous)} trials in {path}); showing its results. "
                       "Use --fresh to run it again.", flush=True)
                 return outcomes(previous)
             raise UsageError(f"an unfinished run of {name} exists in {path}; continue it with --resume, or start over with --fresh")
         tuner = tune.Tuner.restore(str(path), trainable, resume_errored=True)
+        parent = tracking.start_sweep_run(settings.tracking_uri, experiment_id, sweep=first.sweep,
+                                          profile=first.profile, sweep_kind=settings.sweep_kind, trials=len(trials),
+                                          resume=True)
         print(f"resuming {name} from {path}", flush=True)
     else:
         if settings.resume:
             raise UsageError(f"--resume: no earlier run of {name} in {path} to resume")
         if settings.fresh and path.exists():
             name = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        parent = tracking.start_sweep_run(settings.tracking_uri, experiment_id, sweep=first.sweep,
+                                          profile=first.profile, sweep_kind=settings.sweep_kind, trials=len(trials))
         tuner = tune.Tuner(
             trainable,
             param_space={"trial": tune.grid_search([t.to_dict() for t in longest_first(trials)]),
-                         "tracking_uri": settings.tracking_uri, "experiment_id": experiment_id},
+                         **run_settings(settings, experiment_id, parent)},
             tune_config=tune.TuneConfig(max_concurrent_trials=settings.max_concurrent, reuse_actors=settings.reuse_workers,
                                         trial_name_creator=trial_label, trial_dirname_creator=lambda t: t.trial_id),
             run_config=run_config(name, settings, printer),
         )
-    return outcomes(tuner.fit())
+    return outcomes(fit_in_sweep_run(tuner, settings, experiment_id, parent))
+
+
+def run_settings(settings: LaunchSettings, experiment_id: str, parent_run_id: str, **more) -> dict[str, Any]:
+    """What every trial gets beside its config (trainables.trial.RUN_SETTINGS)."""
+    return {"tracking_uri": settings.tracking_uri, "experiment_id": experiment_id, "parent_run_id": parent_run_id,
+            "sweep_kind": settings.sweep_kind, **more}
 
 
 def run_search(base: TrialConfig, space: dict[str, Any], experiment_id: str, settings: LaunchSettings) -> tuple[list[TrialOutcome], Any]:
@@ -210,21 +240,29 @@ def run_search(base: TrialConfig, space: dict[str, Any], experiment_id: str, set
     from ray import tune
     from ray.tune.search.optuna import OptunaSearch
 
+    from trainables import tracking
+
     storage = optuna.storages.RDBStorage(settings.study_storage)
-    searcher = OptunaSearch(metric=["clean_acc", "robust_objective"], mode=["max", "max"],
+    objectives = list(keys.SEARCH_OBJECTIVES)
+    study = optuna.create_study(study_name=base.experiment_name, storage=storage, load_if_exists=True,
+                                directions=["maximize"] * len(objectives))
+    study.set_metric_names(objectives)  # optuna-dashboard shows these names instead of "0" and "1"
+    searcher = OptunaSearch(metric=objectives, mode=["max"] * len(objectives),
                             storage=storage, study_name=base.experiment_name)
     name = f"{base.experiment_name}-{time.strftime('%Y%m%d-%H%M%S')}"
     printer = ProgressPrinter(settings.trials, settings.tracking_uri, base.experiment_name)
+    parent = tracking.start_sweep_run(settings.tracking_uri, experiment_id, sweep=base.sweep, profile=base.profile,
+                                      sweep_kind=settings.sweep_kind, trials=settings.trials)
     tuner = tune.Tuner(
         trainable_with_resources([base]),
-        param_space={"trial": base.to_dict(), "tracking_uri": settings.tracking_uri,
-                     "experiment_id": experiment_id, **space},
+        param_space={"trial": base.to_dict(), **run_settings(settings, experiment_id, parent,
+                                                             trial_number_offset=len(study.trials)), **space},
         tune_config=tune.TuneConfig(search_alg=searcher, num_samples=settings.trials,
                                     max_concurrent_trials=settings.max_concurrent, reuse_actors=settings.reuse_workers,
                                     trial_name_creator=trial_label, trial_dirname_creator=lambda t: t.trial_id),
         run_config=run_config(name, settings, printer),
     )
-    results = tuner.fit()
+    results = fit_in_sweep_run(tuner, settings, experiment_id, parent)
     study = optuna.load_study(study_name=base.experiment_name, storage=storage)
     return outcomes(results), study
 
@@ -233,7 +271,7 @@ def outcomes(results) -> list[TrialOutcome]:
     found = []
     for result in results:
         label = trial_label_from_config(result.config)
-        finished = result.error is None and result.metrics.get("phase") == "evaluated"
+        finished = result.error is None and result.metrics.get(keys.PHASE) == keys.PHASE_EVALUATED
         error = "" if result.error is None else str(result.error).strip().splitlines()[-1][:200]
         found.append(TrialOutcome(label, "finished" if finished else "failed", dict(result.metrics), error))
     return sorted(found, key=lambda o: o.name)
@@ -241,7 +279,10 @@ def outcomes(results) -> list[TrialOutcome]:
 
 def trial_label_from_config(config: dict[str, Any]) -> str:
     try:
-        return TrialConfig.from_tune({k: v for k, v in config.items() if k not in ("tracking_uri", "experiment_id")}).run_name
+        from trainables.trial import RUN_SETTINGS
+
+        return TrialConfig.from_dict({**config.get("trial", {}), **{k: v for k, v in config.items()
+                                                                    if k not in (*RUN_SETTINGS, "trial")}}).run_name
     except (ValueError, TypeError):
         return "?"
 
@@ -251,8 +292,8 @@ def summary_table(results: list[TrialOutcome]) -> str:
     lines = [header, "-" * len(header)]
     for outcome in results:
         m = outcome.metrics
-        cells = [f"{m[k]:.3f}" if isinstance(m.get(k), float) and m.get("phase") == "evaluated" else "-"
-                 for k in ("clean_acc", "robust_acc_ref", "robust_objective")]
+        cells = [f"{m[k]:.3f}" if isinstance(m.get(k), float) and m.get(keys.PHASE) == keys.PHASE_EVALUATED else "-"
+                 for k in (keys.CLEAN_ACC, keys.ROBUST_ACC_REF, keys.ROBUST_OBJECTIVE)]
         status = outcome.status + (f" ({outcome.error})" if outcome.error else "")
         lines.append(f"{outcome.name:58s} {cells[0]:>6s} {cells[1]:>10s} {cells[2]:>9s}  {status}")
     return "\n".join(lines)

@@ -6,13 +6,16 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
 
-from search_spaces import PROFILES, SWEEPS, expand, get_sweep, parse_overrides
-from trainables.config import TrialConfig, experiment_name, format_epsilon
+from search_spaces import PROFILES, SWEEPS, Sweep, expand, get_sweep, parse_only, select_trials
+from trainables.config import TrialConfig, experiment_name, format_epsilon, parse_assignments
+from trainables.registry import DuplicateNameError
 
 from .launcher import LaunchSettings, UsageError, summary_table
 
@@ -42,6 +45,9 @@ def build_parser() -> OneLineParser:
     parser.add_argument("--seeds", type=positive_int, default=1, help="repeat every trial over N seeds")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a trial config value, e.g. --set epochs=3 (repeatable)")
+    parser.add_argument("--only", action="append", default=[], metavar="KEY=VALUE[,VALUE]",
+                        help="run only the grid's trials whose KEY is one of the VALUEs, e.g. --only task=skin_lesion "
+                             "(repeatable; all must match)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run of this sweep")
     parser.add_argument("--fresh", action="store_true", help="run a finished sweep again (new Ray experiment, new MLflow runs)")
     parser.add_argument("--trials", type=positive_int, default=None, help="search sweeps: number of trials to add to the study")
@@ -75,42 +81,81 @@ def describe_trial(index: int, trial: TrialConfig) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit 0: every trial finished; 1: a trial or the launch failed after it started (traceback on stderr);
+    2: bad input, found before any trial starts (one line); 130: interrupted."""
     try:
-        return run(build_parser().parse_args(argv))
+        plan = prepare(build_parser().parse_args(argv))
+        return 0 if plan is None else launch(plan)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    except ValueError as error:  # bad config values from registries, expansion or the data/model layers
-        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\ninterrupted; continue with the same command plus --resume", file=sys.stderr)
         return 130
+    except Exception:  # after launch: Ray, TensorFlow or MLflow broke; not the user's typing
+        traceback.print_exc()
+        print("error: the sweep failed after it started (traceback above)", file=sys.stderr)
+        return 1
+
+
+_LOADED_SWEEPS_FILES: set[Path] = set()
 
 
 def load_sweeps_file(path: Path) -> None:
-    """Execute a user's file of sweep declarations (search_spaces.register_sweep calls)."""
+    """Execute a user's file of sweep declarations (search_spaces.register_sweep calls), once per process."""
     import importlib.util
 
-    if not path.is_file():
-        raise UsageError(f"--sweeps-file {path}: no such file")
+    if path.suffix != ".py" or not path.is_file():
+        raise UsageError(f"--sweeps-file {path}: expected an existing .py file of register_sweep(...) declarations")
+    if path.resolve() in _LOADED_SWEEPS_FILES:
+        return
     spec = importlib.util.spec_from_file_location(f"user_sweeps_{path.stem}", path)
-    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    try:
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    except DuplicateNameError as error:
+        raise UsageError(f"--sweeps-file {path}: {error}") from None
+    _LOADED_SWEEPS_FILES.add(path.resolve())
 
 
-def run(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class Plan:
+    """A validated sweep, ready to launch: nothing here has started Ray or written to MLflow."""
+
+    sweep: Sweep
+    profile: str
+    trials: list[TrialConfig]
+    tracking_uri: str
+    settings: LaunchSettings
+
+
+def prepare(args: argparse.Namespace) -> Plan | None:
+    """Every check that needs no cluster, in one place; any bad input raises UsageError. None: nothing to launch
+    (--list, --dry-run)."""
+    try:
+        return _prepare(args)
+    except ValueError as error:  # bad values from registries, expansion, the trial config or a sweeps file
+        if isinstance(error, UsageError):
+            raise
+        raise UsageError(str(error).splitlines()[0]) from None
+
+
+def _prepare(args: argparse.Namespace) -> Plan | None:
     for path in args.sweeps_file:
         load_sweeps_file(path)
     if args.list:
         print(list_names())
-        return 0
+        return None
     if not args.sweep:
         raise UsageError(f"name a sweep: one of {', '.join(SWEEPS)} (or --list)")
     sweep = get_sweep(args.sweep)
-    overrides = parse_overrides(args.overrides)
+    overrides = parse_assignments(args.overrides)
     trials = expand(args.sweep, args.profile, seeds=args.seeds, overrides=overrides)
     if sweep.search_space and not args.trials:
         raise UsageError(f"{sweep.name} is a search: give the number of trials with --trials N (N >= 1)")
+    if args.only:
+        if sweep.search_space:
+            raise UsageError(f"--only selects trials of a grid; {sweep.name} is a search: fix values with --set")
+        trials = select_trials(trials, parse_only(args.only), sweep.name)
 
     if args.dry_run:
         if sweep.search_space:
@@ -119,17 +164,14 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(trial.to_dict()) if args.json else describe_trial(index, trial))
         if not args.json:
             print(f"{len(trials)} trial(s)" + (f"; re-evaluates models of {sweep.evaluate_from}" if sweep.evaluate_from else ""))
-        return 0
+        return None
 
     from trainables import tracking
 
     from . import launcher
 
     uri = args.tracking_uri or tracking.default_tracking_uri()
-    try:
-        tracking.check_tracking_uri(uri)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+    tracking.check_tracking_uri(uri)
     if args.address:
         launcher.check_address(args.address)
         if uri.startswith("sqlite:"):
@@ -137,20 +179,30 @@ def run(args: argparse.Namespace) -> int:
                   "--tracking-uri http://<head>:5000 (mlflow server --serve-artifacts)", file=sys.stderr)
     if sweep.evaluate_from:
         trials = attach_source_runs(trials, uri, experiment_name(sweep.evaluate_from, args.profile))
-    print(f"MLflow tracking URI: {uri}", flush=True)
-    with ThreadPoolExecutor(1) as pool:  # a new MLflow store creates its tables (~4 s) while Ray starts
-        experiment = pool.submit(tracking.ensure_experiment, uri, trials[0].experiment_name)
-        launcher.connect_ray(args.address)
-        experiment_id = experiment.result()
+    kind = "search" if sweep.search_space else ("reevaluation" if sweep.evaluate_from else "grid")
     settings = LaunchSettings(
         tracking_uri=uri, storage=args.storage.resolve(), address=args.address,
         max_concurrent=args.max_concurrent, max_failures=args.max_failures, resume=args.resume, fresh=args.fresh,
         study_storage=args.study_storage or tracking.default_tracking_uri().replace("mlflow.db", "optuna.db"),
-        trials=args.trials or 0, reuse_workers=not args.fresh_workers,
+        trials=args.trials or 0, reuse_workers=not args.fresh_workers, sweep_kind=kind,
     )
+    return Plan(sweep, args.profile, trials, uri, settings)
+
+
+def launch(plan: Plan) -> int:
+    """Start (or join) Ray and run the trials. UsageError still means bad input found before any trial started."""
+    from trainables import tracking
+
+    from . import launcher
+
+    sweep, trials, uri, settings = plan.sweep, plan.trials, plan.tracking_uri, plan.settings
+    print(f"MLflow tracking URI: {uri}", flush=True)
+    with ThreadPoolExecutor(1) as pool:  # a new MLflow store creates its tables (~4 s) while Ray starts
+        experiment = pool.submit(tracking.ensure_experiment, uri, trials[0].experiment_name)
+        launcher.connect_ray(settings.address)
+        experiment_id = experiment.result()
     launcher.check_gpus(trials)
-    label = f"{sweep.name} --profile {args.profile}"
-    print(f"running {label}: {args.trials or len(trials)} trial(s)", flush=True)
+    print(f"running {sweep.name} --profile {plan.profile}: {settings.trials or len(trials)} trial(s)", flush=True)
     if sweep.search_space:
         results, study = launcher.run_search(trials[0], sweep.search_space(), experiment_id, settings)
         print_pareto_front(study, uri, trials[0].experiment_name)

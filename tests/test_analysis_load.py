@@ -19,19 +19,19 @@ EPSILONS = (0.00125, 0.0025, 0.005, 0.01)
 
 
 def log_run(client, experiment_id, *, attention="none", seed=0, start=0, status="FINISHED", accuracy=None,
-            checks=None, profile="tiny", tags=None, sweep="paper_grid"):
+            checks=None, profile="tiny", tags=None, sweep="paper_grid", sweep_kind="grid"):
     """A run as trainables.tracking writes it: config params, status tags, final metrics (None: none logged)."""
     config = TrialConfig(task="skin_lesion", backbone="resnet50", scale="mini", attention=attention, seed=seed,
                          epsilons=EPSILONS, sweep=sweep, profile=profile)
     run = client.create_run(experiment_id, start_time=1_000_000 + start, run_name=config.run_name,
                             tags={"sweep": config.sweep, "profile": config.profile, tracking.TAG_TRIAL_ID: f"t{start}",
-                                  **(tags or {})})
+                                  tracking.TAG_SWEEP_KIND: sweep_kind, **(tags or {})})
     run_id = run.info.run_id
     client.log_batch(run_id, params=[Param(k, v) for k, v in config.as_params().items()])
     if accuracy is not None:
         checks = checks or {}
         metrics = {tracking.ACC_AT_EPS + format_epsilon(e): a for e, a in accuracy.items()}
-        metrics.update({tracking.CLEAN: accuracy[0.0], "robust_objective": 0.5})
+        metrics.update({tracking.CLEAN_ACC: accuracy[0.0], "robust_objective": 0.5})
         metrics.update({tracking.CHECK + name: float(ok) for name, ok in checks.items()})
         client.log_batch(run_id, metrics=[Metric(k, v, 0, 0) for k, v in metrics.items()])
         client.set_tag(run_id, tracking.TAG_CHECKS_FAILED, ",".join(n for n, ok in checks.items() if not ok))
@@ -154,8 +154,33 @@ def test_search_sweeps_keep_every_trial_under_a_shared_run_name(store):
     uri, _, folder = store
     client = mlflow.MlflowClient(uri)
     experiment = client.create_experiment("optuna_robust-tiny", artifact_location=str(folder / "artifacts-optuna"))
-    first = log_run(client, experiment, start=0, accuracy=ladder(0.5, 0.1), sweep="optuna_robust")
-    second = log_run(client, experiment, start=1, accuracy=ladder(0.6, 0.1), sweep="optuna_robust")
+    first = log_run(client, experiment, start=0, accuracy=ladder(0.5, 0.1), sweep="optuna_robust", sweep_kind="search")
+    second = log_run(client, experiment, start=1, accuracy=ladder(0.6, 0.1), sweep="optuna_robust", sweep_kind="search")
     frame = load_sweep("optuna_robust", "tiny", tracking_uri=uri)
     assert set(frame["run_id"]) == {first, second} and frame["run_name"].nunique() == 1
     assert not frame.attrs["superseded"] and not frame.attrs["warnings"]
+
+
+def test_a_search_declared_outside_the_registry_keeps_every_trial(store):
+    # a search from a --sweeps-file is unknown to analysis' process: the run tag, not the registry, says "search"
+    uri, _, folder = store
+    client = mlflow.MlflowClient(uri)
+    experiment = client.create_experiment("my_search-tiny", artifact_location=str(folder / "artifacts-my-search"))
+    runs = {log_run(client, experiment, start=k, accuracy=ladder(0.5 + 0.1 * k, 0.1), sweep="my_search",
+                    sweep_kind="search") for k in range(3)}
+    frame = load_sweep("my_search", "tiny", tracking_uri=uri)
+    assert set(frame["run_id"]) == runs and frame["run_name"].nunique() == 1
+    assert not frame.attrs["superseded"]
+
+
+def test_a_sweeps_parent_run_is_not_a_trial(store):
+    uri, _, folder = store
+    client = mlflow.MlflowClient(uri)
+    experiment = client.create_experiment("parented-tiny", artifact_location=str(folder / "artifacts-parented"))
+    parent = tracking.start_sweep_run(uri, experiment, sweep="parented", profile="tiny", sweep_kind="grid", trials=1)
+    child = log_run(client, experiment, accuracy=ladder(0.5, 0.1), sweep="parented",
+                    tags={tracking.TAG_PARENT: parent})
+    tracking.end_sweep_run(uri, parent, failed=0)
+    frame = load_sweep("parented", "tiny", tracking_uri=uri)
+    assert set(frame["run_id"]) == {child}
+    assert client.get_run(parent).info.status == "FINISHED" and client.get_run(parent).data.tags["kind"] == "sweep"

@@ -88,7 +88,7 @@ def test_curve_figure_plots_the_logged_numbers_with_the_seed_band(sweep):
     baseline = lines["robust:no attention"].get_xydata()
     np.testing.assert_allclose(baseline[:, 0], epsilons)
     np.testing.assert_allclose(baseline[:, 1], per_seed.mean(axis=0))
-    clean = [logged_metrics(sweep, f"{TASK}-{BACKBONE}-none-head-s{s}")[tracking.CLEAN] for s in (0, 1)]
+    clean = [logged_metrics(sweep, f"{TASK}-{BACKBONE}-none-head-s{s}")[tracking.CLEAN_ACC] for s in (0, 1)]
     np.testing.assert_allclose(lines["clean:no attention"].get_ydata(), np.mean(clean))
     attention = f"{ATTENTION} @ head"
     single = logged_metrics(sweep, f"{TASK}-{BACKBONE}-{ATTENTION}-head-s0")

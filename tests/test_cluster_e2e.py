@@ -1,5 +1,6 @@
 """Many machines and failures, on one machine: a 2-node Ray cluster, a SIGKILLed worker, an interrupted driver."""
 
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 import ray
 from ray.cluster_utils import Cluster
 
+from hooks import callback
 from sweep.run import main
 
 SWEEPS_FILE = str(Path(__file__).with_name("toy_sweeps.py"))
@@ -66,7 +68,8 @@ def test_sigkilled_worker_resumes_from_its_checkpoint(tmp_path):
     watcher.start()
     ray.init(num_cpus=2, include_dashboard=False)
     try:
-        argv = sweep_argv("toy_pair", tmp_path, "--set", f'extra={{"announce_epochs_to": "{announce}"}}')
+        hook = json.dumps({callback("announce_epochs"): {"path": str(announce)}})
+        argv = sweep_argv("toy_pair", tmp_path, "--set", f"epoch_callbacks={hook}")
         assert main(argv) == 0
     finally:
         ray.shutdown()

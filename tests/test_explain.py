@@ -12,8 +12,10 @@ from trainables.explain import (  # noqa: E402
     gradcam,
     perturbation_map,
     read_explanations,
-    write_explanation_artifacts,
+    write_explanations,
 )
+from analysis.figures import gradcam_preview, perturbation_preview, write_png  # noqa: E402
+from analysis.figures.previews import CELL, TITLE  # noqa: E402
 from trainables.robustness import evaluate_robustness  # noqa: E402
 
 SIZE, CLASSES, CHANNELS = 10, 3, 4
@@ -94,17 +96,15 @@ def test_explanations_round_trip_through_artifacts(tmp_path):
     )
     samples = images[result.sample_indices]
     explanations = explain_samples(model, samples, labels[result.sample_indices], result.adversarial_samples)
-    written = write_explanation_artifacts(explanations, tmp_path)
-    assert [path.relative_to(tmp_path).as_posix() for path in written] == [
-        "explanations/samples.npz",
-        "explanations/perturbation_grid.png",
-        "explanations/gradcam_grid.png",
-    ]
-    for png in written[1:]:
+    stored_path = write_explanations(explanations, tmp_path / "explanations" / "samples.npz")
+    for draw in (perturbation_preview, gradcam_preview):  # the previews a trial logs beside the arrays
+        preview = draw(explanations)
+        assert preview.shape == (4 * (CELL + TITLE), 3 * CELL, 3) and preview.dtype == np.uint8
+        png = write_png(preview, tmp_path / f"{draw.__name__}.png")
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    with np.load(written[0]) as stored:
+    with np.load(stored_path) as stored:
         assert set(ARRAY_KEYS) <= set(stored.files)
-    loaded = read_explanations(tmp_path)
+    loaded = read_explanations(stored_path)
     expected_shapes = {
         "epsilons": (2,),
         "images": (4, SIZE, SIZE, 3),

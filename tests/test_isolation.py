@@ -13,7 +13,8 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from search_spaces import expand  # noqa: E402
-from trainables import isolation, tracking, training  # noqa: E402
+from trainables import tracking, training  # noqa: E402
+from trainables.runtime import isolation  # noqa: E402
 from trainables.models import build_model  # noqa: E402
 from trainables.trial import execute  # noqa: E402
 
@@ -104,7 +105,7 @@ def test_trial_scope_runs_one_full_collection():
 def test_freeze_survivors_freezes_once_per_process():
     code = """
 import gc
-from trainables import isolation
+from trainables.runtime import isolation
 isolation.freeze_survivors()
 first = gc.get_freeze_count()
 survivors = [[i] for i in range(1000)]

@@ -1,6 +1,7 @@
 import pytest
 
-from search_spaces import PROFILES, SWEEPS, expand, parse_overrides
+from search_spaces import PROFILES, SWEEPS, expand
+from trainables.config import parse_assignments
 from search_spaces.sweeps import DENSE_EPSILONS
 from trainables.config import TrialConfig
 from trainables.data import get_task, list_tasks
@@ -67,7 +68,7 @@ def test_seeds_repeat_every_trial():
 
 
 def test_overrides_apply_last_and_are_parsed():
-    overrides = parse_overrides(["epochs=3", "epsilons=[0.01, 0.02]", "weights=None", "source=synthetic", "attention=none",
+    overrides = parse_assignments(["epochs=3", "epsilons=[0.01, 0.02]", "weights=None", "source=synthetic", "attention=none",
                                  "max_train=none"])
     assert overrides == {"epochs": 3, "epsilons": (0.01, 0.02), "weights": None, "source": "synthetic",
                          "attention": "none", "max_train": None}
@@ -81,7 +82,7 @@ def test_overrides_apply_last_and_are_parsed():
 ])
 def test_bad_overrides_are_rejected(bad, message):
     with pytest.raises(ValueError, match=message):
-        parse_overrides(bad)
+        parse_assignments(bad)
 
 
 @pytest.mark.parametrize("override, message", [

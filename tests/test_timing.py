@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from trainables.timing import PhaseTimer, peak_rss_mb, reset_peak_rss
+from trainables.runtime.timing import PhaseTimer, peak_rss_mb, reset_peak_rss
 from trainables.trial import process_start_time
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")

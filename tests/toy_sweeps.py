@@ -1,6 +1,11 @@
 """Toy sweeps for the end-to-end tests, loaded with `python -m sweep.run --sweeps-file tests/toy_sweeps.py`."""
 
+from pathlib import Path
+
 from search_spaces import Sweep, axis, register_sweep
+
+HOOKS_FILE = Path(__file__).resolve().with_name("hooks.py")  # epoch callbacks named by file path
+FAIL_ONCE_AFTER_EPOCH_1 = {f"{HOOKS_FILE}:fail_once_at_epoch": {"epoch": 1}}
 
 PNEUMOTHORAX_RESNET = (axis("task", ["pneumothorax"]), axis("backbone", ["resnet50"]))
 
@@ -8,7 +13,7 @@ register_sweep(Sweep(
     name="toy",
     description="two toy trials; the attentive one dies once after epoch 1 (resume from checkpoint)",
     axes=(*PNEUMOTHORAX_RESNET, [{"attention": "none"},
-                                 {"attention": "soft_faithful", "extra": {"fail_once_at_epoch": 1}}]),
+                                 {"attention": "soft_faithful", "epoch_callbacks": FAIL_ONCE_AFTER_EPOCH_1}]),
     values={"epochs": 3, "patience": 5},
 ))
 
@@ -16,7 +21,7 @@ register_sweep(Sweep(
     name="toy_reeval",
     description="re-evaluates the toy models at other epsilons",
     axes=(*PNEUMOTHORAX_RESNET, [{"attention": "none"},
-                                 {"attention": "soft_faithful", "extra": {"fail_once_at_epoch": 1}}]),
+                                 {"attention": "soft_faithful", "epoch_callbacks": FAIL_ONCE_AFTER_EPOCH_1}]),
     values={"epochs": 3, "patience": 5, "epsilons": (0.004, 0.5)},
     evaluate_from="toy",
 ))

@@ -1,4 +1,11 @@
-"""The trial's whole configuration: one frozen object that is also what MLflow logs as params."""
+"""The trial's whole configuration: one frozen object that is also what MLflow logs as params, and the one place
+that fills in and validates a trial.
+
+`TrialConfig(...)` checks what a value alone decides (types, ranges, the closed sets `Scale`, `Source` and
+`AttackTarget`); `resolved()` fills what the task and backbone decide (epsilon ladder, reference epsilon, per-epoch
+fraction, image size) and checks every name against its registry (task, backbone, attention, placement, epoch
+callbacks). Every way a trial is built (sweep expansion, Ray Tune's config, `execute`) goes through `resolved()`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-ATTACK_TARGETS = ("logits", "probabilities")
+from .data.sources import Source
+from .models.registry import Scale
+from .registry import closed_value
+from .robustness.settings import PAPER_ATTACK, AttackTarget
+
+ATTACK_TARGETS = tuple(target.value for target in AttackTarget)
 
 
 @dataclass(frozen=True)
@@ -40,14 +52,14 @@ class TrialConfig:
     epoch_fraction: float | None = None  # None: the task's default (skin lesion 0.1)
     class_weighting: bool = True
 
-    # the attack
+    # the attack (defaults: trainables.robustness.PAPER_ATTACK)
     epsilons: tuple[float, ...] = ()  # empty: the task's paper ladder
     reference_epsilon: float | None = None  # None: the task's reference epsilon
-    pgd_steps: int = 40
-    rel_stepsize: float = 0.01 / 0.3
-    random_start: bool = True
-    restarts: int = 1
-    attack_on: str = "logits"
+    pgd_steps: int = PAPER_ATTACK.steps
+    rel_stepsize: float = PAPER_ATTACK.rel_stepsize
+    random_start: bool = PAPER_ATTACK.random_start
+    restarts: int = PAPER_ATTACK.restarts
+    attack_on: str = PAPER_ATTACK.attack_on
     eval_batch_size: int = 64
     max_eval: int | None = None  # attack at most this many test points (None: all)
     explain_samples: int = 16
@@ -63,19 +75,24 @@ class TrialConfig:
     gpus_per_trial: int = 0
     memory_gb: float = 2.0
 
-    extra: dict[str, Any] = field(default_factory=dict)
+    # the trainable's extension point: "module:function" or "/path/file.py:function" -> keyword arguments; each
+    # function is called as function(event, **arguments) after every epoch (see trainables.training.EpochEvent)
+    epoch_callbacks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "epsilons", tuple(float(e) for e in self.epsilons))
         if self.attention == "none":
             object.__setattr__(self, "placement", "head")  # the baseline has no attention block to place
-        if self.attack_on not in ATTACK_TARGETS:
-            raise ValueError(f"attack_on={self.attack_on!r} is not allowed; expected one of: {', '.join(ATTACK_TARGETS)}")
+        for name, enum in (("scale", Scale), ("source", Source), ("attack_on", AttackTarget)):
+            object.__setattr__(self, name, closed_value(enum, name, getattr(self, name)))
         for name in ("epochs", "batch_size", "pgd_steps", "restarts", "eval_batch_size", "heads", "cpus_per_trial"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1; received {getattr(self, name)!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1); received {self.dropout!r}")
+        if not isinstance(self.epoch_callbacks, dict):
+            raise ValueError(f"epoch_callbacks must map 'module:function' to keyword arguments; "
+                             f"received {self.epoch_callbacks!r}")
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -93,13 +110,54 @@ class TrialConfig:
         """Ray Tune passes {"trial": {...}} plus, for searches, the sampled keys at the top level."""
         merged = dict(tune_config.get("trial", {}))
         merged.update({k: v for k, v in tune_config.items() if k != "trial"})
-        return cls.from_dict(merged)
+        return cls.from_dict(merged).resolved()
+
+    def resolved(self) -> "TrialConfig":
+        """This trial with what its task and backbone decide filled in, every name checked against its registry.
+        Idempotent; raises ValueError naming the bad value and what is allowed."""
+        from .data import get_task, list_sources, list_tasks
+        from .models import default_input_shape, list_attentions, list_backbones, list_placements
+        from .training import resolve_epoch_callback
+
+        for key, options in (("task", list_tasks()), ("source", list_sources()), ("backbone", list_backbones()),
+                             ("attention", list_attentions())):
+            if getattr(self, key) not in options:
+                raise ValueError(f"{self.run_name}: unknown {key} {getattr(self, key)!r}; expected one of: "
+                                 f"{', '.join(options)}")
+        placements = list_placements(self.backbone, self.scale)
+        if self.placement not in placements:
+            raise ValueError(f"{self.run_name}: unknown placement {self.placement!r} for {self.backbone}; "
+                             f"expected one of: {', '.join(placements)}")
+        task = get_task(self.task)
+        changes: dict[str, Any] = {}
+        if not self.epsilons:
+            changes["epsilons"] = task.epsilons
+        if self.reference_epsilon is None:
+            changes["reference_epsilon"] = task.reference_epsilon
+        if self.epoch_fraction is None and task.epoch_fraction is not None:
+            changes["epoch_fraction"] = task.epoch_fraction
+        if self.image_size is None:
+            changes["image_size"] = default_input_shape(self.backbone, self.scale)[0]
+        trial = self.replace(**changes) if changes else self
+        bad_eps = [e for e in trial.epsilons if not 0.0 < e <= 1.0]
+        if bad_eps:
+            raise ValueError(f"{trial.run_name}: epsilons must be in (0, 1] (pixel space [0,1]); received {bad_eps}")
+        for spec in trial.epoch_callbacks:
+            resolve_epoch_callback(spec)
+        return trial
 
     def replace(self, **changes: Any) -> "TrialConfig":
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @property
+    def attack_settings(self):
+        """The attack as trainables.robustness.AttackSettings."""
+        return PAPER_ATTACK.replace(steps=self.pgd_steps, rel_stepsize=self.rel_stepsize,
+                                    random_start=self.random_start, restarts=self.restarts,
+                                    attack_on=self.attack_on, batch_size=self.eval_batch_size)
 
     @property
     def run_name(self) -> str:
@@ -119,6 +177,23 @@ class TrialConfig:
                 value = json.dumps(value, sort_keys=True)
             params[key] = str(value)
         return params
+
+
+def parse_assignments(pairs) -> dict[str, Any]:
+    """`key=value` strings (values parsed as JSON where possible) into a dict of TrialConfig values."""
+    nullable = {f.name for f in dataclasses.fields(TrialConfig) if "None" in str(f.type)}
+    values = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or key not in TrialConfig.field_names():
+            raise ValueError(f"--set expects key=value with key one of: {', '.join(TrialConfig.field_names())}; "
+                             f"received {pair!r}")
+        try:  # "none" is also a name (attention=none): it means None only where a field can be None
+            value = None if text in ("None", "none") and key in nullable else json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        values[key] = tuple(value) if isinstance(value, list) else value
+    return values
 
 
 def experiment_name(sweep: str, profile: str) -> str:

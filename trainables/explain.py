@@ -1,4 +1,5 @@
-"""Grad-CAM and perturbation maps for a fixed sample of images, clean and at each epsilon, saved as artifacts.
+"""Grad-CAM and perturbation maps for a fixed sample of images, clean and at each epsilon: arrays only (the
+preview grids are drawn by analysis.figures, the artifacts written by trainables.tracking).
 
 Grad-CAM follows the keras-io recipe: gradients of the class logit with respect to the target layer's output,
 one weight per channel (spatial mean of its gradient), ReLU of the weighted channel sum, divided by the map's
@@ -7,10 +8,8 @@ maximum per image (a map whose maximum is 0 stays all zero).
 Perturbation maps show |x_adv - x|: the maximum over colour channels, divided by that image's largest value and
 scaled to 0-255, so every map uses its full range (the epsilon of each column says the absolute size).
 
-Artifact layout (read back by `read_explanations`): <out_dir>/explanations/samples.npz with the keys of
-`Explanations` (ARRAY_KEYS plus the strings gradcam_layer and gradcam_target), and PNG grids
-<out_dir>/explanations/perturbation_grid.png and gradcam_grid.png (one row per sample image, one column for the
-clean image and one per epsilon).
+File layout (`write_explanations` / `read_explanations`): one npz with the keys of `Explanations` (ARRAY_KEYS plus
+the strings gradcam_layer and gradcam_target); in MLflow it is explanations/samples.npz.
 """
 
 from __future__ import annotations
@@ -21,16 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-EXPLANATIONS_DIR = "explanations"
-SAMPLES_FILE = "samples.npz"
-PERTURBATION_GRID = "perturbation_grid.png"
-GRADCAM_GRID = "gradcam_grid.png"
+from .registry import Registry
 
 # which class Grad-CAM explains: the model's prediction on the shown image (keras-io default) or the true label
-GRADCAM_TARGETS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
-    "predicted": lambda predictions, labels: predictions,
-    "label": lambda predictions, labels: labels,
-}
+GRADCAM_TARGETS: Registry[Callable[[np.ndarray, np.ndarray], np.ndarray]] = Registry("Grad-CAM target")
+GRADCAM_TARGETS.register("predicted", lambda predictions, labels: predictions)
+GRADCAM_TARGETS.register("label", lambda predictions, labels: labels)
 
 
 def gradcam_model(model, layer_name: str):
@@ -175,8 +170,7 @@ def explain_samples(
     RobustnessResult.adversarial_samples with images = x_test[result.sample_indices]. target: the class Grad-CAM
     explains, "predicted" (on the image shown) or "label".
     """
-    if target not in GRADCAM_TARGETS:
-        raise ValueError(f"unknown Grad-CAM target {target!r}; expected one of: {', '.join(GRADCAM_TARGETS)}")
+    choose = GRADCAM_TARGETS.lookup(target)
     images = _validate_images(images)
     labels = np.asarray(labels).astype(np.int64)
     if labels.shape != (len(images),):
@@ -190,7 +184,6 @@ def explain_samples(
                 f"adversarial samples at eps {eps:g} must have shape {images.shape}; received {batch.shape}"
             )
         adversarial[k] = batch
-    choose = GRADCAM_TARGETS[target]
     explainer = GradCam(model, layer_name, images.shape[1:])
 
     def explain(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -218,101 +211,25 @@ def explain_samples(
     )
 
 
-def write_explanation_artifacts(explanations: Explanations, out_dir) -> list[Path]:
-    """Write <out_dir>/explanations/{samples.npz, perturbation_grid.png, gradcam_grid.png}; returns the paths."""
-    directory = Path(out_dir) / EXPLANATIONS_DIR
-    directory.mkdir(parents=True, exist_ok=True)
-    samples = directory / SAMPLES_FILE
+def write_explanations(explanations: Explanations, path) -> Path:
+    """The arrays as one compressed npz at `path` (read back by read_explanations)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {key: getattr(explanations, key) for key in ARRAY_KEYS}
-    np.savez_compressed(
-        samples,
-        **arrays,
-        gradcam_layer=np.array(explanations.gradcam_layer),
-        gradcam_target=np.array(explanations.gradcam_target),
-    )
-    perturbation_png = directory / PERTURBATION_GRID
-    gradcam_png = directory / GRADCAM_GRID
-    _write_png(perturbation_png, perturbation_grid(explanations))
-    _write_png(gradcam_png, gradcam_grid(explanations))
-    return [samples, perturbation_png, gradcam_png]
+    np.savez_compressed(path, **arrays, gradcam_layer=np.array(explanations.gradcam_layer),
+                        gradcam_target=np.array(explanations.gradcam_target))
+    return path
 
 
 def read_explanations(path) -> Explanations:
-    """Load `samples.npz` given the file, its explanations/ folder, or the out_dir written to."""
+    """Load an npz written by write_explanations."""
     path = Path(path)
-    for candidate in (path, path / SAMPLES_FILE, path / EXPLANATIONS_DIR / SAMPLES_FILE):
-        if candidate.is_file():
-            with np.load(candidate, allow_pickle=False) as data:
-                values = {key: data[key] for key in ARRAY_KEYS}
-                layer, target = str(data["gradcam_layer"]), str(data["gradcam_target"])
-            return Explanations(**values, gradcam_layer=layer, gradcam_target=target)
-    raise ValueError(f"no {SAMPLES_FILE} at {path} (nor in {path / EXPLANATIONS_DIR})")
-
-
-CELL = 96  # px per grid cell: small inputs are upscaled so the previews stay readable
-TITLE = 14  # px of title strip above each cell
-
-
-def _cell(image_rgb: np.ndarray, title: str) -> np.ndarray:
-    """One grid cell: an (h, w, 3) uint8 image scaled to CELL px under a one-line title."""
-    import cv2
-
-    cell = cv2.resize(image_rgb, (CELL, CELL), interpolation=cv2.INTER_NEAREST)
-    strip = np.full((TITLE, CELL, 3), 255, np.uint8)
-    cv2.putText(strip, title, (2, TITLE - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.28, (0, 0, 0), 1, cv2.LINE_AA)
-    return np.vstack([strip, cell])
-
-
-def _to_uint8(image: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
-
-
-def _overlay(image: np.ndarray, cam: np.ndarray) -> np.ndarray:
-    """Grad-CAM (h, w) in [0, 1] stretched over the image as a jet heat map, 45 % opaque."""
-    import cv2
-
-    height, width = image.shape[:2]
-    heat = cv2.resize(_to_uint8(cam), (width, height), interpolation=cv2.INTER_LINEAR)
-    heat = cv2.cvtColor(cv2.applyColorMap(heat, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
-    return cv2.addWeighted(_to_uint8(image), 0.55, heat, 0.45, 0)
-
-
-def _tile(rows: list[list[np.ndarray]]) -> np.ndarray:
-    return np.vstack([np.hstack(row) for row in rows])
-
-
-def perturbation_grid(explanations: Explanations) -> np.ndarray:
-    """RGB uint8 preview: per sample row, the clean image then |x_adv - x| per epsilon (drawn with OpenCV:
-    matplotlib needs seconds for a (1 + E) x S grid, on every trial)."""
-    rows = []
-    for row, image in enumerate(explanations.images):
-        cells = [_cell(_to_uint8(image), f"y={explanations.labels[row]} p={explanations.predictions_clean[row]}")]
-        for column, eps in enumerate(explanations.epsilons):
-            gray = explanations.perturbation[column, row]
-            cells.append(_cell(np.repeat(gray[..., None], 3, axis=-1),
-                               f"e={eps:g} p={explanations.predictions_adversarial[column, row]}"))
-        rows.append(cells)
-    return _tile(rows)
-
-
-def gradcam_grid(explanations: Explanations) -> np.ndarray:
-    """RGB uint8 preview: per sample row, Grad-CAM over the clean image then over the adversarial image per epsilon."""
-    rows = []
-    for row, image in enumerate(explanations.images):
-        cells = [_cell(_overlay(image, explanations.gradcam_clean[row]),
-                       f"y={explanations.labels[row]} p={explanations.predictions_clean[row]}")]
-        for column, eps in enumerate(explanations.epsilons):
-            cells.append(_cell(_overlay(explanations.adversarial[column, row], explanations.gradcam_adversarial[column, row]),
-                               f"e={eps:g} p={explanations.predictions_adversarial[column, row]}"))
-        rows.append(cells)
-    return _tile(rows)
-
-
-def _write_png(path: Path, image_rgb: np.ndarray) -> None:
-    import cv2
-
-    if not cv2.imwrite(str(path), cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)):
-        raise OSError(f"could not write {path}")
+    if not path.is_file():
+        raise ValueError(f"no explanation arrays at {path}")
+    with np.load(path, allow_pickle=False) as data:
+        values = {key: data[key] for key in ARRAY_KEYS}
+        layer, target = str(data["gradcam_layer"]), str(data["gradcam_target"])
+    return Explanations(**values, gradcam_layer=layer, gradcam_target=target)
 
 
 def _validate_images(images) -> np.ndarray:

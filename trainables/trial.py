@@ -9,15 +9,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import isolation
 from .config import TrialConfig
-from .resources import configure_tensorflow
-from .timing import PhaseTimer
+from .runtime import isolation
+from .runtime.resources import configure_tensorflow
+from .runtime.timing import PhaseTimer
+from .tracking import keys
 
-# Test hooks in TrialConfig.extra: die once at an epoch / write "<pid> <epoch>" to a file after each epoch, so that
-# tests can exercise the resume path and kill the worker process mid-training.
-FAILURE_INJECTION_KEY = "fail_once_at_epoch"
-EPOCH_ANNOUNCE_KEY = "announce_epochs_to"
+# What the driver puts into Ray Tune's config beside the trial: where and how to log (not part of the trial).
+RUN_SETTINGS = ("tracking_uri", "experiment_id", "parent_run_id", "sweep_kind", "trial_number_offset")
 
 
 _previous_trial_end: float | None = None  # in this worker process (workers run trial after trial)
@@ -29,8 +28,9 @@ def run_trial(tune_config: dict[str, Any]) -> None:
     import ray
     from ray import tune
 
-    settings = {k: tune_config[k] for k in ("tracking_uri", "experiment_id")}
-    config = TrialConfig.from_tune({k: v for k, v in tune_config.items() if k not in settings})
+    settings = {k: tune_config[k] for k in RUN_SETTINGS if k in tune_config}
+    offset = settings.pop("trial_number_offset", None)
+    config = TrialConfig.from_tune({k: v for k, v in tune_config.items() if k not in RUN_SETTINGS})
     configure_tensorflow(config.cpus_per_trial, config.gpus_per_trial)
     trial_id = tune.get_context().get_trial_id() or config.run_name
     node = ray.get_runtime_context().get_node_id()
@@ -38,10 +38,19 @@ def run_trial(tune_config: dict[str, Any]) -> None:
     startup = time.time() - idle_since if idle_since else None
     try:
         execute(config, trial_id=trial_id, report=tune.report, checkpoint=tune.get_checkpoint(), node=node,
-                startup_seconds=startup, **settings)
+                startup_seconds=startup, run_name=run_name(config, trial_id, offset), **settings)
     finally:
         isolation.freeze_survivors()
         _previous_trial_end = time.time()
+
+
+def run_name(config: TrialConfig, trial_id: str, trial_number_offset: int | None) -> str:
+    """The trial's MLflow run name; a search's trials share a config name, so each gets its study trial number
+    (the study's size when the invocation started + Ray's trial index, which counts up in the order Optuna asks)."""
+    if trial_number_offset is None:
+        return config.run_name
+    index = trial_id.rsplit("_", 1)[-1]
+    return f"{config.run_name}-t{trial_number_offset + int(index)}" if index.isdigit() else f"{config.run_name}-{trial_id}"
 
 
 def process_start_time() -> float | None:
@@ -56,7 +65,9 @@ def process_start_time() -> float | None:
 
 
 def execute(config: TrialConfig, *, tracking_uri: str, experiment_id: str, trial_id: str,
-            report, checkpoint=None, node: str = "local", startup_seconds: float | None = None) -> dict[str, float]:
+            report, checkpoint=None, node: str = "local", startup_seconds: float | None = None,
+            run_name: str | None = None, parent_run_id: str | None = None,
+            sweep_kind: str = "grid") -> dict[str, float]:
     """The trial's steps in order; `report(metrics, checkpoint=...)` is tune.report inside Ray.
 
     startup_seconds: time from the worker's start (or its previous trial's end) to this trial's start, logged as
@@ -66,20 +77,24 @@ def execute(config: TrialConfig, *, tracking_uri: str, experiment_id: str, trial
     """
     from . import tracking
 
+    config = config.resolved()
     finished = tracking.finished_trial_metrics(tracking_uri, experiment_id, trial_id)
     if finished is not None:
         report(finished)
         return finished
+    run = tracking.trial_run(config, tracking_uri, experiment_id, trial_id, run_name=run_name,
+                             parent_run_id=parent_run_id, sweep_kind=sweep_kind)
     with isolation.trial_scope():
-        return run_steps(config, tracking_uri=tracking_uri, experiment_id=experiment_id, trial_id=trial_id,
-                         report=report, checkpoint=checkpoint, node=node, startup_seconds=startup_seconds)
+        return run_steps(config, run, tracking_uri=tracking_uri, report=report, checkpoint=checkpoint, node=node,
+                         startup_seconds=startup_seconds)
 
 
-def run_steps(config: TrialConfig, *, tracking_uri: str, experiment_id: str, trial_id: str,
-              report, checkpoint, node: str, startup_seconds: float | None) -> dict[str, float]:
+def run_steps(config: TrialConfig, run, *, tracking_uri: str, report, checkpoint, node: str,
+              startup_seconds: float | None) -> dict[str, float]:
+    """run: the trial's MLflow run, a context manager (tracking.trial_run) entered once the data is loaded."""
     import keras
 
-    from . import data, explain, models, objectives, robustness, tracking
+    from . import data, explain, models, robustness, tracking
 
     keras.utils.set_random_seed(config.seed)
     timer = PhaseTimer()
@@ -88,9 +103,10 @@ def run_steps(config: TrialConfig, *, tracking_uri: str, experiment_id: str, tri
     with timer.phase("data"):
         task_data = data.load_task(config.task, config.source, image_size=config.image_size, seed=config.seed,
                                    data_root=config.data_root, max_train=config.max_train, max_test=config.max_test)
-    with tracking.trial_run(config, tracking_uri, experiment_id, trial_id), tempfile.TemporaryDirectory() as work:
+    with run, tempfile.TemporaryDirectory() as work:
         work = Path(work)
         tracking.record_attempt(node)
+        tracking.log_dataset(task_data.info, task_data.ids)
         if config.source_run_id:
             with timer.phase("model"):
                 model = models.load_model(tracking.download_model(tracking_uri, config.source_run_id, work))
@@ -102,23 +118,21 @@ def run_steps(config: TrialConfig, *, tracking_uri: str, experiment_id: str, tri
         x_eval, y_eval = evaluation_points(task_data, config.max_eval)
         with timer.phase("evaluate"):
             result = robustness.evaluate_robustness(
-                model, x_eval, y_eval, config.epsilons, steps=config.pgd_steps, rel_stepsize=config.rel_stepsize,
-                random_start=config.random_start, seed=config.seed, batch_size=config.eval_batch_size,
-                attack_on=config.attack_on, restarts=config.restarts,
+                model, x_eval, y_eval, config.epsilons, settings=config.attack_settings, seed=config.seed,
                 sample_indices=list(range(min(config.explain_samples, len(y_eval)))),
             )
-        final = objectives.objectives(result.accuracy, config.reference_epsilon)
+        final = robustness.objectives(result.accuracy, config.reference_epsilon)
         with timer.phase("explain"):
             explanations = explain.explain_samples(model, x_eval[result.sample_indices], y_eval[result.sample_indices],
                                                    result.adversarial_samples)
-            explain.write_explanation_artifacts(explanations, work / "artifacts")
         with timer.phase("mlflow"):
             tracking.log_evaluation(result, final)
-            tracking.log_directory(work / "artifacts" / tracking.EXPLANATIONS_DIR, tracking.EXPLANATIONS_DIR)
+            tracking.log_explanations(explanations)
             if not config.source_run_id:
                 tracking.log_model(model)
         tracking.log_timings(timer.as_metrics())
-    metrics = {**final, **timer.as_metrics(), "checks_failed": ",".join(result.failed_checks()), "phase": "evaluated"}
+    metrics = {**final, **timer.as_metrics(), keys.CHECKS_FAILED: ",".join(result.failed_checks()),
+               keys.PHASE: keys.PHASE_EVALUATED}
     report(metrics)
     return metrics
 
@@ -149,12 +163,10 @@ def train_model(config: TrialConfig, task_data, report, checkpoint, timer: Phase
             tracking.log_epoch(metrics, epoch)
         with timer.phase("checkpoint"), tempfile.TemporaryDirectory() as folder:
             training.save_checkpoint(Path(folder), model, state)
-            report({**metrics, "epoch": epoch, "clean_acc": metrics["val_accuracy"], "robust_objective": math.nan,
-                    "phase": "training"}, checkpoint=tune.Checkpoint.from_directory(folder))
-        if config.extra.get(EPOCH_ANNOUNCE_KEY):
-            Path(config.extra[EPOCH_ANNOUNCE_KEY]).write_text(f"{os.getpid()} {epoch}")
-        if config.extra.get(FAILURE_INJECTION_KEY) == epoch and checkpoint is None:
-            raise RuntimeError(f"injected failure at epoch {epoch} (config.extra.{FAILURE_INJECTION_KEY})")
+            report({**metrics, keys.EPOCH: epoch, keys.CLEAN_ACC: metrics[keys.VAL_ACCURACY],
+                    keys.ROBUST_OBJECTIVE: math.nan, keys.PHASE: keys.PHASE_TRAINING},
+                   checkpoint=tune.Checkpoint.from_directory(folder))
+        training.run_epoch_callbacks(training.EpochEvent(config, epoch, metrics, os.getpid(), checkpoint is not None))
 
     training.train(model, train_data, val_data, config, class_weight=class_weight, state=state,
                    on_epoch_end=on_epoch_end)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..registry import Registry
 from .errors import DataError
 
 SKIN_EPSILONS = (0.00125, 0.0025, 0.005, 0.01)
@@ -29,16 +30,13 @@ class TaskSpec:
     description: str = ""
 
 
-TASKS: dict[str, TaskSpec] = {}
+TASKS: Registry[TaskSpec] = Registry("task", error=DataError)
 
 
-def register_task(spec: TaskSpec) -> TaskSpec:
-    if spec.name in TASKS:
-        raise ValueError(f"task {spec.name!r} is registered twice")
+def register_task(spec: TaskSpec, *, replace: bool = False) -> TaskSpec:
     if len(spec.class_names) != spec.num_classes:
         raise ValueError(f"task {spec.name!r}: {len(spec.class_names)} class names for {spec.num_classes} classes")
-    TASKS[spec.name] = spec
-    return spec
+    return TASKS.register(spec.name, spec, replace=replace)
 
 
 register_task(TaskSpec(
@@ -65,7 +63,4 @@ def list_tasks() -> list[str]:
 
 
 def get_task(name: str) -> TaskSpec:
-    try:
-        return TASKS[name]
-    except (KeyError, TypeError):
-        raise DataError(f"unknown task {name!r}; expected one of: {', '.join(TASKS)}") from None
+    return TASKS.lookup(name)

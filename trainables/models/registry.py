@@ -10,12 +10,23 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING, Any
+
+from ..registry import Registry
 
 if TYPE_CHECKING:
     import keras
 
-SCALES = ("full", "mini")
+
+class Scale(str, Enum):
+    """The closed set of model scales: the paper's networks, or CPU-scale copies with the same layer names."""
+
+    FULL = "full"
+    MINI = "mini"
+
+
+SCALES = tuple(scale.value for scale in Scale)
 
 
 @dataclass(frozen=True)
@@ -44,14 +55,14 @@ class BackboneSpec:
     relative_cost: float = 1.0
 
 
-_BACKBONES: dict[tuple[str, str], BackboneSpec] = {}
+_BACKBONES: Registry[BackboneSpec] = Registry("backbone (name, scale)")
 
 
 def register_backbone(name: str, scale: str, **spec_fields) -> Callable:
     """Decorator registering ``build(input_tensor) -> keras.Model`` under (name, scale)."""
 
     def decorate(build):
-        _BACKBONES[(name, scale)] = BackboneSpec(name=name, scale=scale, build=build, **spec_fields)
+        _BACKBONES.register((name, scale), BackboneSpec(name=name, scale=scale, build=build, **spec_fields))
         return build
 
     return decorate
@@ -79,12 +90,12 @@ def default_input_shape(backbone: str, scale: str = "full") -> tuple[int, int, i
     return (size, size, 3)
 
 
-_ATTENTIONS: dict[str, Any] = {}
+_ATTENTIONS: Registry[Any] = Registry("attention")
 
 
-def register_attention(name: str, layer_class: type | str | None) -> None:
+def register_attention(name: str, layer_class: type | str | None, *, replace: bool = False) -> None:
     """layer_class: a SoftAttention subclass, its "module:Class" path (imported when first built), or None."""
-    _ATTENTIONS[name] = layer_class
+    _ATTENTIONS.register(name, layer_class, replace=replace)
 
 
 register_attention("none", None)
@@ -97,11 +108,9 @@ def list_attentions() -> list[str]:
 
 
 def attention_class(name: str) -> type | None:
-    if name not in _ATTENTIONS:
-        raise ValueError(f"unknown attention {name!r}; expected one of: {', '.join(_ATTENTIONS)}")
-    layer_class = _ATTENTIONS[name]
+    layer_class = _ATTENTIONS.lookup(name)
     if isinstance(layer_class, str):
         module, _, attribute = layer_class.partition(":")
-        layer_class = _ATTENTIONS[name] = getattr(importlib.import_module(module), attribute)
+        layer_class = _ATTENTIONS.register(name, getattr(importlib.import_module(module), attribute), replace=True)
     return layer_class
 

@@ -16,33 +16,30 @@ how many epsilons or restarts came before.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..registry import Registry
+from .settings import AttackTarget
+
 # streams separate the random starts of the evaluation from those of the checks' extra attacks
 MAIN_STREAM = 0
 CHECK_STREAM = 1
 
-ATTACK_OUTPUTS: dict[str, Callable] = {}
+ATTACK_OUTPUTS: Registry[Callable] = Registry("attack_on")
+register_attack_output = ATTACK_OUTPUTS.decorator
 
 
-def register_attack_output(name: str):
-    def decorate(transform: Callable) -> Callable:
-        ATTACK_OUTPUTS[name] = transform
-        return transform
-
-    return decorate
-
-
-@register_attack_output("logits")
+@register_attack_output(AttackTarget.LOGITS.value)
 def _logits(outputs):
     return outputs
 
 
-@register_attack_output("probabilities")
+@register_attack_output(AttackTarget.PROBABILITIES.value)
 def _probabilities(outputs):
     # the paper's heads end in softmax: Foolbox then takes cross-entropy of probabilities treated as logits
     import tensorflow as tf
@@ -51,8 +48,7 @@ def _probabilities(outputs):
 
 
 def validate_attack_on(attack_on: str) -> str:
-    if attack_on not in ATTACK_OUTPUTS:
-        raise ValueError(f"unknown attack_on {attack_on!r}; expected one of: {', '.join(ATTACK_OUTPUTS)}")
+    ATTACK_OUTPUTS.lookup(attack_on)
     return attack_on
 
 
@@ -165,61 +161,6 @@ def start_noise(seed: int, stream: int, restart: int, epsilon: float, point_ids:
     return noise
 
 
-def _attack_classes():
-    """(PerExampleLinfPGD, CompiledFGSM): Foolbox attacks fed by a CompiledModel (classes built lazily: imports)."""
-    import eagerpy as ep
-    import foolbox as fb
-    from foolbox.attacks.base import get_criterion
-    from foolbox.criteria import Misclassification
-
-    class CompiledGradient:
-        """Foolbox's value_and_grad hook served by CompiledModel.loss_and_gradient (the same loss, compiled)."""
-
-        loss_and_gradient = None
-
-        def get_loss_fn(self, model, labels):
-            self._labels = labels.raw
-            return super().get_loss_fn(model, labels)
-
-        def value_and_grad(self, loss_fn, x):
-            loss, gradient = self.loss_and_gradient(x.raw, self._labels)
-            return ep.astensor(loss), ep.astensor(gradient)
-
-    class PerExampleLinfPGD(fb.attacks.LinfPGD):
-        """Foolbox LinfPGD with one radius per example, caller-supplied random starts and a compiled step loop.
-
-        Called with epsilon=1 (the whole [0, 1] box, so Foolbox's scalar final clip changes nothing); the step
-        size, the random start and the projection use per-example radii instead. Foolbox's __call__ (input bounds
-        check, final clip to the ball, success criterion) is unchanged; `run`, its loop of steps, is one call of
-        CompiledModel.pgd doing the same arithmetic (tests check equality with stock LinfPGD).
-        """
-
-        compiled = None  # CompiledModel
-        radii = None  # tf.Tensor (B, 1, 1, 1)
-        step_sizes = None  # tf.Tensor (B, 1, 1, 1): rel_stepsize * radius, rounded once to float32 as Foolbox does
-        next_start = None  # tf.Tensor (B, H, W, C): noise already scaled to each radius
-
-        def run(self, model, inputs, criterion, *, epsilon, **kwargs):
-            import tensorflow as tf
-
-            x0, restore_type = ep.astensor_(inputs)
-            criterion = get_criterion(criterion)
-            if not isinstance(criterion, Misclassification):
-                raise ValueError("PerExampleLinfPGD supports untargeted misclassification only")
-            x = x0.raw
-            if self.random_start:
-                x = tf.clip_by_value(x + self.next_start, *model.bounds)
-            x = self.compiled.pgd(
-                x, x0.raw, criterion.labels.raw, self.step_sizes, self.radii, tf.constant(self.steps, tf.int32)
-            )
-            return restore_type(ep.astensor(x))
-
-    class CompiledFGSM(CompiledGradient, fb.attacks.FGSM):
-        """Foolbox FGSM (no random start) with the compiled gradient."""
-
-    return PerExampleLinfPGD, CompiledFGSM
-
-
 @dataclass
 class PGDRunner:
     """Attacks batches of points of an image set and keeps the bookkeeping the checks need.
@@ -241,18 +182,12 @@ class PGDRunner:
     def __post_init__(self) -> None:
         import foolbox as fb
 
-        self.fmodel = fb.TensorFlowModel(self.compiled.forward, bounds=(0.0, 1.0), device=self.device)
-        self._pgd_class, fgsm_class = _attack_classes()
-        self._fgsm = fgsm_class()
-        self._fgsm.loss_and_gradient = self.compiled.loss_and_gradient
-        self._attacks: dict[int, object] = {}
+        from .foolbox_attacks import CompiledFGSM, PerExampleLinfPGD
 
-    def _pgd(self, steps: int):
-        if steps not in self._attacks:
-            attack = self._pgd_class(rel_stepsize=self.rel_stepsize, steps=steps, random_start=self.random_start)
-            attack.compiled = self.compiled
-            self._attacks[steps] = attack
-        return self._attacks[steps]
+        self.fmodel = fb.TensorFlowModel(self.compiled.forward, bounds=(0.0, 1.0), device=self.device)
+        self._fgsm = CompiledFGSM(self.compiled.loss_and_gradient)
+        self._pgd = functools.cache(lambda steps: PerExampleLinfPGD(
+            self.compiled, rel_stepsize=self.rel_stepsize, steps=steps, random_start=self.random_start))
 
     def pgd_batch(
         self,
@@ -268,22 +203,19 @@ class PGDRunner:
         """One PGD batch, point_ids[i] attacked at radius radii[i] in restart restarts[i] -> (success, x_adv)."""
         import tensorflow as tf
 
-        attack = self._pgd(steps)
         x = images[point_ids]
         with tf.device(self.device):
             radii = np.asarray(radii, np.float64).reshape(-1, 1, 1, 1)
-            attack.radii = tf.constant(radii.astype(np.float32))
-            attack.step_sizes = tf.constant((self.rel_stepsize * radii).astype(np.float32))
+            start = None
             if self.random_start:
-                noise = np.concatenate(
-                    [
-                        start_noise(self.seed, stream, int(restart), float(radius), [point], x.shape[1:])
-                        for point, radius, restart in zip(point_ids, radii.ravel(), restarts)
-                    ]
-                )
-                attack.next_start = tf.constant(noise)
-            raw, clipped, success = attack(
-                self.fmodel, tf.constant(x), tf.constant(labels[point_ids], tf.int64), epsilons=1.0
+                start = tf.constant(np.concatenate([
+                    start_noise(self.seed, stream, int(restart), float(radius), [point], x.shape[1:])
+                    for point, radius, restart in zip(point_ids, radii.ravel(), restarts)
+                ]))
+            raw, clipped, success = self._pgd(steps)(
+                self.fmodel, tf.constant(x), tf.constant(labels[point_ids], tf.int64), epsilons=1.0,
+                radii=tf.constant(radii.astype(np.float32)),
+                step_sizes=tf.constant((self.rel_stepsize * radii).astype(np.float32)), start=start,
             )
         raw, clipped = raw.numpy(), clipped.numpy()
         self._record_ball(x, (raw, clipped), radii.ravel())

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..registry import Registry
 from .attack import CHECK_STREAM, PGDRunner, batches, nested_pgd
 from .result import CheckResult
 
@@ -47,6 +48,11 @@ class CheckConfig:
     max_bad_gradient_fraction: float = 0.0
     converged_delta: float = 0.05
     fgsm_tolerance: float = 0.05
+    sample_size: int = 32  # points the costly checks attack
+
+    def __post_init__(self) -> None:
+        if isinstance(self.sample_size, bool) or not isinstance(self.sample_size, int) or self.sample_size < 1:
+            raise ValueError(f"check sample_size must be an integer >= 1; received {self.sample_size!r}")
 
 
 @dataclass
@@ -86,12 +92,12 @@ class Check:
     costly: bool
 
 
-CHECKS: dict[str, Check] = {}
+CHECKS: Registry[Check] = Registry("check")
 
 
-def register_check(name: str, *, costly: bool):
+def register_check(name: str, *, costly: bool, replace: bool = False):
     def decorate(function: Callable[[CheckContext], CheckResult]):
-        CHECKS[name] = Check(function, costly)
+        CHECKS.register(name, Check(function, costly), replace=replace)
         return function
 
     return decorate

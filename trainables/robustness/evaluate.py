@@ -16,7 +16,6 @@ from .attack import (
     compile_forward,
     default_device,
     nested_pgd,
-    validate_attack_on,
 )
 from .checks import CheckConfig, CheckContext, probability_like_rows
 from .checks import run_checks as run_check_registry
@@ -27,11 +26,10 @@ from .inputs import (
     validate_epsilons,
     validate_images,
     validate_labels,
-    validate_positive_float,
-    validate_positive_int,
     validate_sample_indices,
 )
 from .result import RobustnessResult
+from .settings import PAPER_ATTACK, AttackSettings, AttackTarget
 
 DEFAULT_SAMPLE_SIZE = 16
 
@@ -72,47 +70,34 @@ def evaluate_robustness(
     labels: np.ndarray,
     epsilons: Sequence[float],
     *,
-    steps: int = 40,
-    rel_stepsize: float = 0.01 / 0.3,
-    random_start: bool = True,
+    settings: AttackSettings = PAPER_ATTACK,
     seed: int | None = None,
-    batch_size: int | None = None,
-    attack_on: str = "logits",
-    restarts: int = 1,
     sample_indices: Sequence[int] | None = None,
     run_checks: bool = True,
-    check_sample_size: int = 32,
     check_config: CheckConfig | None = None,
+    **changes,
 ) -> RobustnessResult:
     """Foolbox LinfPGD (bounds (0, 1)) on every point at increasing epsilons, nested (see `attack.nested_pgd`).
 
     model: Keras model (or callable with `training=`) mapping float32 [0, 1] NHWC images to logits (N, K).
     epsilons: strictly increasing in [0, 1]; 0.0 is added first when absent (its accuracy is the clean accuracy).
-    attack_on: "logits" (default) or "probabilities" (softmax of the logits, the paper's softmax heads).
-    restarts: PGD runs with independent random starts; a point is robust only if it survives all of them.
+    settings: the attack (default: the paper's, `PAPER_ATTACK`); keyword `changes` replace its fields
+    (steps=, rel_stepsize=, random_start=, restarts=, attack_on=, batch_size=).
     seed: keys the random starts; the same seed gives the same result for any batch size. None draws one (stored
     in the result). sample_indices: points whose adversarial inputs are returned (default: 16 class-balanced).
-    run_checks: also run the costly checks (on `check_sample_size` points at the middle and largest epsilons);
-    the cheap ones always run. Failed checks are reported with `warnings.warn` and in `result.checks`.
+    run_checks: also run the costly checks (on `check_config.sample_size` points at the middle and largest
+    epsilons); the cheap ones always run. Failed checks are reported with `warnings.warn` and in `result.checks`.
     """
     start, cpu_start = time.perf_counter(), time.process_time()
+    settings = settings.replace(**changes) if changes else settings
     epsilons = validate_epsilons(epsilons)
     images = validate_images(images)
-    steps = validate_positive_int("steps", steps)
-    restarts = validate_positive_int("restarts", restarts)
-    rel_stepsize = validate_positive_float("rel_stepsize", rel_stepsize)
-    check_sample_size = validate_positive_int("check_sample_size", check_sample_size)
-    attack_on = validate_attack_on(attack_on)
-    if not isinstance(random_start, bool):
-        raise ValueError(f"random_start must be True or False; received {random_start!r}")
-    device = default_device()
-    if batch_size is None:
-        batch_size = default_batch_size(images.shape[1:], gpu=device.startswith("/GPU"))
-    batch_size = validate_positive_int("batch_size", batch_size)
-    seed = resolve_seed(seed)
     config = check_config or CheckConfig()
+    device = default_device()
+    batch_size = settings.batch_size or default_batch_size(images.shape[1:], gpu=device.startswith("/GPU"))
+    seed = resolve_seed(seed)
 
-    logits = compile_forward(model, images.shape[1:], "logits")
+    logits = compile_forward(model, images.shape[1:], AttackTarget.LOGITS.value)
     num_classes = output_width(logits, images)
     labels = validate_labels(labels, len(images), num_classes)
     if sample_indices is None:
@@ -121,35 +106,28 @@ def evaluate_robustness(
         samples = validate_sample_indices(sample_indices, len(images))
 
     clean = clean_pass(logits, images, labels, batch_size, config.probability_atol)
-    attacked = CompiledModel.build(model, images.shape[1:], attack_on, logits if attack_on == "logits" else None)
-    runner = PGDRunner(attacked, seed, batch_size, rel_stepsize, random_start, device)
-    outcome = nested_pgd(
-        runner, images, labels, epsilons, clean.correct, steps=steps, restarts=restarts, sample_indices=samples
-    )
+    on_logits = settings.attack_on == AttackTarget.LOGITS.value
+    attacked = CompiledModel.build(model, images.shape[1:], settings.attack_on, logits if on_logits else None)
+
+    def runner() -> PGDRunner:
+        return PGDRunner(attacked, seed, batch_size, settings.rel_stepsize, settings.random_start, device)
+
+    main = runner()
+    outcome = nested_pgd(main, images, labels, epsilons, clean.correct, steps=settings.steps,
+                         restarts=settings.restarts, sample_indices=samples)
     accuracy = {eps: float(outcome.robust_mask[:, k].mean()) for k, eps in enumerate(epsilons)}
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
 
     check_start, check_cpu_start = time.perf_counter(), time.process_time()
-    check_runner = PGDRunner(attacked, seed, batch_size, rel_stepsize, random_start, device)
+    check_runner = runner()
     check_indices = np.sort(
-        np.random.default_rng([seed, 1]).choice(len(images), min(check_sample_size, len(images)), replace=False)
+        np.random.default_rng([seed, 1]).choice(len(images), min(config.sample_size, len(images)), replace=False)
     )
     context = CheckContext(
-        epsilons=epsilons,
-        accuracy=accuracy,
-        robust_mask=outcome.robust_mask,
-        labels=labels,
-        num_classes=num_classes,
-        ball_violation=runner.max_ball_violation,
-        points_attacked=runner.points_checked,
-        probability_row_fraction=clean.probability_row_fraction,
-        config=config,
-        model=model,
-        images=images,
-        runner=check_runner,
-        check_indices=check_indices,
-        steps=steps,
-        restarts=restarts,
+        epsilons=epsilons, accuracy=accuracy, robust_mask=outcome.robust_mask, labels=labels,
+        num_classes=num_classes, ball_violation=main.max_ball_violation, points_attacked=main.points_checked,
+        probability_row_fraction=clean.probability_row_fraction, config=config, model=model, images=images,
+        runner=check_runner, check_indices=check_indices, steps=settings.steps, restarts=settings.restarts,
         batch_size=batch_size,
     )
     checks = run_check_registry(context, include_costly=run_checks)
@@ -161,23 +139,15 @@ def evaluate_robustness(
         adversarial_samples=outcome.adversarial_samples,
         sample_indices=samples,
         checks=checks,
-        gradient_evaluations=runner.gradient_evaluations,
+        gradient_evaluations=main.gradient_evaluations,
         seconds=seconds,
         check_gradient_evaluations=check_runner.gradient_evaluations,
         check_seconds=time.perf_counter() - check_start,
         cpu_seconds=cpu_seconds,
         check_cpu_seconds=time.process_time() - check_cpu_start,
         seed=seed,
-        settings={
-            "steps": steps,
-            "rel_stepsize": rel_stepsize,
-            "random_start": random_start,
-            "restarts": restarts,
-            "attack_on": attack_on,
-            "batch_size": batch_size,
-            "device": device,
-            "check_sample_size": int(len(check_indices)),
-        },
+        settings={**settings.to_dict(), "batch_size": batch_size, "device": device,
+                  "check_sample_size": int(len(check_indices))},
     )
 
 
@@ -187,33 +157,17 @@ def robust_accuracy(
     labels: np.ndarray,
     epsilons: Sequence[float],
     *,
-    steps: int = 40,
-    rel_stepsize: float = 0.01 / 0.3,
-    random_start: bool = True,
+    settings: AttackSettings = PAPER_ATTACK,
     seed: int | None = None,
-    batch_size: int | None = None,
-    attack_on: str = "logits",
-    restarts: int = 1,
+    **changes,
 ) -> dict[float, float]:
     """Fraction of points classified correctly under L-inf PGD at each epsilon (0.0 -> clean accuracy).
 
-    Same attack as `evaluate_robustness`, with only the cheap checks (their failures still warn).
+    Same attack as `evaluate_robustness` (same settings and keyword changes), with only the cheap checks (their
+    failures still warn).
     """
-    result = evaluate_robustness(
-        model,
-        images,
-        labels,
-        epsilons,
-        steps=steps,
-        rel_stepsize=rel_stepsize,
-        random_start=random_start,
-        seed=seed,
-        batch_size=batch_size,
-        attack_on=attack_on,
-        restarts=restarts,
-        sample_indices=(),
-        run_checks=False,
-    )
+    result = evaluate_robustness(model, images, labels, epsilons, settings=settings, seed=seed, sample_indices=(),
+                                 run_checks=False, **changes)
     return result.accuracy
 
 

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
+from ...registry import Registry
 from ..catalog import Catalog
 from ..errors import DataError
 from ..tasks import TaskSpec
 
-SOURCE_NAMES = ("synthetic", "original", "medmnist")
+class Source(str, Enum):
+    """The closed set of data sources."""
+
+    SYNTHETIC = "synthetic"  # procedural stand-ins, no files
+    ORIGINAL = "original"  # the published releases
+    MEDMNIST = "medmnist"  # MedMNIST+ npz files
+
+
+SOURCE_NAMES = tuple(source.value for source in Source)
 
 
 @dataclass(frozen=True)
@@ -36,7 +46,7 @@ class SourceEntry:
     root_env: str | None  # environment variable naming the data folder; None: the source needs no files
 
 
-SOURCES: dict[tuple[str, str], SourceEntry] = {}
+SOURCES: Registry[SourceEntry] = Registry("loader (source, task)", error=DataError)
 
 
 def register_source(source: str, task: str, *, root_env: str | None = None):
@@ -44,9 +54,7 @@ def register_source(source: str, task: str, *, root_env: str | None = None):
         raise ValueError(f"unknown source {source!r}; expected one of: {', '.join(SOURCE_NAMES)}")
 
     def register(load: Callable[[SourceRequest], Catalog]) -> Callable[[SourceRequest], Catalog]:
-        if (source, task) in SOURCES:
-            raise ValueError(f"loader for ({source!r}, {task!r}) is registered twice")
-        SOURCES[(source, task)] = SourceEntry(load=load, root_env=root_env)
+        SOURCES.register((source, task), SourceEntry(load=load, root_env=root_env))
         return load
 
     return register

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ...registry import Registry
 from . import SourceRequest, register_source
 from ..catalog import Catalog, ReadResult
 from ..errors import DataError
@@ -52,12 +53,12 @@ class SyntheticTask:
     render: Renderer  # (label, size, rng) -> uint8 (size, size) gray or (size, size, 3) RGB
 
 
-SYNTHETIC_TASKS: dict[str, SyntheticTask] = {}
+SYNTHETIC_TASKS: Registry[SyntheticTask] = Registry("synthetic task", error=DataError)
 
 
 def synthetic_task(name: str, *, code: int, priors: tuple[float, ...]):
     def register(render: Renderer) -> Renderer:
-        SYNTHETIC_TASKS[name] = SyntheticTask(code=code, priors=priors, render=render)
+        SYNTHETIC_TASKS.register(name, SyntheticTask(code=code, priors=priors, render=render))
         register_source("synthetic", name)(load_synthetic)
         return render
 
@@ -77,7 +78,7 @@ def load_synthetic(request: SourceRequest) -> Catalog:
     task, size, seed = request.task, request.image_size, request.seed
     if size < MIN_SIZE:
         raise DataError(f"synthetic images need image_size >= {MIN_SIZE}; received {size}")
-    generator = SYNTHETIC_TASKS[task.name]
+    generator = SYNTHETIC_TASKS.lookup(task.name)
     sizes = split_sizes(request.max_train, request.max_test)
     labels, splits, rows = [], [], []
     for split_code, split in enumerate(SPLITS):

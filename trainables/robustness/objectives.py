@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+from ..tracking import keys
+
 
 def _positive_curve(accuracy: dict[float, float]) -> tuple[list[float], list[float]]:
     points = sorted((eps, acc) for eps, acc in accuracy.items() if eps > 0)
@@ -45,8 +47,8 @@ def objectives(accuracy: dict[float, float], reference_epsilon: float) -> dict[s
     at_reference = accuracy_at(accuracy, reference_epsilon)
     auc = robust_auc(accuracy)
     return {
-        "clean_acc": accuracy[0.0],
-        "robust_acc_ref": at_reference,
-        "robust_auc": auc,
-        "robust_objective": 0.5 * at_reference + 0.5 * auc,
+        keys.CLEAN_ACC: accuracy[0.0],
+        keys.ROBUST_ACC_REF: at_reference,
+        keys.ROBUST_AUC: auc,
+        keys.ROBUST_OBJECTIVE: 0.5 * at_reference + 0.5 * auc,
     }

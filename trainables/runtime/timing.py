@@ -9,6 +9,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Iterator
 
+from ..tracking import keys
+
 
 class PhaseTimer:
     """Seconds per phase of one trial, and its peak RSS (reset when the timer starts: workers run many trials)."""
@@ -27,8 +29,8 @@ class PhaseTimer:
 
     def as_metrics(self) -> dict[str, float]:
         """time/<phase> in seconds (phases may nest: time/train includes time/checkpoint), and peak RSS."""
-        metrics = {f"time/{name}": seconds for name, seconds in self.seconds.items()}
-        metrics["peak_rss_mb"] = peak_rss_mb()
+        metrics = {keys.TIME + name: seconds for name, seconds in self.seconds.items()}
+        metrics[keys.PEAK_RSS_MB] = peak_rss_mb()
         return metrics
 
 

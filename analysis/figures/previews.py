@@ -1,0 +1,77 @@
+"""The per-trial preview grids a trial logs beside its explanation arrays (explanations/*.png), drawn with OpenCV:
+matplotlib needs seconds for a (1 + E) x S grid, on every trial.
+
+perturbation_preview: per sample row, the clean image then |x_adv - x| per epsilon.
+gradcam_preview: per sample row, Grad-CAM over the clean image then over the adversarial image per epsilon.
+Both take trainables.explain.Explanations and return RGB uint8 (rows x (1 + E) cells of CELL px under a title).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+CELL = 96  # px per grid cell: small inputs are upscaled so the previews stay readable
+TITLE = 14  # px of title strip above each cell
+
+
+def _cell(image_rgb: np.ndarray, title: str) -> np.ndarray:
+    """One grid cell: an (h, w, 3) uint8 image scaled to CELL px under a one-line title."""
+    import cv2
+
+    cell = cv2.resize(image_rgb, (CELL, CELL), interpolation=cv2.INTER_NEAREST)
+    strip = np.full((TITLE, CELL, 3), 255, np.uint8)
+    cv2.putText(strip, title, (2, TITLE - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.28, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.vstack([strip, cell])
+
+
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
+
+
+def _overlay(image: np.ndarray, cam: np.ndarray) -> np.ndarray:
+    """Grad-CAM (h, w) in [0, 1] stretched over the image as a jet heat map, 45 % opaque."""
+    import cv2
+
+    height, width = image.shape[:2]
+    heat = cv2.resize(_to_uint8(cam), (width, height), interpolation=cv2.INTER_LINEAR)
+    heat = cv2.cvtColor(cv2.applyColorMap(heat, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+    return cv2.addWeighted(_to_uint8(image), 0.55, heat, 0.45, 0)
+
+
+def _tile(rows: list[list[np.ndarray]]) -> np.ndarray:
+    return np.vstack([np.hstack(row) for row in rows])
+
+
+def perturbation_preview(explanations) -> np.ndarray:
+    rows = []
+    for row, image in enumerate(explanations.images):
+        cells = [_cell(_to_uint8(image), f"y={explanations.labels[row]} p={explanations.predictions_clean[row]}")]
+        for column, eps in enumerate(explanations.epsilons):
+            gray = explanations.perturbation[column, row]
+            cells.append(_cell(np.repeat(gray[..., None], 3, axis=-1),
+                               f"e={eps:g} p={explanations.predictions_adversarial[column, row]}"))
+        rows.append(cells)
+    return _tile(rows)
+
+
+def gradcam_preview(explanations) -> np.ndarray:
+    rows = []
+    for row, image in enumerate(explanations.images):
+        cells = [_cell(_overlay(image, explanations.gradcam_clean[row]),
+                       f"y={explanations.labels[row]} p={explanations.predictions_clean[row]}")]
+        for column, eps in enumerate(explanations.epsilons):
+            cells.append(_cell(_overlay(explanations.adversarial[column, row], explanations.gradcam_adversarial[column, row]),
+                               f"e={eps:g} p={explanations.predictions_adversarial[column, row]}"))
+        rows.append(cells)
+    return _tile(rows)
+
+
+def write_png(image_rgb: np.ndarray, path) -> Path:
+    import cv2
+
+    path = Path(path)
+    if not cv2.imwrite(str(path), cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {path}")
+    return path

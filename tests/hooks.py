@@ -1,0 +1,22 @@
+"""Epoch callbacks the fault tests register (TrialConfig.epoch_callbacks, by file path): the trainable's extension
+point, so that no test hook lives in the product."""
+
+import os
+from pathlib import Path
+
+HOOKS_FILE = str(Path(__file__).resolve())
+
+
+def callback(name: str) -> str:
+    return f"{HOOKS_FILE}:{name}"
+
+
+def fail_once_at_epoch(event, *, epoch: int) -> None:
+    """Die after `epoch` in the trial's first attempt (not after a restart from its checkpoint)."""
+    if event.epoch == epoch and not event.restored:
+        raise RuntimeError(f"injected failure at epoch {epoch} (tests/hooks.py)")
+
+
+def announce_epochs(event, *, path: str) -> None:
+    """Write "<pid> <epoch>" to path after each epoch, so a test can SIGKILL the worker mid-training."""
+    Path(path).write_text(f"{os.getpid()} {event.epoch}")

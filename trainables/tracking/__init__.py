@@ -1,0 +1,306 @@
+"""Every write to MLflow goes through this module (trial runs, a sweep's parent run, the report and Pareto-front
+summary runs); every name comes from `keys`. The layout is in `keys`' docstring and the README."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+from . import keys
+from .keys import *  # noqa: F401,F403 - the names are part of this module's interface
+
+_SQLITE = "sqlite:///"
+
+
+def default_tracking_uri(directory: str | os.PathLike | None = None) -> str:
+    """An absolute sqlite URI (Ray trials chdir into session folders, so relative URIs would scatter)."""
+    return _SQLITE + str(Path(directory or os.getcwd()).resolve() / "mlflow.db")
+
+
+def check_tracking_uri(uri: str) -> None:
+    """Raise ValueError when trials could not log to this URI."""
+    if uri.startswith(_SQLITE):
+        path = Path(uri[len(_SQLITE):])
+        if not path.is_absolute():
+            raise ValueError(f"--tracking-uri must be absolute (trials run in other folders); received {uri!r}, use sqlite:////abs/path/mlflow.db")
+        if not path.parent.is_dir() or not os.access(path.parent, os.W_OK):
+            raise ValueError(f"--tracking-uri {uri!r}: folder {path.parent} does not exist or is not writable")
+    elif uri.startswith(("http://", "https://")):
+        import urllib.request
+
+        try:
+            urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5)
+        except OSError as error:
+            raise ValueError(f"--tracking-uri {uri!r} is not reachable ({error}); start it with `mlflow server --serve-artifacts`") from None
+    else:
+        raise ValueError(f"--tracking-uri must be sqlite:////absolute/path.db or http(s)://host:port; received {uri!r}")
+
+
+def _client(tracking_uri: str):
+    import mlflow
+
+    return mlflow.MlflowClient(tracking_uri)
+
+
+def ensure_experiment(tracking_uri: str, name: str) -> str:
+    """The experiment's id, created if new; with sqlite its artifacts live beside the database file, not in the
+    current folder (two stores would otherwise share ./mlruns/<id>)."""
+    client = _client(tracking_uri)
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = None
+    if tracking_uri.startswith(_SQLITE):
+        location = (Path(tracking_uri[len(_SQLITE):]).parent / "mlartifacts" / name).as_uri()
+    return client.create_experiment(name, artifact_location=location)
+
+
+# ---------------------------------------------------------------- a sweep's parent run (driver)
+
+def start_sweep_run(tracking_uri: str, experiment_id: str, *, sweep: str, profile: str, sweep_kind: str,
+                    trials: int, resume: bool = False) -> str:
+    """The parent run of one sweep invocation (the trials nest under it in the MLflow UI); returns its id.
+    With resume, the newest parent run of the experiment is continued, so a resumed sweep stays one group."""
+    client = _client(tracking_uri)
+    if resume:
+        previous = client.search_runs([experiment_id], filter_string=f"tags.{keys.TAG_KIND} = '{keys.SWEEP_KIND}'",
+                                      order_by=["attributes.start_time DESC"], max_results=1)
+        if previous:
+            client.update_run(previous[0].info.run_id, status="RUNNING")
+            return previous[0].info.run_id
+    run = client.create_run(experiment_id, run_name=f"{sweep}-{profile}", tags={
+        keys.TAG_KIND: keys.SWEEP_KIND, keys.TAG_SWEEP: sweep, keys.TAG_PROFILE: profile,
+        keys.TAG_SWEEP_KIND: sweep_kind})
+    client.log_metric(run.info.run_id, "trials", trials)
+    return run.info.run_id
+
+
+def end_sweep_run(tracking_uri: str, run_id: str, *, failed: int, interrupted: bool = False) -> None:
+    client = _client(tracking_uri)
+    client.log_metric(run_id, "trials_failed", failed)
+    client.set_terminated(run_id, "KILLED" if interrupted else ("FAILED" if failed else "FINISHED"))
+
+
+# ---------------------------------------------------------------- one trial's run (worker)
+
+def _run_for_trial(client, experiment_id: str, trial_id: str):
+    runs = client.search_runs([experiment_id], filter_string=f"tags.{keys.TAG_TRIAL_ID} = '{trial_id}'", max_results=1)
+    return runs[0] if runs else None
+
+
+def finished_trial_metrics(tracking_uri: str, experiment_id: str, trial_id: str) -> dict[str, Any] | None:
+    """The final metrics of this trial's run if it already finished, else None.
+
+    A driver stopped (Ctrl-C, killed) after a trial's run finished but before Ray Tune recorded the trial's end
+    resumes that trial: it must report these results, not run again.
+    """
+    run = _run_for_trial(_client(tracking_uri), experiment_id, trial_id)
+    if run is None or run.info.status != "FINISHED" or run.data.tags.get(keys.TAG_STATUS) != keys.STATUS_FINISHED:
+        return None
+    return {**run.data.metrics, keys.CHECKS_FAILED: run.data.tags.get(keys.TAG_CHECKS_FAILED, ""),
+            keys.PHASE: keys.PHASE_EVALUATED}
+
+
+@contextlib.contextmanager
+def trial_run(config, tracking_uri: str, experiment_id: str, trial_id: str, *, run_name: str | None = None,
+              parent_run_id: str | None = None, sweep_kind: str = "grid") -> Iterator[Any]:
+    """The trial's MLflow run; a restarted trial (same Ray trial id) continues its earlier run."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    existing = _run_for_trial(_client(tracking_uri), experiment_id, trial_id)
+    if existing is not None:
+        run = mlflow.start_run(run_id=existing.info.run_id)
+    else:
+        tags = {keys.TAG_SWEEP: config.sweep, keys.TAG_PROFILE: config.profile, keys.TAG_SWEEP_KIND: sweep_kind,
+                keys.TAG_TRIAL_ID: trial_id, keys.TAG_SOURCE_RUN: str(config.source_run_id)}
+        if parent_run_id:
+            tags[keys.TAG_PARENT] = parent_run_id
+        run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name or config.run_name, tags=tags)
+        mlflow.log_params(config.as_params())
+    try:
+        yield run
+    except BaseException:
+        mlflow.set_tag(keys.TAG_STATUS, keys.STATUS_FAILED)
+        mlflow.end_run("FAILED")
+        raise
+    mlflow.set_tag(keys.TAG_STATUS, keys.STATUS_FINISHED)
+    mlflow.end_run("FINISHED")
+
+
+def record_attempt(node: str) -> None:
+    """Which Ray node ran the trial, and how many attempts it took (restarts continue the same run)."""
+    import mlflow
+
+    run = mlflow.active_run()
+    attempts = int(run.data.tags.get(keys.TAG_ATTEMPTS, "0")) + 1 if run else 1
+    mlflow.set_tags({keys.TAG_NODE: node, keys.TAG_ATTEMPTS: str(attempts)})
+
+
+def mark_trial_failed(tracking_uri: str, experiment_name: str, trial_id: str) -> None:
+    """Driver side: a trial that died without closing its run (e.g. SIGKILL) is marked failed, not left RUNNING."""
+    client = _client(tracking_uri)
+    experiment = client.get_experiment_by_name(experiment_name)
+    run = experiment and _run_for_trial(client, experiment.experiment_id, trial_id)
+    if run and run.info.status == "RUNNING":
+        client.set_tag(run.info.run_id, keys.TAG_STATUS, keys.STATUS_FAILED)
+        client.set_terminated(run.info.run_id, "FAILED")
+
+
+def dataset_digest(info: dict[str, Any], ids: dict[str, Any]) -> str:
+    """What identifies the data a trial saw: source, task, size, preprocessing and every record id per split."""
+    digest = hashlib.sha256()
+    for key in ("source", "task", "image_size", "preprocess_version", "seed", "cache_path"):
+        digest.update(f"{key}={info.get(key)};".encode())
+    for split in sorted(ids):
+        digest.update(f"{split}:".encode() + "\n".join(map(str, ids[split])).encode())
+    return digest.hexdigest()[:16]
+
+
+def log_dataset(info: dict[str, Any], ids: dict[str, Any]) -> None:
+    """The trial's data as an MLflow input (the run page's Datasets): source, task, split sizes, digest."""
+    import mlflow
+    from mlflow.data.code_dataset_source import CodeDatasetSource
+    from mlflow.data.meta_dataset import MetaDataset
+
+    sizes = {split: int(sum(counts.values())) for split, counts in info.get("counts", {}).items()}
+    source = CodeDatasetSource(tags={"source": str(info.get("source")), "task": str(info.get("task")),
+                                     "data_root": str(info.get("data_root")), "image_size": str(info.get("image_size")),
+                                     **{f"{split}_size": str(n) for split, n in sizes.items()}})
+    dataset = MetaDataset(source, name=f"{info.get('task')}-{info.get('source')}", digest=dataset_digest(info, ids))
+    mlflow.log_input(dataset, context=keys.DATASET_CONTEXT)
+
+
+def log_model_description(description: dict[str, Any]) -> None:
+    import mlflow
+
+    mlflow.log_params({keys.MODEL_PARAM + key: str(value) for key, value in description.items()})
+
+
+def log_epoch(metrics: dict[str, float], epoch: int) -> None:
+    import mlflow
+
+    mlflow.log_metrics({k: float(metrics[k]) for k in keys.EPOCH_METRICS if k in metrics}, step=epoch)
+
+
+def accuracy_metrics(accuracy: dict[float, float]) -> dict[str, float]:
+    from ..config import format_epsilon
+
+    return {keys.ACC_AT_EPS + format_epsilon(eps): acc for eps, acc in accuracy.items()}
+
+
+def log_evaluation(result, objective_values: dict[str, float]) -> None:
+    """Per-epsilon accuracy, objectives, check outcomes (metrics + tag), the result as JSON (its one schema:
+    RobustnessResult.to_dict), the accuracy curve (analysis.figures.trial_accuracy_curve)."""
+    import mlflow
+
+    from analysis.figures import trial_accuracy_curve
+
+    metrics = accuracy_metrics(result.accuracy)
+    metrics.update(objective_values)
+    metrics.update({keys.CHECK + name: float(check.passed) for name, check in result.checks.items()})
+    mlflow.log_metrics(metrics)
+    mlflow.set_tag(keys.TAG_CHECKS_FAILED, ",".join(result.failed_checks()))
+    mlflow.log_text(json.dumps(result.to_dict(), indent=2), keys.RESULT_ARTIFACT)
+    mlflow.log_figure(trial_accuracy_curve(result.accuracy), keys.CURVE_ARTIFACT)
+
+
+def log_explanations(explanations) -> None:
+    """explanations/samples.npz (trainables.explain's arrays) and the two preview grids drawn by analysis.figures."""
+    import mlflow
+
+    from analysis.figures import gradcam_preview, perturbation_preview, write_png
+
+    from ..explain import write_explanations
+
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        write_explanations(explanations, folder / keys.SAMPLES_FILE)
+        write_png(perturbation_preview(explanations), folder / Path(keys.PERTURBATION_PREVIEW).name)
+        write_png(gradcam_preview(explanations), folder / Path(keys.GRADCAM_PREVIEW).name)
+        mlflow.log_artifacts(str(folder), keys.EXPLANATIONS_DIR)
+
+
+def log_timings(metrics: dict[str, float]) -> None:
+    import mlflow
+
+    mlflow.log_metrics(metrics)
+
+
+def log_model(model) -> None:
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / Path(keys.MODEL_ARTIFACT).name
+        model.save(path)
+        mlflow.log_artifact(str(path), str(Path(keys.MODEL_ARTIFACT).parent))
+
+
+def download_model(tracking_uri: str, run_id: str, destination: str | os.PathLike) -> Path:
+    import mlflow
+
+    return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=keys.MODEL_ARTIFACT,
+                                                    dst_path=str(destination), tracking_uri=tracking_uri))
+
+
+def finished_runs_by_name(tracking_uri: str, experiment_name: str) -> dict[str, str]:
+    """run name -> run id of the newest finished trial run of each trial in the experiment ({} if none)."""
+    client = _client(tracking_uri)
+    experiment = client.get_experiment_by_name(experiment_name)
+    if experiment is None:
+        return {}
+    runs = client.search_runs([experiment.experiment_id], filter_string="attributes.status = 'FINISHED'",
+                              order_by=["attributes.start_time DESC"], max_results=5000)
+    found: dict[str, str] = {}
+    for run in runs:
+        if run.data.tags.get(keys.TAG_KIND) is None:
+            found.setdefault(run.info.run_name, run.info.run_id)
+    return found
+
+
+# ---------------------------------------------------------------- summary runs (report, Pareto front)
+
+def log_summary_run(tracking_uri: str, experiment_id: str, run_name: str, *, tags: dict[str, str],
+                    metrics: dict[str, float], artifacts_dir: str | os.PathLike | None = None,
+                    texts: dict[str, str] | None = None, figures: dict[str, Any] | None = None) -> str:
+    """A run that is not a trial (tag kind=summary): metrics, a folder of files, texts and figures; returns its id."""
+    client = _client(tracking_uri)
+    run = client.create_run(experiment_id, run_name=run_name, tags={keys.TAG_KIND: keys.SUMMARY_KIND, **tags})
+    run_id = run.info.run_id
+    try:
+        for name, value in metrics.items():
+            client.log_metric(run_id, name, value)
+        if artifacts_dir is not None:
+            client.log_artifacts(run_id, str(artifacts_dir))
+        for path, text in (texts or {}).items():
+            client.log_text(run_id, text, path)
+        for path, figure in (figures or {}).items():
+            client.log_figure(run_id, figure, path)
+    except BaseException:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    client.set_terminated(run_id, "FINISHED")
+    return run_id
+
+
+def log_pareto_front(tracking_uri: str, experiment_name: str, study_name: str, rows: list[dict], figure,
+                     study_trials: int) -> str:
+    """The Optuna study's Pareto front as a summary run (JSON rows and a figure); returns its run id."""
+    return log_summary_run(
+        tracking_uri, ensure_experiment(tracking_uri, experiment_name), keys.PARETO_RUN,
+        tags={keys.TAG_STUDY: study_name},
+        metrics={keys.STUDY_TRIALS: study_trials, keys.PARETO_SIZE: len(rows)},
+        texts={keys.PARETO_JSON: json.dumps(rows, indent=2, default=str)}, figures={keys.PARETO_FIGURE: figure})
+
+
+def log_report(tracking_uri: str, experiment_id: str, out_dir: str | os.PathLike, *, sweep: str, profile: str,
+               counts: dict[str, int]) -> str:
+    """The report folder as a summary run named "report"; counts: keys.REPORT_METRICS -> number."""
+    return log_summary_run(tracking_uri, experiment_id, keys.REPORT_RUN,
+                           tags={keys.TAG_SWEEP: sweep, keys.TAG_PROFILE: profile},
+                           metrics={name: counts[name] for name in keys.REPORT_METRICS}, artifacts_dir=out_dir)

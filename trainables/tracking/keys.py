@@ -1,0 +1,85 @@
+"""Every name the project writes to (and reads from) MLflow, in one place. Nothing else spells them.
+
+experiment  "<sweep>-<profile>", created on the driver before trials start
+runs        one parent run per sweep invocation (tag kind=sweep), the trials nested under it (tag
+            mlflow.parentRunId), named "<task>-<backbone>-<attention>-<placement>-s<seed>" (search trials:
+            "<that>-t<trial number>"), tagged with the Ray trial id; summary runs (report, Pareto front: kind=summary)
+params      every TrialConfig field, plus "model.<key>" from describe_model
+metrics     per epoch (step = epoch): train_loss, train_accuracy, val_loss, val_accuracy
+            final: clean_acc, acc_at_eps/<eps>, robust_acc_ref, robust_auc, robust_objective, check/<name> (1/0),
+            time/<phase> (seconds), peak_rss_mb
+tags        sweep, profile, sweep_kind (grid | search | reevaluation), trial_id, status (finished | failed),
+            checks_failed, source_run_id, ray_node_id, attempts, kind
+inputs      the trial's data set (mlflow.log_input): source, task, split sizes, digest of its identity
+artifacts   curves/accuracy_vs_epsilon.png, robustness/result.json, explanations/..., model/model.keras
+"""
+
+# per-epoch metrics (step = epoch)
+TRAIN_LOSS = "train_loss"
+TRAIN_ACCURACY = "train_accuracy"
+VAL_LOSS = "val_loss"
+VAL_ACCURACY = "val_accuracy"
+EPOCH_METRICS = (TRAIN_LOSS, TRAIN_ACCURACY, VAL_LOSS, VAL_ACCURACY)
+
+# final metrics: the joint objectives (trainables.robustness.objectives) and the curve they come from
+CLEAN_ACC = "clean_acc"
+ROBUST_ACC_REF = "robust_acc_ref"
+ROBUST_AUC = "robust_auc"
+ROBUST_OBJECTIVE = "robust_objective"
+OBJECTIVES = (CLEAN_ACC, ROBUST_ACC_REF, ROBUST_AUC, ROBUST_OBJECTIVE)
+SEARCH_OBJECTIVES = (CLEAN_ACC, ROBUST_OBJECTIVE)  # what an Optuna search maximises
+ACC_AT_EPS = "acc_at_eps/"  # + format_epsilon(eps); acc_at_eps/0 is the clean accuracy
+CHECK = "check/"  # + check name; 1 passed, 0 failed
+TIME = "time/"  # + phase name; seconds
+PEAK_RSS_MB = "peak_rss_mb"
+
+# what Ray Tune receives besides the metrics (not logged to MLflow)
+PHASE = "phase"  # "training" while epochs run, "evaluated" once the trial's final metrics are in
+PHASE_TRAINING = "training"
+PHASE_EVALUATED = "evaluated"
+EPOCH = "epoch"
+CHECKS_FAILED = "checks_failed"  # also a tag
+
+MODEL_PARAM = "model."  # + describe_model key
+
+# tags
+TAG_SWEEP = "sweep"
+TAG_PROFILE = "profile"
+TAG_SWEEP_KIND = "sweep_kind"  # grid | search | reevaluation: how analysis groups runs, without the sweep registry
+TAG_TRIAL_ID = "trial_id"
+TAG_STATUS = "status"
+TAG_CHECKS_FAILED = CHECKS_FAILED
+TAG_SOURCE_RUN = "source_run_id"
+TAG_NODE = "ray_node_id"
+TAG_ATTEMPTS = "attempts"
+TAG_KIND = "kind"  # "sweep" on a sweep's parent run, "summary" on report / Pareto-front runs: neither is a trial
+SWEEP_KIND = "sweep"
+SUMMARY_KIND = "summary"
+TAG_PARENT = "mlflow.parentRunId"  # MLflow's own nesting tag
+TAG_STUDY = "study"
+STATUS_FINISHED = "finished"
+STATUS_FAILED = "failed"
+
+SWEEP_KINDS = ("grid", "search", "reevaluation")
+
+# summary runs
+REPORT_RUN = "report"
+PARETO_RUN = "optuna-pareto-front"
+REPORT_METRICS = ("trials", "trials_failed", "trials_with_failed_checks")
+STUDY_TRIALS = "study_trials"
+PARETO_SIZE = "pareto_size"
+PARETO_JSON = "pareto_front.json"
+PARETO_FIGURE = "pareto_front.png"
+
+# artifacts
+MODEL_ARTIFACT = "model/model.keras"
+RESULT_ARTIFACT = "robustness/result.json"
+CURVE_ARTIFACT = "curves/accuracy_vs_epsilon.png"
+EXPLANATIONS_DIR = "explanations"
+SAMPLES_FILE = "samples.npz"
+SAMPLES_ARTIFACT = f"{EXPLANATIONS_DIR}/{SAMPLES_FILE}"
+PERTURBATION_PREVIEW = f"{EXPLANATIONS_DIR}/perturbation_grid.png"
+GRADCAM_PREVIEW = f"{EXPLANATIONS_DIR}/gradcam_grid.png"
+
+# the data set input of a trial run (mlflow.log_input)
+DATASET_CONTEXT = "training"
