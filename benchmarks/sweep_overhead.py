@@ -29,6 +29,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from trainables.tracking import keys
+
 TRIAL_PHASES = ("data", "train", "model", "evaluate", "explain", "mlflow")  # top level: they do not nest
 ADDED_PHASES = ("checkpoint", "mlflow_epochs", "mlflow")  # Tune and MLflow work timed inside those phases
 
@@ -73,13 +75,13 @@ class TrialSpan:
 
 def trial_span(run, launched_at: float) -> TrialSpan:
     m = run.data.metrics
-    own = sum(m.get(f"time/{p}", 0.0) for p in TRIAL_PHASES) - sum(m.get(f"time/{p}", 0.0) for p in ADDED_PHASES)
-    added = {"checkpoint": m.get("time/checkpoint", 0.0),
-             "mlflow": m.get("time/mlflow", 0.0) + m.get("time/mlflow_epochs", 0.0),
-             "startup": m.get("time/startup", 0.0)}
-    begin = run.info.start_time / 1000 - m.get("time/data", 0.0) - added["startup"] - launched_at
+    own = sum(m.get(keys.TIME + p, 0.0) for p in TRIAL_PHASES) - sum(m.get(keys.TIME + p, 0.0) for p in ADDED_PHASES)
+    added = {"checkpoint": m.get(keys.TIME + "checkpoint", 0.0),
+             "mlflow": m.get(keys.TIME + "mlflow", 0.0) + m.get(keys.TIME + "mlflow_epochs", 0.0),
+             "startup": m.get(keys.TIME + "startup", 0.0)}
+    begin = run.info.start_time / 1000 - m.get(keys.TIME + "data", 0.0) - added["startup"] - launched_at
     return TrialSpan(name=run.info.run_name, begin=begin, end=run.info.end_time / 1000 - launched_at, own=own, added=added,
-                     peak_rss_mb=m["peak_rss_mb"])
+                     peak_rss_mb=m[keys.PEAK_RSS_MB])
 
 
 def slot_ends(spans: list[TrialSpan], concurrency: int) -> tuple[list[float], float]:
@@ -120,7 +122,8 @@ def main() -> None:
         wall = time.perf_counter() - start
         client = mlflow.MlflowClient(uri)
         experiment = client.get_experiment_by_name(f"{args.sweep}-{args.profile}")
-        spans = [trial_span(run, launched_at) for run in client.search_runs([experiment.experiment_id])]
+        spans = [trial_span(run, launched_at) for run in client.search_runs([experiment.experiment_id])
+                 if keys.TAG_KIND not in run.data.tags]  # the sweep's parent run is not a trial
 
     n = len(spans)
     baseline = sum(s.own for s in spans) / concurrency

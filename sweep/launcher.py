@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import socket
@@ -228,10 +229,22 @@ def run_grid(trials: list[TrialConfig], experiment_id: str, settings: LaunchSett
     return outcomes(fit_in_sweep_run(tuner, settings, experiment_id, parent))
 
 
-def run_settings(settings: LaunchSettings, experiment_id: str, parent_run_id: str, **more) -> dict[str, Any]:
+def run_settings(settings: LaunchSettings, experiment_id: str, parent_run_id: str) -> dict[str, Any]:
     """What every trial gets beside its config (trainables.trial.RUN_SETTINGS)."""
     return {"tracking_uri": settings.tracking_uri, "experiment_id": experiment_id, "parent_run_id": parent_run_id,
-            "sweep_kind": settings.sweep_kind, **more}
+            "sweep_kind": settings.sweep_kind}
+
+
+def numbered_trial_names(first: int):
+    """Ray Tune trial_name_creator for searches: "<config name>-t<n>", n counting from `first` (the study's size when
+    this invocation starts). Ray names each trial once, as the searcher creates it, so n follows the order in which
+    Optuna numbers its trials; the trial's MLflow run takes this name."""
+    numbers = itertools.count(first)
+
+    def name(trial) -> str:
+        return f"{trial_label(trial)}-t{next(numbers)}"
+
+    return name
 
 
 def run_search(base: TrialConfig, space: dict[str, Any], experiment_id: str, settings: LaunchSettings) -> tuple[list[TrialOutcome], Any]:
@@ -255,11 +268,11 @@ def run_search(base: TrialConfig, space: dict[str, Any], experiment_id: str, set
                                       sweep_kind=settings.sweep_kind, trials=settings.trials)
     tuner = tune.Tuner(
         trainable_with_resources([base]),
-        param_space={"trial": base.to_dict(), **run_settings(settings, experiment_id, parent,
-                                                             trial_number_offset=len(study.trials)), **space},
+        param_space={"trial": base.to_dict(), **run_settings(settings, experiment_id, parent), **space},
         tune_config=tune.TuneConfig(search_alg=searcher, num_samples=settings.trials,
                                     max_concurrent_trials=settings.max_concurrent, reuse_actors=settings.reuse_workers,
-                                    trial_name_creator=trial_label, trial_dirname_creator=lambda t: t.trial_id),
+                                    trial_name_creator=numbered_trial_names(len(study.trials)),
+                                    trial_dirname_creator=lambda t: t.trial_id),
         run_config=run_config(name, settings, printer),
     )
     results = fit_in_sweep_run(tuner, settings, experiment_id, parent)

@@ -20,6 +20,8 @@ from trainables import tracking
 from trainables.config import format_epsilon
 from trainables.trial import execute
 
+pytestmark = pytest.mark.slow  # real trials through the trainable, then the report
+
 SWEEP, PROFILE, TASK, BACKBONE, ATTENTION = "paper_grid", "tiny", "skin_lesion", "resnet50", "soft_faithful"
 SHRINK = dict(max_train=32, max_test=16, max_eval=16, epochs=1, explain_samples=2, batch_size=16, eval_batch_size=16)
 FAILED_RUN = f"{TASK}-{BACKBONE}-{ATTENTION}-head-s1"

@@ -80,3 +80,63 @@ print(len(trials), sorted(m for m in ("keras", "tensorflow") if m in sys.modules
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split(maxsplit=1) == ["12", "[]\n"]  # the import costs ~5 s on 2 CPUs
+
+
+def test_only_runs_the_part_of_a_grid_that_matches(capsys):
+    argv = ["paper_grid", "--profile", "smoke", "--dry-run", "--only", "task=skin_lesion", "--only", "backbone=resnet50"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.strip().endswith("2 trial(s)")
+    assert "skin_lesion-resnet50-none-head-s0" in out and "skin_lesion-resnet50-soft_faithful-head-s0" in out
+    assert main(["paper_grid", "--profile", "smoke", "--dry-run", "--only", "task=skin_lesion,pneumothorax"]) == 0
+    assert capsys.readouterr().out.strip().endswith("8 trial(s)")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--only", "task=skin"], "--only task=skin: no trial of paper_grid has that; its trials have task in: "
+                              "diabetic_retinopathy, pneumothorax, skin_lesion"),
+    (["--only", "colour=red"], "--only expects KEY=VALUE[,VALUE]"),
+    (["--only", "task=skin_lesion", "--only", "task=pneumothorax"], "no trial of paper_grid matches all of these"),
+    (["--set", "task=skin_lesion"], "to run part of a grid use --only KEY=VALUE"),
+    (["--set", 'extra={"fail_once_at_epoch": 1}'], "--set expects key=value"),
+])
+def test_bad_selection_is_one_line_and_exit_2(argv, message, capsys):
+    assert main(["paper_grid", "--profile", "smoke", "--dry-run", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_sweeps_file_cannot_reuse_a_built_in_name(tmp_path, capsys):
+    mine = tmp_path / "mine.py"
+    mine.write_text("from search_spaces import Sweep, register_sweep\n"
+                    "register_sweep(Sweep(name='paper_grid', description='mine'))\n")
+    assert main(["--sweeps-file", str(mine), "--list"]) == 2
+    err = capsys.readouterr().err
+    assert "sweep 'paper_grid' is already registered" in err and len(err.strip().splitlines()) == 1
+    assert main(["--sweeps-file", str(tmp_path / "notes.txt"), "--list"]) == 2
+    assert "expected an existing .py file" in capsys.readouterr().err
+
+
+def test_a_sweeps_file_loads_once_per_process(tmp_path, capsys):
+    mine = tmp_path / "once.py"
+    mine.write_text("from search_spaces import Sweep, axis, register_sweep\n"
+                    "register_sweep(Sweep(name='once_only', description='mine', axes=(axis('task', ['pneumothorax']),)))\n")
+    for _ in range(2):  # a second run in the same process (tests, notebooks) does not register it twice
+        assert main(["--sweeps-file", str(mine), "once_only", "--profile", "tiny", "--dry-run"]) == 0
+    assert capsys.readouterr().out.count("1 trial(s)") == 2
+
+
+def test_a_failure_after_launch_exits_1_with_its_traceback(tmp_path, monkeypatch, capsys):
+    from sweep import launcher
+
+    def broken_grid(*args, **kwargs):
+        raise ValueError("something inside Ray Tune")
+
+    monkeypatch.setattr(launcher, "connect_ray", lambda address: None)
+    monkeypatch.setattr(launcher, "check_gpus", lambda trials: None)
+    monkeypatch.setattr(launcher, "run_grid", broken_grid)
+    argv = ["paper_grid", "--profile", "tiny", "--tracking-uri", f"sqlite:///{tmp_path}/m.db", "--storage", str(tmp_path)]
+    assert main(argv) == 1  # not 2: the user typed nothing wrong
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "ValueError: something inside Ray Tune" in err
+    assert "the sweep failed after it started" in err

@@ -17,6 +17,8 @@ from ray.cluster_utils import Cluster
 from hooks import callback
 from sweep.run import main
 
+pytestmark = pytest.mark.slow
+
 SWEEPS_FILE = str(Path(__file__).with_name("toy_sweeps.py"))
 
 
@@ -26,9 +28,11 @@ def sweep_argv(name, folder, *extra):
 
 
 def runs_of(folder, experiment):
+    """(client, trial runs): a sweep's parent runs carry a kind tag and are not trials."""
     client = mlflow.MlflowClient(f"sqlite:///{folder}/mlflow.db")
     found = client.get_experiment_by_name(experiment)
-    return client, (client.search_runs([found.experiment_id]) if found else [])
+    runs = client.search_runs([found.experiment_id]) if found else []
+    return client, [r for r in runs if "kind" not in r.data.tags]
 
 
 @pytest.fixture

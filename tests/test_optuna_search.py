@@ -6,6 +6,8 @@ import ray
 
 from sweep.run import main
 
+pytestmark = pytest.mark.slow
+
 SHRUNK = ["--set", "max_train=48", "--set", "max_test=16", "--set", "max_eval=16", "--set", "epochs=1",
           "--set", "explain_samples=2", "--set", "task=pneumothorax"]
 
@@ -26,6 +28,7 @@ def test_search_writes_its_study_and_a_second_run_extends_it(local_ray, tmp_path
     assert len(study.trials) == 2 and study.directions == [optuna.study.StudyDirection.MAXIMIZE] * 2
     assert all(t.state == optuna.trial.TrialState.COMPLETE and len(t.values) == 2 for t in study.trials)
     assert {"attention", "heads", "learning_rate"} <= set(study.trials[0].params)
+    assert study.metric_names == ["clean_acc", "robust_objective"]  # named in optuna-dashboard, not "0" and "1"
     assert "Pareto front" in capsys.readouterr().out
 
     assert main(argv) == 0
@@ -37,4 +40,9 @@ def test_search_writes_its_study_and_a_second_run_extends_it(local_ray, tmp_path
     experiment = client.get_experiment_by_name("optuna_robust-tiny")
     runs = client.search_runs([experiment.experiment_id])
     assert sum(r.data.tags.get("kind") == "summary" for r in runs) == 2  # one Pareto-front run per invocation
-    assert sum(r.data.tags.get("kind") != "summary" for r in runs) == 4
+    assert sum(r.data.tags.get("kind") == "sweep" for r in runs) == 2  # one parent run per invocation
+    trial_runs = [r for r in runs if "kind" not in r.data.tags]
+    assert len(trial_runs) == 4 and all(r.data.tags["sweep_kind"] == "search" for r in trial_runs)
+    names = sorted(r.info.run_name for r in trial_runs)
+    assert len(set(names)) == 4  # one readable name per study trial: the config's name plus the trial number
+    assert sorted(int(n.rsplit("-t", 1)[1]) for n in names) == [0, 1, 2, 3]

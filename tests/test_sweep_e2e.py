@@ -1,5 +1,8 @@
 """Real toy trials through Ray Tune into a temporary MLflow store, read back; resume and re-evaluation."""
 
+import contextlib
+import io
+
 import mlflow
 import numpy as np
 import pytest
@@ -8,6 +11,8 @@ import ray
 from pathlib import Path
 
 from sweep.run import main
+
+pytestmark = pytest.mark.slow
 
 TOY = "toy"
 TOY_REEVAL = "toy_reeval"
@@ -18,9 +23,15 @@ SWEEPS_FILE = str(Path(__file__).with_name("toy_sweeps.py"))
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
+    """A Ray, an MLflow store and the toy sweep run once in it (each test passes alone: none relies on another)."""
     folder = tmp_path_factory.mktemp("e2e")
     ray.init(num_cpus=2, include_dashboard=False)
-    yield {"uri": f"sqlite:///{folder}/mlflow.db", "storage": str(folder / "ray"), "folder": folder}
+    store = {"uri": f"sqlite:///{folder}/mlflow.db", "storage": str(folder / "ray"), "folder": folder}
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        store["exit"] = main(sweep_argv(TOY, store))
+    store["out"] = output.getvalue()
+    yield store
     ray.shutdown()
 
 
@@ -29,18 +40,31 @@ def sweep_argv(name, store):
 
 
 def runs_of(uri, sweep):
+    """(client, trial runs); a sweep's parent runs and summary runs carry a kind tag and are not trials."""
     client = mlflow.MlflowClient(uri)
     experiment = client.get_experiment_by_name(f"{sweep}-tiny")
-    return client, client.search_runs([experiment.experiment_id])
+    return client, [r for r in client.search_runs([experiment.experiment_id]) if "kind" not in r.data.tags]
 
 
-def test_toy_sweep_logs_one_complete_run_per_trial(store, capsys):
-    assert main(sweep_argv(TOY, store)) == 0
-    out = capsys.readouterr().out
+def parent_runs_of(uri, sweep):
+    client = mlflow.MlflowClient(uri)
+    experiment = client.get_experiment_by_name(f"{sweep}-tiny")
+    return [r for r in client.search_runs([experiment.experiment_id]) if r.data.tags.get("kind") == "sweep"]
+
+
+def test_toy_sweep_logs_one_complete_run_per_trial(store):
+    assert store["exit"] == 0
+    out = store["out"]
     assert "pneumothorax-resnet50-soft_faithful-head-s0" in out and "finished" in out
     client, runs = runs_of(store["uri"], TOY)
     assert sorted(r.info.run_name for r in runs) == ["pneumothorax-resnet50-none-head-s0", "pneumothorax-resnet50-soft_faithful-head-s0"]
+    parents = parent_runs_of(store["uri"], TOY)
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"  # one parent run per sweep invocation
     for run in runs:
+        assert run.data.tags["mlflow.parentRunId"] == parents[0].info.run_id  # nested under it in the UI
+        assert run.data.tags["sweep_kind"] == "grid"
+        (dataset,) = [d.dataset for d in run.inputs.dataset_inputs]  # the data the trial used, as an MLflow input
+        assert dataset.name == "pneumothorax-synthetic" and len(dataset.digest) == 16
         assert run.info.status == "FINISHED" and run.data.tags["status"] == "finished"
         metrics = run.data.metrics
         for eps in ("0", "0.00125", "0.32"):
@@ -71,6 +95,7 @@ def test_finished_sweep_is_not_run_twice(store, capsys):
     assert main(sweep_argv(TOY, store)) == 0
     assert "already finished" in capsys.readouterr().out
     assert len(runs_of(store["uri"], TOY)[1]) == 2
+    assert len(parent_runs_of(store["uri"], TOY)) == 1
 
 
 def test_reevaluation_reuses_trained_models_without_training(store):

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .config import TrialConfig
+from .tracking import keys
 
 MONITOR = "val_loss"
 STATE_FILE = "state.json"
@@ -162,8 +163,8 @@ def train(model, train_data, val_data, config: TrialConfig, *, class_weight: dic
 
 def epoch_metrics(logs: dict[str, float]) -> dict[str, float]:
     return {
-        "train_loss": float(logs["loss"]),
-        "train_accuracy": float(logs["accuracy"]),
-        "val_loss": float(logs["val_loss"]),
-        "val_accuracy": float(logs["val_accuracy"]),
+        keys.TRAIN_LOSS: float(logs["loss"]),
+        keys.TRAIN_ACCURACY: float(logs["accuracy"]),
+        keys.VAL_LOSS: float(logs["val_loss"]),
+        keys.VAL_ACCURACY: float(logs["val_accuracy"]),
     }

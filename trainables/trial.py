@@ -16,7 +16,7 @@ from .runtime.timing import PhaseTimer
 from .tracking import keys
 
 # What the driver puts into Ray Tune's config beside the trial: where and how to log (not part of the trial).
-RUN_SETTINGS = ("tracking_uri", "experiment_id", "parent_run_id", "sweep_kind", "trial_number_offset")
+RUN_SETTINGS = ("tracking_uri", "experiment_id", "parent_run_id", "sweep_kind")
 
 
 _previous_trial_end: float | None = None  # in this worker process (workers run trial after trial)
@@ -29,28 +29,21 @@ def run_trial(tune_config: dict[str, Any]) -> None:
     from ray import tune
 
     settings = {k: tune_config[k] for k in RUN_SETTINGS if k in tune_config}
-    offset = settings.pop("trial_number_offset", None)
     config = TrialConfig.from_tune({k: v for k, v in tune_config.items() if k not in RUN_SETTINGS})
     configure_tensorflow(config.cpus_per_trial, config.gpus_per_trial)
-    trial_id = tune.get_context().get_trial_id() or config.run_name
+    context = tune.get_context()
+    trial_id = context.get_trial_id() or config.run_name
+    # a search's trials can share a config name: the driver names each with its study trial number
+    name = context.get_trial_name() if settings.get("sweep_kind") == "search" else config.run_name
     node = ray.get_runtime_context().get_node_id()
     idle_since = _previous_trial_end or process_start_time()
     startup = time.time() - idle_since if idle_since else None
     try:
         execute(config, trial_id=trial_id, report=tune.report, checkpoint=tune.get_checkpoint(), node=node,
-                startup_seconds=startup, run_name=run_name(config, trial_id, offset), **settings)
+                startup_seconds=startup, run_name=name, **settings)
     finally:
         isolation.freeze_survivors()
         _previous_trial_end = time.time()
-
-
-def run_name(config: TrialConfig, trial_id: str, trial_number_offset: int | None) -> str:
-    """The trial's MLflow run name; a search's trials share a config name, so each gets its study trial number
-    (the study's size when the invocation started + Ray's trial index, which counts up in the order Optuna asks)."""
-    if trial_number_offset is None:
-        return config.run_name
-    index = trial_id.rsplit("_", 1)[-1]
-    return f"{config.run_name}-t{trial_number_offset + int(index)}" if index.isdigit() else f"{config.run_name}-{trial_id}"
 
 
 def process_start_time() -> float | None:
