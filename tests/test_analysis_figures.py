@@ -217,3 +217,22 @@ def test_image_figures_show_the_arrays_of_a_correctly_classified_sample():
     cams = np.array(figures.gradcam_figure(arrays).axes).reshape(2, 3)
     np.testing.assert_allclose(cams[1, 2].images[1].get_array(), arrays["soft_faithful @ head"]["gradcam_adversarial"][1, sample])
     np.testing.assert_allclose(cams[0, 0].images[1].get_array(), arrays["no attention"]["gradcam_clean"][sample])
+
+
+def test_a_trial_s_preview_curve_plots_its_accuracies():
+    accuracy = {0.0: 0.9, 0.00125: 0.7, 0.0025: 0.4, 0.01: 0.1}
+    figure = figures.trial_accuracy_curve(accuracy)
+    lines = lines_by_gid(figure.axes[0])
+    np.testing.assert_array_equal(lines["robust:trial"].get_xdata(), [0.00125, 0.0025, 0.01])
+    np.testing.assert_array_equal(lines["robust:trial"].get_ydata(), [0.7, 0.4, 0.1])
+    assert list(lines["clean:trial"].get_ydata()) == [0.9, 0.9]
+
+
+def test_a_study_s_pareto_figure_draws_its_trials_and_front():
+    points = np.array([[0.5, 0.2], [0.6, 0.1], [0.4, 0.3], [0.3, 0.1]])
+    front = figures.pareto_front(points)
+    figure = figures.study_pareto_front(points, front)
+    axes = figure.axes[0]
+    np.testing.assert_array_equal(lines_by_gid(axes)["front:study"].get_xydata(), [[0.4, 0.3], [0.5, 0.2], [0.6, 0.1]])
+    (trials,) = [c for c in axes.collections if c.get_gid() == "trials:study"]
+    np.testing.assert_array_equal(trials.get_offsets(), points)

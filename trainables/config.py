@@ -20,8 +20,6 @@ from .models.registry import Scale
 from .registry import closed_value
 from .robustness.settings import PAPER_ATTACK, AttackTarget
 
-ATTACK_TARGETS = tuple(target.value for target in AttackTarget)
-
 
 @dataclass(frozen=True)
 class TrialConfig:

@@ -74,5 +74,7 @@ def trial_accuracy_curve(accuracy: dict[float, float]) -> Figure:
     axes.plot(positive, [accuracy[e] for e in positive], marker="o", label="robust", gid="robust:trial")
     axes.axhline(accuracy[0.0], linestyle="--", color="gray", label="clean", gid="clean:trial")
     axes.set(xscale="log", xlabel="epsilon (L-inf, [0,1] pixels)", ylabel="accuracy", ylim=(0, 1.02))
+    axes.set_xticks(positive, [format_epsilon(e) for e in positive], fontsize=7, rotation=30)
+    axes.minorticks_off()
     axes.legend()
     return figure

@@ -47,11 +47,6 @@ def _probabilities(outputs):
     return tf.nn.softmax(outputs, axis=-1)
 
 
-def validate_attack_on(attack_on: str) -> str:
-    ATTACK_OUTPUTS.lookup(attack_on)
-    return attack_on
-
-
 def default_device() -> str:
     import tensorflow as tf
 
@@ -62,7 +57,7 @@ def compile_forward(model, image_shape: Sequence[int], output: str = "logits"):
     """One tf.function for the whole evaluation: (B, H, W, C) float32 -> (B, K) float32, B free (no retracing)."""
     import tensorflow as tf
 
-    transform = ATTACK_OUTPUTS[validate_attack_on(output)]
+    transform = ATTACK_OUTPUTS.lookup(output)
 
     @tf.function(input_signature=[tf.TensorSpec((None, *image_shape), tf.float32)])
     def forward(x):
@@ -80,7 +75,7 @@ def compile_loss_and_gradient(model, image_shape: Sequence[int], output: str = "
     """
     import tensorflow as tf
 
-    transform = ATTACK_OUTPUTS[validate_attack_on(output)]
+    transform = ATTACK_OUTPUTS.lookup(output)
 
     @tf.function(
         input_signature=[tf.TensorSpec((None, *image_shape), tf.float32), tf.TensorSpec((None,), tf.int64)]

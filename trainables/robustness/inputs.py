@@ -71,14 +71,6 @@ def validate_positive_int(name: str, value, *, minimum: int = 1) -> int:
     return int(value)
 
 
-def validate_positive_float(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise ValueError(f"{name} must be a positive number; received {value!r}")
-    if not math.isfinite(float(value)) or float(value) <= 0.0:
-        raise ValueError(f"{name} must be a positive number; received {value!r}")
-    return float(value)
-
-
 def resolve_seed(seed) -> int:
     """None -> a fresh random seed (returned so the run can be repeated); otherwise a non-negative int."""
     if seed is None:
