@@ -4,7 +4,6 @@ import contextlib
 import io
 
 import mlflow
-import numpy as np
 import pytest
 import ray
 
