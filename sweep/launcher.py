@@ -181,8 +181,9 @@ def fit_in_sweep_run(tuner, settings: LaunchSettings, experiment_id: str, parent
 
     try:
         results = tuner.fit()
-    except BaseException:
-        tracking.end_sweep_run(settings.tracking_uri, parent_run_id, failed=0, interrupted=True)
+    except BaseException as error:
+        tracking.end_sweep_run(settings.tracking_uri, parent_run_id, failed=int(not isinstance(error, KeyboardInterrupt)),
+                               interrupted=isinstance(error, KeyboardInterrupt))
         raise
     tracking.end_sweep_run(settings.tracking_uri, parent_run_id, failed=sum(r.error is not None for r in results))
     return results
@@ -195,6 +196,11 @@ def run_grid(trials: list[TrialConfig], experiment_id: str, settings: LaunchSett
 
     first = trials[0]
     name = first.experiment_name
+
+    def start_parent(resume: bool) -> str:
+        return tracking.start_sweep_run(settings.tracking_uri, experiment_id, sweep=first.sweep, profile=first.profile,
+                                        sweep_kind=settings.sweep_kind, trials=len(trials), resume=resume)
+
     path = settings.storage / name
     printer = ProgressPrinter(len(trials), settings.tracking_uri, name)
     trainable = trainable_with_resources(trials)
@@ -207,17 +213,14 @@ def run_grid(trials: list[TrialConfig], experiment_id: str, settings: LaunchSett
                 return outcomes(previous)
             raise UsageError(f"an unfinished run of {name} exists in {path}; continue it with --resume, or start over with --fresh")
         tuner = tune.Tuner.restore(str(path), trainable, resume_errored=True)
-        parent = tracking.start_sweep_run(settings.tracking_uri, experiment_id, sweep=first.sweep,
-                                          profile=first.profile, sweep_kind=settings.sweep_kind, trials=len(trials),
-                                          resume=True)
+        parent = start_parent(resume=True)
         print(f"resuming {name} from {path}", flush=True)
     else:
         if settings.resume:
             raise UsageError(f"--resume: no earlier run of {name} in {path} to resume")
         if settings.fresh and path.exists():
             name = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        parent = tracking.start_sweep_run(settings.tracking_uri, experiment_id, sweep=first.sweep,
-                                          profile=first.profile, sweep_kind=settings.sweep_kind, trials=len(trials))
+        parent = start_parent(resume=False)
         tuner = tune.Tuner(
             trainable,
             param_space={"trial": tune.grid_search([t.to_dict() for t in longest_first(trials)]),

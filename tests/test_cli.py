@@ -140,3 +140,23 @@ def test_a_failure_after_launch_exits_1_with_its_traceback(tmp_path, monkeypatch
     err = capsys.readouterr().err
     assert "Traceback" in err and "ValueError: something inside Ray Tune" in err
     assert "the sweep failed after it started" in err
+
+
+@pytest.mark.parametrize("error, status", [(RuntimeError("Ray broke"), "FAILED"), (KeyboardInterrupt(), "KILLED")])
+def test_a_sweep_s_parent_run_records_how_the_sweep_ended(tmp_path, error, status):
+    import mlflow
+
+    from sweep.launcher import LaunchSettings, fit_in_sweep_run
+    from trainables import tracking
+
+    uri = f"sqlite:///{tmp_path}/m.db"
+    experiment = tracking.ensure_experiment(uri, "ended-tiny")
+    parent = tracking.start_sweep_run(uri, experiment, sweep="ended", profile="tiny", sweep_kind="grid", trials=2)
+
+    class BrokenTuner:
+        def fit(self):
+            raise error
+
+    with pytest.raises(type(error)):
+        fit_in_sweep_run(BrokenTuner(), LaunchSettings(tracking_uri=uri, storage=tmp_path), experiment, parent)
+    assert mlflow.MlflowClient(uri).get_run(parent).info.status == status

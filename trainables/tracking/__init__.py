@@ -81,6 +81,7 @@ def start_sweep_run(tracking_uri: str, experiment_id: str, *, sweep: str, profil
 
 
 def end_sweep_run(tracking_uri: str, run_id: str, *, failed: int, interrupted: bool = False) -> None:
+    """Close the parent run: KILLED when interrupted, FAILED when a trial (or the launch) failed, else FINISHED."""
     client = _client(tracking_uri)
     client.log_metric(run_id, "trials_failed", failed)
     client.set_terminated(run_id, "KILLED" if interrupted else ("FAILED" if failed else "FINISHED"))
@@ -155,7 +156,7 @@ def mark_trial_failed(tracking_uri: str, experiment_name: str, trial_id: str) ->
 def dataset_digest(info: dict[str, Any], ids: dict[str, Any]) -> str:
     """What identifies the data a trial saw: source, task, size, preprocessing and every record id per split."""
     digest = hashlib.sha256()
-    for key in ("source", "task", "image_size", "preprocess_version", "seed", "cache_path"):
+    for key in ("source", "task", "image_size", "preprocess_version", "seed"):  # nothing machine-specific
         digest.update(f"{key}={info.get(key)};".encode())
     for split in sorted(ids):
         digest.update(f"{split}:".encode() + "\n".join(map(str, ids[split])).encode())
