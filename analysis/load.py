@@ -11,8 +11,11 @@ The frame has one row per trial x epsilon (epsilon > 0; clean accuracy is the `c
     status           "finished" | "failed" | "running" | "incomplete" (finished but without accuracy metrics)
     start_time       pandas Timestamp (UTC)
     epsilon          float (NaN when a failed run logged no epsilons at all)
-    accuracy         robust accuracy at epsilon (NaN when the trial did not get that far)
+    accuracy         robust accuracy at epsilon: the worst case over the trial's attacks (NaN when not that far)
+    pgd_accuracy     accuracy under the paper's PGD alone at epsilon (on all evaluated points)
     clean_acc, robust_acc_ref, robust_auc, robust_objective   the trial's objectives (trainables.objectives)
+    median_radius    median smallest adversarial epsilon found (NaN: not logged, or over half never broken)
+    pgd_points, worst_case_points   how many test points the PGD and the worst-case numbers rest on
     checks           dict check name -> passed (bool); {} when no check was logged
     failed_checks    tuple of the names of failed checks
 
@@ -44,7 +47,8 @@ if not set(IDENTITY) <= set(TrialConfig.field_names()):
     raise ImportError(f"analysis.load expects TrialConfig fields {IDENTITY}")
 
 COLUMNS = ("run_id", "run_name", "trial_id", "sweep", "profile", *IDENTITY, "status", "start_time", "epsilon",
-           "accuracy", *keys.OBJECTIVES, "checks", "failed_checks")
+           "accuracy", "pgd_accuracy", *keys.OBJECTIVES, "median_radius", "pgd_points", "worst_case_points",
+           "checks", "failed_checks")
 
 UNKNOWN = "?"  # identity of a run that logged no params and has no trial-style name
 MLFLOW_STATUS = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "failed", "RUNNING": "running",
@@ -126,9 +130,11 @@ def newest_per_trial(runs: list) -> tuple[list, list[str]]:
     return list(chosen.values()), sorted(run.info.run_id for run in runs if run.info.run_id not in kept_ids)
 
 
-def accuracy_metrics(metrics: dict[str, float]) -> dict[float, float]:
-    return {float(key[len(keys.ACC_AT_EPS):]): value for key, value in metrics.items()
-            if key.startswith(keys.ACC_AT_EPS)}
+def accuracy_metrics(metrics: dict[str, float], attack: str | None = None) -> dict[float, float]:
+    """epsilon -> accuracy: the worst case (acc_at_eps/<eps>), or after one attack (acc_at_eps/<attack>/<eps>)."""
+    prefix = keys.ACC_AT_EPS + (f"{attack}/" if attack else "")
+    return {float(key[len(prefix):]): value for key, value in metrics.items()
+            if key.startswith(prefix) and "/" not in key[len(prefix):]}
 
 
 def run_status(run) -> str:
@@ -180,8 +186,17 @@ def run_rows(run) -> list[dict[str, Any]]:
         "checks": checks, "failed_checks": failed,
     }
     accuracy = {eps: acc for eps, acc in accuracy_metrics(metrics).items() if eps > 0}
+    paper = accuracy_metrics(metrics, keys.PAPER_ATTACK_NAME)
+    if not paper and params.get("attacks", keys.PAPER_ATTACK_NAME) == keys.PAPER_ATTACK_NAME:
+        paper = accuracy  # runs from before the ensemble: their one attack was the paper's PGD
+    base.update({
+        "median_radius": float(metrics.get(keys.MEDIAN_RADIUS, math.nan)),
+        "pgd_points": float(metrics.get(keys.POINTS + keys.PAPER_ATTACK_NAME, math.nan)),
+        "worst_case_points": float(metrics.get(keys.POINTS + keys.WORST_CASE_POINTS, math.nan)),
+    })
     epsilons = sorted(set(accuracy) | set(parse_epsilons(params.get("epsilons")))) or [math.nan]
-    return [{**base, "epsilon": eps, "accuracy": float(accuracy.get(eps, math.nan))} for eps in epsilons]
+    return [{**base, "epsilon": eps, "accuracy": float(accuracy.get(eps, math.nan)),
+             "pgd_accuracy": float(paper.get(eps, math.nan))} for eps in epsilons]
 
 
 def consistency_warnings(runs: list, name: str, sweep: str | None, profile: str | None) -> list[str]:
@@ -205,7 +220,7 @@ def consistency_warnings(runs: list, name: str, sweep: str | None, profile: str 
 
 def trials(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per trial (the per-epsilon columns dropped)."""
-    return frame.drop_duplicates("run_id").drop(columns=["epsilon", "accuracy"]).reset_index(drop=True)
+    return frame.drop_duplicates("run_id").drop(columns=["epsilon", "accuracy", "pgd_accuracy"]).reset_index(drop=True)
 
 
 def finished(frame: pd.DataFrame) -> pd.DataFrame:

@@ -27,10 +27,31 @@ from trainables.config import experiment_name, format_epsilon
 from trainables.tracking import keys
 
 from . import paper_numbers
-from .load import KIND_TAG, SUMMARY_KIND, AnalysisInputError, finished, load_explanations, load_sweep, trials
+from .load import (
+    KIND_TAG,
+    SUMMARY_KIND,
+    AnalysisInputError,
+    finished,
+    load_explanations,
+    load_sweep,
+    trials,
+)
 from .stats import BAND_DEFINITION, format_gain
-from .tables import (GAIN_DEFINITION, accuracy_summary, check_failures, format_cell, gain_table,
-                     missing_note, panels, paper_comparison, text_report, variant_label, variants)
+from .tables import (
+    ATTACK_GAP_DEFINITION,
+    GAIN_DEFINITION,
+    accuracy_summary,
+    attack_gap_table,
+    check_failures,
+    format_cell,
+    gain_table,
+    missing_note,
+    panels,
+    paper_comparison,
+    text_report,
+    variant_label,
+    variants,
+)
 
 REPORT_RUN_NAME = keys.REPORT_RUN
 ExplanationLoader = Callable[[str, str], Mapping[str, Mapping[str, np.ndarray]]]  # (task, backbone) -> label -> arrays
@@ -195,6 +216,26 @@ def gain_tables_html(frame: pd.DataFrame, gains: pd.DataFrame) -> str:
     return "\n".join(parts)
 
 
+def attack_gap_html(frame: pd.DataFrame) -> str:
+    gaps = attack_gap_table(frame)
+    if gaps.empty:
+        return "<p>No finished trial logged per-attack accuracies.</p>"
+    parts = []
+    for (task, backbone), panel in gaps.groupby(["task", "backbone"], sort=True):
+        epsilons = sorted(set(panel["epsilon"]))
+        rows = []
+        for (attention, placement), model in panel.groupby(["attention", "placement"]):
+            by_eps = model.set_index("epsilon")
+            points = f"{by_eps['pgd_points'].max():.0f} / {by_eps['worst_case_points'].max():.0f}"
+            rows.append([html.escape(variant_label(attention, placement)), points]
+                        + [f"{by_eps.loc[e, 'pgd']:.3f} → {by_eps.loc[e, 'worst_case']:.3f}" if e in by_eps.index
+                           else "-" for e in epsilons])
+        parts.append(f"<h3>{html.escape(backbone)}, {html.escape(task)}</h3>")
+        parts.append(table_html(["model", "points (PGD / worst case)"] + [f"eps {format_epsilon(e)}" for e in epsilons],
+                                rows))
+    return "\n".join(parts)
+
+
 def paper_table_html(comparison: pd.DataFrame) -> str:
     rows = []
     for row in comparison.itertuples():
@@ -261,6 +302,9 @@ generated {time.strftime('%Y-%m-%d %H:%M:%S')}. Data: {files}</p>
 <li>Epsilon: L-inf radius in [0,1] pixel space; "clean" = epsilon 0.</li></ul>
 <h2>Clean and robust accuracy per model</h2>
 {accuracy_tables_html(frame, summary)}
+<h2>The paper's PGD beside the worst case</h2>
+<p class="small">{html.escape(ATTACK_GAP_DEFINITION)}. Cells: PGD → worst case.</p>
+{attack_gap_html(frame)}
 <h2>The paper's published numbers beside this sweep</h2>
 <p class="small">Paper headline: up to +{paper_numbers.HEADLINE_GAINS['typical']:.0%} robust accuracy in typical and
 +{paper_numbers.HEADLINE_GAINS['extreme']:.0%} in extreme cases. The paper's models: full-size networks on the original

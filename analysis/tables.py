@@ -91,6 +91,25 @@ def paper_comparison(summary: pd.DataFrame) -> pd.DataFrame:
                                        "ci_high", "n", "source"])
 
 
+ATTACK_GAP_DEFINITION = ("per model and epsilon, mean over finished seeds: accuracy under the paper's PGD alone "
+                         "(on every evaluated point) and the worst case over the trial's attacks (on its "
+                         "ensemble points); overstatement = PGD - worst case, how much the single attack "
+                         "overstates robustness")
+
+
+def attack_gap_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The paper's PGD number beside the worst case, per model and epsilon > 0 (see ATTACK_GAP_DEFINITION)."""
+    done = finished(frame)
+    done = done[done["epsilon"] > 0]
+    rows = []
+    for key, group in done.groupby([*MODEL_KEYS, "epsilon"], sort=True):
+        pgd, worst = group["pgd_accuracy"].mean(), group["accuracy"].mean()
+        rows.append((*key, pgd, worst, pgd - worst, group["pgd_points"].max(), group["worst_case_points"].max(),
+                     len(group)))
+    return pd.DataFrame(rows, columns=[*MODEL_KEYS, "epsilon", "pgd", "worst_case", "overstatement", "pgd_points",
+                                       "worst_case_points", "n"])
+
+
 def failed_trials(frame: pd.DataFrame) -> pd.DataFrame:
     runs = trials(frame)
     return runs[runs["status"] != "finished"][["run_name", "run_id", "status"]].reset_index(drop=True)
@@ -152,6 +171,7 @@ def text_report(frame: pd.DataFrame) -> str:
             if len(gain):
                 lines.append(f"  {'  gain vs no attention':32s} {'':2s}  "
                              + " ".join(f"{format_gain(gain.get(e, math.nan)):>13s}" for e in columns))
+    lines += attack_gap_lines(frame)
     comparison = paper_comparison(summary)
     lines += ["", "paper (Wasserman et al.) vs this sweep:"]
     for row in comparison.itertuples():
@@ -169,3 +189,20 @@ def text_report(frame: pd.DataFrame) -> str:
     for warning in frame.attrs.get("warnings", []):
         lines += ["", "WARNING: " + warning]
     return "\n".join(lines)
+
+
+def attack_gap_lines(frame: pd.DataFrame) -> list[str]:
+    """Text rows 'PGD -> worst case' per model and epsilon."""
+    gaps = attack_gap_table(frame)
+    if gaps.empty:
+        return []
+    lines = ["", "the paper's PGD -> the worst case over the attacks (mean over seeds; points per number):"]
+    for (task, backbone, attention, placement), model in gaps.groupby(list(MODEL_KEYS), sort=True):
+        first = model.iloc[0]
+        lines.append(f"  {task} / {backbone} / {variant_label(attention, placement)} "
+                     f"({int(first.pgd_points) if first.pgd_points == first.pgd_points else '?'} PGD points, "
+                     f"{int(first.worst_case_points) if first.worst_case_points == first.worst_case_points else '?'}"
+                     f" worst-case points)")
+        lines.append("    " + " ".join(f"{format_epsilon(row.epsilon)}: {row.pgd:.3f}->{row.worst_case:.3f}"
+                                       for row in model.itertuples()))
+    return lines

@@ -29,22 +29,27 @@ def get_profile(name: str) -> Profile:
 # The paper's settings: TrialConfig's defaults already are the paper's recipe and attack.
 register_profile(Profile(
     name="paper",
-    description="the paper: real data, 224/299 px, ImageNet weights, 300 epochs + early stopping, 40-step PGD (GPU cluster)",
+    description=("the paper: real data, 224/299 px, ImageNet weights, 300 epochs + early stopping, 40-step PGD, "
+                 "AutoAttack-budget ensemble on 1,000 points (GPU cluster)"),
     values=dict(
         source="original", scale="full", weights="imagenet",
         cpus_per_trial=8, gpus_per_trial=1, memory_gb=16.0, eval_batch_size=64,
+        # AutoAttack's budgets (TrialConfig's defaults) on 1,000 seeded test points; PGD runs on all of them
+        ensemble_points=1000,
     ),
 ))
 
 register_profile(Profile(
     name="smoke",
-    description="CPU end to end: stand-in data at 48 px, mini backbones, 8 epochs, 10-step PGD (minutes on 2 cores)",
+    description=("CPU end to end: stand-in data at 48 px, mini backbones, 8 epochs, 10-step PGD, small ensemble "
+                 "budgets (minutes on 2 cores)"),
     values=dict(
         source="synthetic", scale="mini", weights=None, image_size=48,
         max_train=600, max_test=200, max_eval=200,
         epochs=8, patience=4, batch_size=32, epoch_fraction=1.0,  # 10 % of 600 images is too few steps
         # Fewer PGD steps need larger steps to travel as far: 10 x 0.25 eps (the paper: 40 x eps/30).
         pgd_steps=10, rel_stepsize=0.25, explain_samples=8, eval_batch_size=100,
+        apgd_steps=10, margin_targets=2, square_queries=100, ensemble_points=100, radius_steps=20,
         cpus_per_trial=1, memory_gb=2.0,  # measured peak RSS about 1.5 GB
     ),
 ))
@@ -57,6 +62,7 @@ register_profile(Profile(
         max_train=128, max_test=48, max_eval=48,
         epochs=2, patience=2, batch_size=32,
         pgd_steps=3, rel_stepsize=0.5, explain_samples=4, eval_batch_size=48,
+        apgd_steps=3, margin_targets=1, square_queries=20, radius_steps=5,
         cpus_per_trial=1, memory_gb=1.5,
     ),
 ))

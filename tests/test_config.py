@@ -8,7 +8,7 @@ from search_spaces import expand
 from trainables.config import TrialConfig, parse_assignments
 from trainables.models.registry import SCALES, Scale, list_backbones
 from trainables.models.registry import _BACKBONES
-from trainables.robustness import PAPER_ATTACK
+from trainables.robustness import PAPER_ATTACK, WORST_CASE_ATTACKS
 from trainables import training
 
 
@@ -47,7 +47,11 @@ def test_attack_defaults_live_in_one_preset():
     assert (config.pgd_steps, config.rel_stepsize, config.random_start, config.restarts, config.attack_on) == (
         PAPER_ATTACK.steps, PAPER_ATTACK.rel_stepsize, PAPER_ATTACK.random_start, PAPER_ATTACK.restarts,
         PAPER_ATTACK.attack_on)
-    assert config.attack_settings == PAPER_ATTACK.replace(batch_size=config.eval_batch_size)
+    assert (config.apgd_steps, config.margin_targets, config.square_queries, config.radius_steps) == (
+        PAPER_ATTACK.apgd_steps, PAPER_ATTACK.margin_targets, PAPER_ATTACK.square_queries, PAPER_ATTACK.radius_steps)
+    # a trial runs the paper's PGD and the worst-case ensemble, and estimates radii
+    assert config.attack_settings == PAPER_ATTACK.replace(batch_size=config.eval_batch_size,
+                                                          attacks=WORST_CASE_ATTACKS, radius_attack="fmn")
 
 
 def test_test_hooks_are_not_config_values():

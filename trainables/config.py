@@ -18,7 +18,8 @@ from typing import Any
 from .data.sources import Source
 from .models.registry import Scale
 from .registry import closed_value
-from .robustness.settings import PAPER_ATTACK, AttackTarget
+from .robustness.ensemble import validate_attacks
+from .robustness.settings import PAPER_ATTACK, WORST_CASE_ATTACKS, AttackTarget
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,14 @@ class TrialConfig:
     attack_on: str = PAPER_ATTACK.attack_on
     eval_batch_size: int = 64
     max_eval: int | None = None  # attack at most this many test points (None: all)
+    # the worst case over an ensemble (see trainables.robustness.ensemble), AutoAttack's standard budgets
+    attacks: tuple[str, ...] = WORST_CASE_ATTACKS
+    apgd_steps: int = PAPER_ATTACK.apgd_steps
+    margin_targets: int = PAPER_ATTACK.margin_targets
+    square_queries: int = PAPER_ATTACK.square_queries
+    ensemble_points: int | None = None  # the worst case on this many seeded points (None: all evaluated)
+    radius_attack: str | None = "fmn"
+    radius_steps: int = PAPER_ATTACK.radius_steps
     explain_samples: int = 16
 
     # bookkeeping
@@ -79,6 +88,8 @@ class TrialConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "epsilons", tuple(float(e) for e in self.epsilons))
+        attacks = self.attacks.split(",") if isinstance(self.attacks, str) else self.attacks
+        object.__setattr__(self, "attacks", tuple(name.strip() for name in attacks))
         if self.attention == "none":
             object.__setattr__(self, "placement", "head")  # the baseline has no attention block to place
         for name, enum in (("scale", Scale), ("source", Source), ("attack_on", AttackTarget)):
@@ -114,7 +125,12 @@ class TrialConfig:
         """This trial with what its task and backbone decide filled in, every name checked against its registry.
         Idempotent; raises ValueError naming the bad value and what is allowed."""
         from .data import get_task, list_sources, list_tasks
-        from .models import default_input_shape, list_attentions, list_backbones, list_placements
+        from .models import (
+            default_input_shape,
+            list_attentions,
+            list_backbones,
+            list_placements,
+        )
         from .training import resolve_epoch_callback
 
         for key, options in (("task", list_tasks()), ("source", list_sources()), ("backbone", list_backbones()),
@@ -142,6 +158,11 @@ class TrialConfig:
             raise ValueError(f"{trial.run_name}: epsilons must be in (0, 1] (pixel space [0,1]); received {bad_eps}")
         for spec in trial.epoch_callbacks:
             resolve_epoch_callback(spec)
+        try:
+            validate_attacks(trial.attacks, task.num_classes, radius_attack=trial.radius_attack)
+            trial.attack_settings  # noqa: B018 (checks the budgets)
+        except ValueError as error:
+            raise ValueError(f"{trial.run_name}: {error}") from None
         return trial
 
     def replace(self, **changes: Any) -> "TrialConfig":
@@ -155,7 +176,11 @@ class TrialConfig:
         """The attack as trainables.robustness.AttackSettings."""
         return PAPER_ATTACK.replace(steps=self.pgd_steps, rel_stepsize=self.rel_stepsize,
                                     random_start=self.random_start, restarts=self.restarts,
-                                    attack_on=self.attack_on, batch_size=self.eval_batch_size)
+                                    attack_on=self.attack_on, batch_size=self.eval_batch_size,
+                                    attacks=self.attacks, apgd_steps=self.apgd_steps,
+                                    margin_targets=self.margin_targets, square_queries=self.square_queries,
+                                    ensemble_points=self.ensemble_points, radius_attack=self.radius_attack,
+                                    radius_steps=self.radius_steps)
 
     @property
     def run_name(self) -> str:

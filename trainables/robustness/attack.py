@@ -161,6 +161,7 @@ class PGDRunner:
     """Attacks batches of points of an image set and keeps the bookkeeping the checks need.
 
     gradient_evaluations counts one per point per PGD step (Foolbox evaluates the loss gradient once per step);
+    queries counts forward-only passes per point (the predictions of broken points' adversarial inputs);
     max_ball_violation is the largest excess of any returned input over its epsilon ball or the [0, 1] box.
     """
 
@@ -171,6 +172,7 @@ class PGDRunner:
     random_start: bool
     device: str = field(default_factory=default_device)
     gradient_evaluations: int = 0
+    queries: int = 0
     max_ball_violation: float = 0.0
     points_checked: int = 0
 
@@ -217,6 +219,15 @@ class PGDRunner:
         self.gradient_evaluations += steps * len(point_ids)
         return success.numpy(), clipped
 
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predicted classes of inputs (n, H, W, C), counted as model queries."""
+        import tensorflow as tf
+
+        with tf.device(self.device):
+            outputs = self.compiled.forward(tf.constant(x)).numpy()
+        self.queries += len(x)
+        return np.argmax(outputs, axis=1)
+
     def fgsm(self, images: np.ndarray, labels: np.ndarray, point_ids: np.ndarray, epsilon: float) -> np.ndarray:
         """Foolbox FGSM (no random start) on images[point_ids] -> success (n,)."""
         import tensorflow as tf
@@ -248,6 +259,7 @@ class PGDRunner:
 class NestedOutcome:
     robust_mask: np.ndarray  # (N, E) bool
     adversarial_samples: dict[float, np.ndarray]  # eps > 0 -> (S, H, W, C)
+    broken_predictions: np.ndarray  # (N,) int64: the class the breaking input got; -1 where never broken
 
 
 def nested_pgd(
@@ -274,6 +286,7 @@ def nested_pgd(
     """
     ids = np.arange(len(images)) if point_ids is None else np.asarray(point_ids)
     mask = np.zeros((len(ids), len(epsilons)), dtype=bool)
+    broken_predictions = np.full(len(ids), -1, dtype=np.int64)
     mask[:, 0] = clean_correct
     sample_of = {int(point): slot for slot, point in enumerate(sample_indices)}
     samples = {float(eps): images[sample_indices].copy() for eps in epsilons[1:]}
@@ -290,6 +303,8 @@ def nested_pgd(
             steps=steps,
             stream=stream,
         )
+        if success.any():
+            broken_predictions[rows[success]] = runner.predict(adversarial[success])
         for (row, k, restart), broken, example in zip(tasks, success, adversarial):
             slot = sample_of.get(int(ids[row]))
             if slot is not None:
@@ -304,4 +319,4 @@ def nested_pgd(
             mask[row, k] = True
             if k + 1 < len(epsilons):
                 queue.append((row, k + 1, 0))
-    return NestedOutcome(mask, samples)
+    return NestedOutcome(mask, samples, broken_predictions)

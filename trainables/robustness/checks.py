@@ -18,6 +18,13 @@ Checks as "name: value; passes when" (thresholds are CheckConfig fields, default
 - converged: largest accuracy drop on the sample when the attack gets twice the steps and one more restart (a point
   counts robust only if it survives both attacks); value <= converged_delta [0.05].
 - pgd_not_weaker_than_fgsm: largest (PGD accuracy - FGSM accuracy) on the sample; value <= fgsm_tolerance [0.05].
+- blackbox_not_stronger: fraction of the ensemble points that the gradient-free attack (square) broke after every
+  gradient attack left them robust; value <= blackbox_tolerance [0.02] (the sign of gradient masking, as in
+  AutoAttack). Passes, informative only, when no gradient-free attack ran.
+- unbounded_reaches_zero: the worst case on the sample at epsilons unbounded_epsilons [0.5, 1.0], where any input
+  that is not constant-class can be pushed to another class (at 1.0 the ball is the whole [0, 1] box); value = the
+  accuracy at the largest; value <= unbounded_tolerance [0.05]. Fails on masked gradients and on a model that
+  predicts one class for every input (then no attack can succeed: the model is degenerate, not robust).
 
 largest_eps_vs_chance uses the larger of 1/K and the majority rate because a model that ignores its input gets the
 majority rate at any epsilon: only accuracy clearly above that, at an epsilon large enough to change any image's
@@ -33,6 +40,7 @@ import numpy as np
 
 from ..registry import Registry
 from .attack import CHECK_STREAM, PGDRunner, batches, nested_pgd
+from .ensemble import ATTACKS, standalone, worst_case
 from .result import CheckResult
 
 
@@ -48,6 +56,9 @@ class CheckConfig:
     max_bad_gradient_fraction: float = 0.0
     converged_delta: float = 0.05
     fgsm_tolerance: float = 0.05
+    blackbox_tolerance: float = 0.02
+    unbounded_epsilons: tuple[float, ...] = (0.5, 1.0)
+    unbounded_tolerance: float = 0.05
     sample_size: int = 32  # points the costly checks attack
 
     def __post_init__(self) -> None:
@@ -75,6 +86,8 @@ class CheckContext:
     steps: int = 40
     restarts: int = 1
     batch_size: int = 32
+    worst_case: object = None  # ensemble.WorstCase of the evaluation
+    attack_context: object = None  # ensemble.AttackContext for the checks' own attacks (its own counters)
 
     @property
     def check_epsilons(self) -> list[tuple[int, float]]:
@@ -252,3 +265,39 @@ def _pgd_not_weaker_than_fgsm(context: CheckContext) -> CheckResult:
         f"(tolerance {context.config.fgsm_tolerance:g})"
     )
     return CheckResult(passed, float(gap), detail)
+
+
+@register_check("blackbox_not_stronger", costly=False)
+def _blackbox_not_stronger(context: CheckContext) -> CheckResult:
+    worst = context.worst_case
+    free = [index for index, name in enumerate(worst.attacks) if ATTACKS[name].gradient_free] if worst else []
+    if not free:
+        return CheckResult(True, 0.0, "no gradient-free attack ran: informative only")
+    gradient_attacks = [name for name in worst.attacks if not ATTACKS[name].gradient_free]
+    by_free = int(np.isin(worst.broken_by, free).sum())
+    fraction = by_free / max(len(worst.point_ids), 1)
+    passed = fraction <= context.config.blackbox_tolerance
+    detail = (f"{', '.join(worst.attacks[i] for i in free)} broke {by_free} of {len(worst.point_ids)} points that "
+              f"{', '.join(gradient_attacks) or 'no gradient attack'} left robust (tolerance "
+              f"{context.config.blackbox_tolerance:g})" + ("" if passed else ": gradients are masked"))
+    return CheckResult(passed, float(fraction), detail)
+
+
+@register_check("unbounded_reaches_zero", costly=True)
+def _unbounded_reaches_zero(context: CheckContext) -> CheckResult:
+    attack_context, worst = context.attack_context, context.worst_case
+    ladder = (0.0, *context.config.unbounded_epsilons)
+    indices = context.check_indices
+    clean = np.zeros(len(context.labels), dtype=bool)
+    clean[indices] = context.robust_mask[indices, 0]
+    first_mask, first_predictions = standalone(attack_context, worst.attacks[0], ladder, clean,
+                                               np.zeros(0, np.int64))
+    mask = worst_case(attack_context, worst.attacks, ladder, indices, clean, first_mask, first_predictions).mask
+    accuracies = mask[:, 1:].mean(axis=0)
+    value = float(accuracies[-1])
+    passed = value <= context.config.unbounded_tolerance
+    listing = ", ".join(f"{acc:.4f} at eps {eps:g}" for eps, acc in zip(ladder[1:], accuracies))
+    detail = (f"worst case of {', '.join(worst.attacks)} on {len(indices)} points: {listing} (tolerance "
+              f"{context.config.unbounded_tolerance:g})"
+              + ("" if passed else ": attacks fail where any non-constant classifier must break"))
+    return CheckResult(passed, value, detail)

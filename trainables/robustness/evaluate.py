@@ -1,4 +1,4 @@
-"""The evaluation API: accuracy under L-inf PGD at each epsilon, per-point outcomes and sanity checks."""
+"""The evaluation API: worst-case accuracy over an attack ensemble at each epsilon, per-point outcomes, checks."""
 
 from __future__ import annotations
 
@@ -15,10 +15,17 @@ from .attack import (
     batches,
     compile_forward,
     default_device,
-    nested_pgd,
 )
 from .checks import CheckConfig, CheckContext, probability_like_rows
 from .checks import run_checks as run_check_registry
+from .ensemble import (
+    ATTACKS,
+    AttackContext,
+    ensemble_rows,
+    standalone,
+    validate_attacks,
+    worst_case,
+)
 from .inputs import (
     default_batch_size,
     resolve_seed,
@@ -37,6 +44,7 @@ DEFAULT_SAMPLE_SIZE = 16
 @dataclass(frozen=True)
 class CleanPass:
     correct: np.ndarray  # (N,) bool
+    logits: np.ndarray  # (N, K) float32
     probability_row_fraction: float
 
 
@@ -55,13 +63,15 @@ def output_width(forward, images: np.ndarray) -> int:
 def clean_pass(forward, images: np.ndarray, labels: np.ndarray, batch_size: int, atol: float) -> CleanPass:
     import tensorflow as tf
 
-    correct = np.zeros(len(images), dtype=bool)
+    logits = None
     probability_rows = 0
     for ids in batches(np.arange(len(images)), batch_size):
         outputs = forward(tf.convert_to_tensor(images[ids])).numpy()
-        correct[ids] = np.argmax(outputs, axis=1) == labels[ids]
+        if logits is None:
+            logits = np.zeros((len(images), outputs.shape[1]), dtype=np.float32)
+        logits[ids] = outputs
         probability_rows += int(probability_like_rows(outputs, atol).sum())
-    return CleanPass(correct, probability_rows / len(images))
+    return CleanPass(np.argmax(logits, axis=1) == labels, logits, probability_rows / len(images))
 
 
 def evaluate_robustness(
@@ -77,16 +87,17 @@ def evaluate_robustness(
     check_config: CheckConfig | None = None,
     **changes,
 ) -> RobustnessResult:
-    """Foolbox LinfPGD (bounds (0, 1)) on every point at increasing epsilons, nested (see `attack.nested_pgd`).
+    """Robust accuracy at increasing epsilons: the worst case over `settings.attacks` (see ensemble.py), nested.
 
     model: Keras model (or callable with `training=`) mapping float32 [0, 1] NHWC images to logits (N, K).
     epsilons: strictly increasing in [0, 1]; 0.0 is added first when absent (its accuracy is the clean accuracy).
-    settings: the attack (default: the paper's, `PAPER_ATTACK`); keyword `changes` replace its fields
-    (steps=, rel_stepsize=, random_start=, restarts=, attack_on=, batch_size=).
-    seed: keys the random starts; the same seed gives the same result for any batch size. None draws one (stored
-    in the result). sample_indices: points whose adversarial inputs are returned (default: 16 class-balanced).
-    run_checks: also run the costly checks (on `check_config.sample_size` points at the middle and largest
-    epsilons); the cheap ones always run. Failed checks are reported with `warnings.warn` and in `result.checks`.
+    settings: the attacks and their budgets (default: the paper's PGD alone, `PAPER_ATTACK`); keyword `changes`
+    replace its fields (steps=, attacks=, apgd_steps=, square_queries=, ensemble_points=, radius_attack=, ...).
+    seed: keys every random start; the same seed gives the same result for any batch size. None draws one (stored
+    in the result). sample_indices: points attacked at every epsilon on their own (not nested) with the first
+    attack, for explanation maps (default: 16 class-balanced).
+    run_checks: also run the costly checks (on `check_config.sample_size` points); the cheap ones always run.
+    Failed checks are reported with `warnings.warn` and in `result.checks`.
     """
     start, cpu_start = time.perf_counter(), time.process_time()
     settings = settings.replace(**changes) if changes else settings
@@ -99,6 +110,7 @@ def evaluate_robustness(
 
     logits = compile_forward(model, images.shape[1:], AttackTarget.LOGITS.value)
     num_classes = output_width(logits, images)
+    attacks = validate_attacks(settings.attacks, num_classes, radius_attack=settings.radius_attack)
     labels = validate_labels(labels, len(images), num_classes)
     if sample_indices is None:
         samples = select_sample_indices(labels, DEFAULT_SAMPLE_SIZE)
@@ -112,10 +124,25 @@ def evaluate_robustness(
     def runner() -> PGDRunner:
         return PGDRunner(attacked, seed, batch_size, settings.rel_stepsize, settings.random_start, device)
 
-    main = runner()
-    outcome = nested_pgd(main, images, labels, epsilons, clean.correct, steps=settings.steps,
-                         restarts=settings.restarts, sample_indices=samples)
-    accuracy = {eps: float(outcome.robust_mask[:, k].mean()) for k, eps in enumerate(epsilons)}
+    def context(pgd_runner: PGDRunner) -> AttackContext:
+        return AttackContext(model=model, images=images, labels=labels, clean_logits=clean.logits,
+                             num_classes=num_classes, settings=settings, seed=seed, batch_size=batch_size,
+                             device=device, forward=logits, pgd_runner=pgd_runner)
+
+    main = context(runner())
+    first_mask, first_predictions = standalone(main, attacks[0], epsilons, clean.correct, np.zeros(0, np.int64))
+    rows = ensemble_rows(len(images), settings.ensemble_points, seed, single_attack=len(attacks) == 1)
+    worst = worst_case(main, attacks, epsilons, rows, clean.correct, first_mask, first_predictions)
+    radii = np.full(len(rows), np.nan)
+    if settings.radius_attack is not None:
+        radius_start = time.perf_counter()
+        attacked_rows = np.flatnonzero(clean.correct[rows])
+        radii[~clean.correct[rows]] = 0.0
+        radii[attacked_rows] = ATTACKS[settings.radius_attack].estimate(main, rows[attacked_rows])
+        main.seconds[settings.radius_attack] = time.perf_counter() - radius_start
+    gradients_before_samples = main.pgd_runner.gradient_evaluations
+    adversarial_samples = per_epsilon_samples(main.pgd_runner, images, labels, epsilons, samples, settings)
+    sample_gradients = main.pgd_runner.gradient_evaluations - gradients_before_samples
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
 
     check_start, check_cpu_start = time.perf_counter(), time.process_time()
@@ -123,32 +150,71 @@ def evaluate_robustness(
     check_indices = np.sort(
         np.random.default_rng([seed, 1]).choice(len(images), min(config.sample_size, len(images)), replace=False)
     )
-    context = CheckContext(
-        epsilons=epsilons, accuracy=accuracy, robust_mask=outcome.robust_mask, labels=labels,
-        num_classes=num_classes, ball_violation=main.max_ball_violation, points_attacked=main.points_checked,
+    accuracy = {eps: float(worst.mask[:, k].mean()) for k, eps in enumerate(epsilons)}
+    check_context = CheckContext(
+        epsilons=epsilons, accuracy=accuracy, robust_mask=first_mask, labels=labels,
+        num_classes=num_classes, ball_violation=max(main.pgd_runner.max_ball_violation, main.max_ball_violation),
+        points_attacked=main.pgd_runner.points_checked + main.points_checked,
         probability_row_fraction=clean.probability_row_fraction, config=config, model=model, images=images,
         runner=check_runner, check_indices=check_indices, steps=settings.steps, restarts=settings.restarts,
-        batch_size=batch_size,
+        batch_size=batch_size, worst_case=worst, attack_context=context(check_runner),
     )
-    checks = run_check_registry(context, include_costly=run_checks)
+    checks = run_check_registry(check_context, include_costly=run_checks)
     _warn_failed(checks)
+    cost = {name: {"gradient_evaluations": counter.gradient_evaluations, "queries": counter.queries,
+                   "seconds": main.seconds.get(name, 0.0)} for name, counter in main.counters.items()}
     return RobustnessResult(
         epsilons=epsilons,
         accuracy=accuracy,
-        robust_mask=outcome.robust_mask,
-        adversarial_samples=outcome.adversarial_samples,
+        robust_mask=first_mask,
+        adversarial_samples=adversarial_samples,
         sample_indices=samples,
         checks=checks,
-        gradient_evaluations=main.gradient_evaluations,
+        gradient_evaluations=sample_gradients + sum(counter.gradient_evaluations for counter in main.counters.values()),
         seconds=seconds,
-        check_gradient_evaluations=check_runner.gradient_evaluations,
+        check_gradient_evaluations=check_runner.gradient_evaluations + sum(
+            counter.gradient_evaluations for counter in check_context.attack_context.counters.values()),
         check_seconds=time.perf_counter() - check_start,
         cpu_seconds=cpu_seconds,
         check_cpu_seconds=time.process_time() - check_cpu_start,
         seed=seed,
-        settings={**settings.to_dict(), "batch_size": batch_size, "device": device,
+        settings={**settings.to_dict(), "attacks": list(attacks), "batch_size": batch_size, "device": device,
                   "check_sample_size": int(len(check_indices))},
+        attacks=attacks,
+        accuracy_by_attack={name: {eps: float(mask[:, k].mean()) for k, eps in enumerate(epsilons)}
+                            for name, mask in {attacks[0]: first_mask, **dict(list(worst.after.items())[1:])}.items()},
+        masks_after=worst.after,
+        labels=labels,
+        points_by_attack={name: int(len(images) if index == 0 else len(rows)) for index, name in enumerate(attacks)},
+        ensemble_indices=rows,
+        worst_case_mask=worst.mask,
+        broken_by=worst.broken_by,
+        clean_predictions=np.argmax(clean.logits, axis=1),
+        first_broken_predictions=first_predictions,
+        worst_broken_predictions=worst.broken_predictions,
+        radius_estimates=radii,
+        cost=cost,
+        queries=sum(counter.queries for counter in main.counters.values()) + len(images),
     )
+
+
+def per_epsilon_samples(runner: PGDRunner, images: np.ndarray, labels: np.ndarray, epsilons: Sequence[float],
+                        samples: np.ndarray, settings: AttackSettings) -> dict[float, np.ndarray]:
+    """The sample points attacked by PGD at each epsilon > 0 on their own, as the paper's per-epsilon maps show
+    (a point broken at a small epsilon is attacked again at every larger one). eps -> (S, H, W, C)."""
+    positive = [float(eps) for eps in epsilons[1:]]
+    result = {eps: images[samples].copy() for eps in positive}
+    if len(samples) == 0 or not positive:
+        return result
+    tasks = [(slot, eps) for eps in positive for slot in range(len(samples))]
+    for offset in range(0, len(tasks), runner.batch_size):
+        chunk = tasks[offset : offset + runner.batch_size]
+        _, adversarial = runner.pgd_batch(images, labels, samples[[slot for slot, _ in chunk]],
+                                          np.array([eps for _, eps in chunk]), np.zeros(len(chunk), np.int64),
+                                          steps=settings.steps)
+        for (slot, eps), example in zip(chunk, adversarial):
+            result[eps][slot] = example
+    return result
 
 
 def robust_accuracy(
@@ -157,15 +223,19 @@ def robust_accuracy(
     labels: np.ndarray,
     epsilons: Sequence[float],
     *,
+    attacks: Sequence[str] | None = None,
     settings: AttackSettings = PAPER_ATTACK,
     seed: int | None = None,
     **changes,
 ) -> dict[float, float]:
-    """Fraction of points classified correctly under L-inf PGD at each epsilon (0.0 -> clean accuracy).
+    """Fraction of points classified correctly at each epsilon under every attack in `attacks` (0.0 -> clean).
 
-    Same attack as `evaluate_robustness` (same settings and keyword changes), with only the cheap checks (their
-    failures still warn).
+    attacks: worst-case attack names (`list_attacks("worst_case")`); default the paper's PGD alone. A point counts
+    robust at e only if every named attack failed on it at e. Same evaluation as `evaluate_robustness` (same
+    settings and keyword changes), with only the cheap checks (their failures still warn).
     """
+    if attacks is not None:
+        changes["attacks"] = tuple(attacks)
     result = evaluate_robustness(model, images, labels, epsilons, settings=settings, seed=seed, sample_indices=(),
                                  run_checks=False, **changes)
     return result.accuracy

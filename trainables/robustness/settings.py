@@ -34,6 +34,12 @@ class AttackSettings:
     steps: PGD steps; rel_stepsize: step size as a fraction of epsilon; random_start: uniform start in the ball;
     restarts: independent random starts, a point is robust only if it survives all; attack_on: logits or
     probabilities; batch_size: points per attack batch (None: sized to the image and the device).
+
+    The worst case (see ensemble.py): attacks, names from `list_attacks()` run in the registry's fixed order, the
+    first on every point, the others on `ensemble_points` seeded points (None: all); apgd_steps: iterations of each
+    APGD run; margin_targets: target classes of the targeted DLR run (capped at K - 1); square_queries: Square's
+    queries per point; radius_attack: the minimal-norm attack that estimates each point's radius (None: off) with
+    radius_steps iterations. Defaults are AutoAttack's standard budgets.
     """
 
     steps: int = 40
@@ -42,9 +48,24 @@ class AttackSettings:
     restarts: int = 1
     attack_on: str = AttackTarget.LOGITS.value
     batch_size: int | None = None
+    attacks: tuple[str, ...] = ("pgd",)
+    apgd_steps: int = 100
+    margin_targets: int = 9
+    square_queries: int = 5000
+    ensemble_points: int | None = None
+    radius_attack: str | None = None
+    radius_steps: int = 100
 
     def __post_init__(self) -> None:
         import math
+
+        for name in ("apgd_steps", "margin_targets", "square_queries", "radius_steps"):
+            object.__setattr__(self, name, _positive_int(name, getattr(self, name)))
+        if self.ensemble_points is not None:
+            object.__setattr__(self, "ensemble_points", _positive_int("ensemble_points", self.ensemble_points))
+        if isinstance(self.attacks, str) or not all(isinstance(name, str) for name in self.attacks):
+            raise ValueError(f"attacks must be a sequence of attack names; received {self.attacks!r}")
+        object.__setattr__(self, "attacks", tuple(self.attacks))
 
         object.__setattr__(self, "steps", _positive_int("steps", self.steps))
         object.__setattr__(self, "restarts", _positive_int("restarts", self.restarts))
@@ -66,7 +87,13 @@ class AttackSettings:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, object]:
-        return dataclasses.asdict(self)
+        values = dataclasses.asdict(self)
+        values["attacks"] = list(self.attacks)
+        return values
 
 
 PAPER_ATTACK = AttackSettings()
+"""The paper's attack alone: Foolbox L-inf PGD, 40 steps."""
+
+WORST_CASE_ATTACKS = ("pgd", "apgd_ce", "apgd_margin", "square")
+"""The ensemble every profile runs: the paper's PGD beside AutoAttack's standard attacks."""

@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
+
 from . import keys
 from .keys import *  # noqa: F401,F403 - the names are part of this module's interface
 
@@ -195,19 +197,41 @@ def accuracy_metrics(accuracy: dict[float, float]) -> dict[str, float]:
     return {keys.ACC_AT_EPS + format_epsilon(eps): acc for eps, acc in accuracy.items()}
 
 
+def attack_metrics(result) -> dict[str, float]:
+    """Per attack: accuracy after it at each epsilon, its points and cost; the worst case's points and radius."""
+    from ..config import format_epsilon
+
+    metrics = {f"{keys.ACC_AT_EPS}{name}/{format_epsilon(eps)}": acc
+               for name, values in result.accuracy_by_attack.items() for eps, acc in values.items()}
+    metrics.update({keys.POINTS + name: float(count) for name, count in result.points_by_attack.items()})
+    metrics[keys.POINTS + keys.WORST_CASE_POINTS] = float(len(result.ensemble_indices))
+    for name, cost in result.cost.items():
+        metrics[keys.ATTACK_GRADIENTS + name] = float(cost["gradient_evaluations"])
+        metrics[keys.ATTACK_QUERIES + name] = float(cost["queries"])
+    if np.isfinite(result.median_radius):  # inf: more than half the points never broke (said in result.json)
+        metrics[keys.MEDIAN_RADIUS] = result.median_radius
+    return metrics
+
+
 def log_evaluation(result, objective_values: dict[str, float]) -> None:
-    """Per-epsilon accuracy, objectives, check outcomes (metrics + tag), the result as JSON (its one schema:
-    RobustnessResult.to_dict), the accuracy curve (analysis.figures.trial_accuracy_curve)."""
+    """Per-epsilon worst-case accuracy, per-attack accuracy and cost, objectives, check outcomes (metrics + tag),
+    the result as JSON (its one schema: RobustnessResult.to_dict), the per-point outcomes (points.npz), the
+    accuracy curve (analysis.figures.trial_accuracy_curve)."""
     import mlflow
 
     from analysis.figures import trial_accuracy_curve
 
     metrics = accuracy_metrics(result.accuracy)
+    metrics.update(attack_metrics(result))
     metrics.update(objective_values)
     metrics.update({keys.CHECK + name: float(check.passed) for name, check in result.checks.items()})
     mlflow.log_metrics(metrics)
     mlflow.set_tag(keys.TAG_CHECKS_FAILED, ",".join(result.failed_checks()))
     mlflow.log_text(json.dumps(result.to_dict(), indent=2), keys.RESULT_ARTIFACT)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / Path(keys.POINTS_ARTIFACT).name
+        np.savez(path, **result.points())
+        mlflow.log_artifact(str(path), str(Path(keys.POINTS_ARTIFACT).parent))
     mlflow.log_figure(trial_accuracy_curve(result.accuracy), keys.CURVE_ARTIFACT)
 
 

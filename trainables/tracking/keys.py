@@ -28,7 +28,14 @@ ROBUST_AUC = "robust_auc"
 ROBUST_OBJECTIVE = "robust_objective"
 OBJECTIVES = (CLEAN_ACC, ROBUST_ACC_REF, ROBUST_AUC, ROBUST_OBJECTIVE)
 SEARCH_OBJECTIVES = (CLEAN_ACC, ROBUST_OBJECTIVE)  # what an Optuna search maximises
-ACC_AT_EPS = "acc_at_eps/"  # + format_epsilon(eps); acc_at_eps/0 is the clean accuracy
+ACC_AT_EPS = "acc_at_eps/"  # + format_epsilon(eps): the worst case over the attacks; acc_at_eps/0 is the clean accuracy
+# ACC_AT_EPS + attack + "/" + format_epsilon(eps): the accuracy after that attack (with pgd first: the paper's PGD)
+PAPER_ATTACK_NAME = "pgd"
+POINTS = "points/"  # + attack name or WORST_CASE_POINTS: how many points a number rests on
+WORST_CASE_POINTS = "worst_case"
+MEDIAN_RADIUS = "median_radius"  # median smallest adversarial epsilon found, over the worst case's points
+ATTACK_GRADIENTS = "attack_gradients/"  # + attack name: input-gradient evaluations (per point)
+ATTACK_QUERIES = "attack_queries/"  # + attack name: forward-only model queries (per point)
 CHECK = "check/"  # + check name; 1 passed, 0 failed
 TIME = "time/"  # + phase name; seconds
 PEAK_RSS_MB = "peak_rss_mb"
@@ -74,6 +81,7 @@ PARETO_FIGURE = "pareto_front.png"
 # artifacts
 MODEL_ARTIFACT = "model/model.keras"
 RESULT_ARTIFACT = "robustness/result.json"
+POINTS_ARTIFACT = "robustness/points.npz"  # RobustnessResult.points(): per-point outcomes, see the README
 CURVE_ARTIFACT = "curves/accuracy_vs_epsilon.png"
 EXPLANATIONS_DIR = "explanations"
 SAMPLES_FILE = "samples.npz"
