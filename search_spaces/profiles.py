@@ -49,7 +49,7 @@ register_profile(Profile(
         epochs=8, patience=4, batch_size=32, epoch_fraction=1.0,  # 10 % of 600 images is too few steps
         # Fewer PGD steps need larger steps to travel as far: 10 x 0.25 eps (the paper: 40 x eps/30).
         pgd_steps=10, rel_stepsize=0.25, explain_samples=8, eval_batch_size=100,
-        apgd_steps=10, margin_targets=2, square_queries=100, ensemble_points=100, radius_steps=20,
+        apgd_steps=10, margin_targets=2, square_queries=50, ensemble_points=64, radius_steps=10,
         cpus_per_trial=1, memory_gb=2.0,  # measured peak RSS about 1.5 GB
     ),
 ))

@@ -114,7 +114,7 @@ def run_steps(config: TrialConfig, run, *, tracking_uri: str, report, checkpoint
                 model, x_eval, y_eval, config.epsilons, settings=config.attack_settings, seed=config.seed,
                 sample_indices=list(range(min(config.explain_samples, len(y_eval)))),
             )
-        final = robustness.objectives(result.accuracy, config.reference_epsilon)
+        final = robustness.objectives(result.accuracy, config.reference_epsilon, result.clean_accuracy)
         with timer.phase("explain"):
             explanations = explain.explain_samples(model, x_eval[result.sample_indices], y_eval[result.sample_indices],
                                                    result.adversarial_samples)

@@ -21,9 +21,10 @@ Checks as "name: value; passes when" (thresholds are CheckConfig fields, default
 - blackbox_not_stronger: fraction of the ensemble points that the gradient-free attack (square) broke after every
   gradient attack left them robust; value <= blackbox_tolerance [0.02] (the sign of gradient masking, as in
   AutoAttack). Passes, informative only, when no gradient-free attack ran.
-- unbounded_reaches_zero: the worst case on the sample at epsilons unbounded_epsilons [0.5, 1.0], where any input
-  that is not constant-class can be pushed to another class (at 1.0 the ball is the whole [0, 1] box); value = the
-  accuracy at the largest; value <= unbounded_tolerance [0.05]. Fails on masked gradients and on a model that
+- unbounded_reaches_zero: the sample's points still robust at the largest epsilon, attacked by the worst case at
+  unbounded_epsilons [0.5, 1.0], where any point of a classifier that is not constant can be pushed to another class
+  (at 1.0 the ball is the whole [0, 1] box); value = the sample's accuracy at the largest; value <=
+  unbounded_tolerance [0.05]. Fails on masked gradients and on a model that
   predicts one class for every input (then no attack can succeed: the model is degenerate, not robust).
 
 largest_eps_vs_chance uses the larger of 1/K and the majority rate because a model that ignores its input gets the
@@ -186,9 +187,10 @@ def _eps0_equals_clean(context: CheckContext) -> CheckResult:
         outputs = context.model(tf.convert_to_tensor(context.images[ids]), training=False)
         correct += int(np.sum(np.argmax(np.asarray(outputs), axis=1) == context.labels[ids]))
     independent = correct / len(context.images)
-    difference = abs(context.accuracy[0.0] - independent)
+    evaluated = float(context.robust_mask[:, 0].mean())  # every point (the worst case may rest on a subset)
+    difference = abs(evaluated - independent)
     passed = difference <= context.config.eps0_tolerance
-    detail = f"eps 0 accuracy {context.accuracy[0.0]:.4f}, independent eager forward pass {independent:.4f}"
+    detail = f"eps 0 accuracy {evaluated:.4f}, independent eager forward pass {independent:.4f}"
     return CheckResult(passed, float(difference), detail)
 
 
@@ -286,18 +288,19 @@ def _blackbox_not_stronger(context: CheckContext) -> CheckResult:
 @register_check("unbounded_reaches_zero", costly=True)
 def _unbounded_reaches_zero(context: CheckContext) -> CheckResult:
     attack_context, worst = context.attack_context, context.worst_case
-    ladder = (0.0, *context.config.unbounded_epsilons)
     indices = context.check_indices
-    clean = np.zeros(len(context.labels), dtype=bool)
-    clean[indices] = context.robust_mask[indices, 0]
-    first_mask, first_predictions = standalone(attack_context, worst.attacks[0], ladder, clean,
+    # nested on the ladder: a sample point the first attack broke within the ladder stays broken
+    survivors = np.zeros(len(context.labels), dtype=bool)
+    survivors[indices] = context.robust_mask[indices, -1]
+    ladder = (0.0, *context.config.unbounded_epsilons)
+    first_mask, first_predictions = standalone(attack_context, worst.attacks[0], ladder, survivors,
                                                np.zeros(0, np.int64))
-    mask = worst_case(attack_context, worst.attacks, ladder, indices, clean, first_mask, first_predictions).mask
+    mask = worst_case(attack_context, worst.attacks, ladder, indices, survivors, first_mask, first_predictions).mask
     accuracies = mask[:, 1:].mean(axis=0)
     value = float(accuracies[-1])
     passed = value <= context.config.unbounded_tolerance
     listing = ", ".join(f"{acc:.4f} at eps {eps:g}" for eps, acc in zip(ladder[1:], accuracies))
-    detail = (f"worst case of {', '.join(worst.attacks)} on {len(indices)} points: {listing} (tolerance "
-              f"{context.config.unbounded_tolerance:g})"
+    detail = (f"worst case of {', '.join(worst.attacks)} on {len(indices)} points (those robust at eps "
+              f"{context.epsilons[-1]:g} attacked further): {listing} (tolerance {context.config.unbounded_tolerance:g})"
               + ("" if passed else ": attacks fail where any non-constant classifier must break"))
     return CheckResult(passed, value, detail)

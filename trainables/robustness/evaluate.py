@@ -124,10 +124,12 @@ def evaluate_robustness(
     def runner() -> PGDRunner:
         return PGDRunner(attacked, seed, batch_size, settings.rel_stepsize, settings.random_start, device)
 
+    compiled_apgd: dict = {}  # shared by the evaluation and the checks: each loss is traced once
+
     def context(pgd_runner: PGDRunner) -> AttackContext:
         return AttackContext(model=model, images=images, labels=labels, clean_logits=clean.logits,
                              num_classes=num_classes, settings=settings, seed=seed, batch_size=batch_size,
-                             device=device, forward=logits, pgd_runner=pgd_runner)
+                             device=device, forward=logits, pgd_runner=pgd_runner, compiled_apgd=compiled_apgd)
 
     main = context(runner())
     first_mask, first_predictions = standalone(main, attacks[0], epsilons, clean.correct, np.zeros(0, np.int64))

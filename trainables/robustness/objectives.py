@@ -43,11 +43,13 @@ def accuracy_at(accuracy: dict[float, float], epsilon: float) -> float:
     return acc[-1]
 
 
-def objectives(accuracy: dict[float, float], reference_epsilon: float) -> dict[str, float]:
+def objectives(accuracy: dict[float, float], reference_epsilon: float,
+               clean_accuracy: float | None = None) -> dict[str, float]:
+    """clean_accuracy: over every evaluated point when the robust curve rests on a subset (default accuracy[0.0])."""
     at_reference = accuracy_at(accuracy, reference_epsilon)
     auc = robust_auc(accuracy)
     return {
-        keys.CLEAN_ACC: accuracy[0.0],
+        keys.CLEAN_ACC: accuracy[0.0] if clean_accuracy is None else clean_accuracy,
         keys.ROBUST_ACC_REF: at_reference,
         keys.ROBUST_AUC: auc,
         keys.ROBUST_OBJECTIVE: 0.5 * at_reference + 0.5 * auc,

@@ -77,6 +77,11 @@ class RobustnessResult:
         return int(self.robust_mask.shape[0])
 
     @property
+    def clean_accuracy(self) -> float:
+        """Clean accuracy over every evaluated point (accuracy[0.0] is over the worst case's points)."""
+        return float(self.robust_mask[:, 0].mean())
+
+    @property
     def radius_brackets(self) -> tuple[np.ndarray, np.ndarray]:
         """Per ensemble point: (last ladder epsilon robust under the worst case, first broken; inf if never).
         Both are 0 for a point misclassified clean."""
