@@ -161,7 +161,7 @@ class PGDRunner:
     """Attacks batches of points of an image set and keeps the bookkeeping the checks need.
 
     gradient_evaluations counts one per point per PGD step (Foolbox evaluates the loss gradient once per step);
-    queries counts forward-only passes per point (the predictions of broken points' adversarial inputs);
+    queries counts forward-only passes per point (Foolbox's success test, the predictions of broken points' inputs);
     max_ball_violation is the largest excess of any returned input over its epsilon ball or the [0, 1] box.
     """
 
@@ -217,6 +217,7 @@ class PGDRunner:
         raw, clipped = raw.numpy(), clipped.numpy()
         self._record_ball(x, (raw, clipped), radii.ravel())
         self.gradient_evaluations += steps * len(point_ids)
+        self.queries += len(point_ids)  # Foolbox's success test
         return success.numpy(), clipped
 
     def predict(self, x: np.ndarray) -> np.ndarray:

@@ -135,15 +135,22 @@ def ensemble_rows(num_points: int, size: int | None, seed: int, single_attack: b
 
 # --- the attacks -----------------------------------------------------------------------------------------------
 
-def _pgd_stage(context: AttackContext, point_ids: np.ndarray, epsilon: float):
+def _counted_pgd(context: AttackContext, epsilons: Sequence[float], clean_correct: np.ndarray,
+                 point_ids: np.ndarray | None = None, sample_indices: np.ndarray | None = None):
+    """nested_pgd with its work added to the pgd counter."""
     runner, settings = context.pgd_runner, context.settings
     before = runner.gradient_evaluations, runner.queries
-    outcome = nested_pgd(runner, context.images, context.labels, [0.0, epsilon], np.ones(len(point_ids), bool),
-                         steps=settings.steps, restarts=settings.restarts, sample_indices=np.zeros(0, np.int64),
-                         point_ids=point_ids, stream=MAIN_STREAM)
+    outcome = nested_pgd(runner, context.images, context.labels, epsilons, clean_correct, steps=settings.steps,
+                         restarts=settings.restarts, point_ids=point_ids, stream=MAIN_STREAM,
+                         sample_indices=np.zeros(0, np.int64) if sample_indices is None else sample_indices)
     counter = context.counter("pgd")
     counter.gradient_evaluations += runner.gradient_evaluations - before[0]
     counter.queries += runner.queries - before[1]
+    return outcome
+
+
+def _pgd_stage(context: AttackContext, point_ids: np.ndarray, epsilon: float):
+    outcome = _counted_pgd(context, [0.0, epsilon], np.ones(len(point_ids), bool), point_ids)
     return ~outcome.robust_mask[:, 1], outcome.broken_predictions
 
 
@@ -233,13 +240,7 @@ def standalone(context: AttackContext, name: str, epsilons: Sequence[float], cle
     """One attack alone on every point over the nested ladder -> (mask (N, E), breaking predictions (N,))."""
     start = time.perf_counter()
     if name == "pgd":
-        runner, settings = context.pgd_runner, context.settings
-        before = runner.gradient_evaluations, runner.queries
-        outcome = nested_pgd(runner, context.images, context.labels, epsilons, clean_correct, steps=settings.steps,
-                             restarts=settings.restarts, sample_indices=sample_indices)
-        counter = context.counter(name)
-        counter.gradient_evaluations += runner.gradient_evaluations - before[0]
-        counter.queries += runner.queries - before[1]
+        outcome = _counted_pgd(context, epsilons, clean_correct, sample_indices=sample_indices)
         mask, predictions = outcome.robust_mask, outcome.broken_predictions
     else:
         mask = np.zeros((len(clean_correct), len(epsilons)), dtype=bool)
