@@ -13,6 +13,7 @@ The frame has one row per trial x epsilon (epsilon > 0; clean accuracy is the `c
     epsilon          float (NaN when a failed run logged no epsilons at all)
     accuracy         robust accuracy at epsilon: the worst case over the trial's attacks (NaN when not that far)
     pgd_accuracy     accuracy under the paper's PGD alone at epsilon (on all evaluated points)
+    pgd_accuracy_same_points   the same PGD on the worst case's points (its pair for the overstatement)
     clean_acc, robust_acc_ref, robust_auc, robust_objective   the trial's objectives (trainables.objectives)
     median_radius    median smallest adversarial epsilon found (NaN: not logged, or over half never broken)
     pgd_points, worst_case_points   how many test points the PGD and the worst-case numbers rest on
@@ -47,7 +48,7 @@ if not set(IDENTITY) <= set(TrialConfig.field_names()):
     raise ImportError(f"analysis.load expects TrialConfig fields {IDENTITY}")
 
 COLUMNS = ("run_id", "run_name", "trial_id", "sweep", "profile", *IDENTITY, "status", "start_time", "epsilon",
-           "accuracy", "pgd_accuracy", *keys.OBJECTIVES, "median_radius", "pgd_points", "worst_case_points",
+           "accuracy", "pgd_accuracy", "pgd_accuracy_same_points", *keys.OBJECTIVES, "median_radius", "pgd_points", "worst_case_points",
            "checks", "failed_checks")
 
 UNKNOWN = "?"  # identity of a run that logged no params and has no trial-style name
@@ -189,6 +190,7 @@ def run_rows(run) -> list[dict[str, Any]]:
     paper = accuracy_metrics(metrics, keys.PAPER_ATTACK_NAME)
     if not paper and params.get("attacks", keys.PAPER_ATTACK_NAME) == keys.PAPER_ATTACK_NAME:
         paper = accuracy  # runs from before the ensemble: their one attack was the paper's PGD
+    paper_same_points = accuracy_metrics(metrics, f"{keys.PAPER_ATTACK_NAME}/{keys.WORST_CASE_POINTS}") or paper
     base.update({
         "median_radius": float(metrics.get(keys.MEDIAN_RADIUS, math.nan)),
         "pgd_points": float(metrics.get(keys.POINTS + keys.PAPER_ATTACK_NAME, math.nan)),
@@ -196,7 +198,8 @@ def run_rows(run) -> list[dict[str, Any]]:
     })
     epsilons = sorted(set(accuracy) | set(parse_epsilons(params.get("epsilons")))) or [math.nan]
     return [{**base, "epsilon": eps, "accuracy": float(accuracy.get(eps, math.nan)),
-             "pgd_accuracy": float(paper.get(eps, math.nan))} for eps in epsilons]
+             "pgd_accuracy": float(paper.get(eps, math.nan)),
+             "pgd_accuracy_same_points": float(paper_same_points.get(eps, math.nan))} for eps in epsilons]
 
 
 def consistency_warnings(runs: list, name: str, sweep: str | None, profile: str | None) -> list[str]:
@@ -220,7 +223,8 @@ def consistency_warnings(runs: list, name: str, sweep: str | None, profile: str 
 
 def trials(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per trial (the per-epsilon columns dropped)."""
-    return frame.drop_duplicates("run_id").drop(columns=["epsilon", "accuracy", "pgd_accuracy"]).reset_index(drop=True)
+    return frame.drop_duplicates("run_id").drop(columns=["epsilon", "accuracy", "pgd_accuracy",
+                                                                "pgd_accuracy_same_points"]).reset_index(drop=True)
 
 
 def finished(frame: pd.DataFrame) -> pd.DataFrame:

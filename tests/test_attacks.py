@@ -208,3 +208,40 @@ def test_bad_attack_settings_exit_2_before_launch(assignment, message, capsys):
     assert main(["paper_grid", "--profile", "tiny", "--set", assignment, "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_per_attack_metrics_round_trip_through_mlflow_into_the_report_table(tmp_path):
+    import mlflow
+    from mlflow.entities import Metric, Param
+
+    from analysis import load_sweep
+    from analysis.tables import attack_gap_table, text_report
+    from trainables import tracking
+    from trainables.config import TrialConfig
+
+    model, images, labels, _ = linear_problem(7, 60, LINEAR_EPSILONS, seed=3)
+    result = evaluate_robustness(model, images, labels, LINEAR_EPSILONS, attacks=WORST_CASE_ATTACKS,
+                                 ensemble_points=30, seed=0, run_checks=False, **CHEAP)
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("paper_grid-tiny", artifact_location=str(tmp_path / "artifacts"))
+    config = TrialConfig(task="skin_lesion", backbone="resnet50", scale="mini", epsilons=LINEAR_EPSILONS,
+                         sweep="paper_grid", profile="tiny")
+    run_id = client.create_run(experiment, run_name=config.run_name).info.run_id
+    metrics = {**tracking.accuracy_metrics(result.accuracy), **tracking.attack_metrics(result),
+               tracking.CLEAN_ACC: result.clean_accuracy}
+    client.log_batch(run_id, params=[Param(k, v) for k, v in config.as_params().items()],
+                     metrics=[Metric(k, v, 0, 0) for k, v in metrics.items()])
+    client.set_tag(run_id, tracking.TAG_STATUS, "finished")
+    client.set_terminated(run_id, "FINISHED")
+
+    frame = load_sweep("paper_grid", "tiny", tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    gaps = attack_gap_table(frame).set_index("epsilon")
+    assert len(gaps) == len(LINEAR_EPSILONS)
+    for eps in LINEAR_EPSILONS:
+        assert gaps.loc[eps, "pgd"] == result.accuracy_by_attack["pgd"][eps]  # all 60 points
+        assert gaps.loc[eps, "pgd_same_points"] == result.first_attack_on_ensemble[eps]  # the 30 ensemble points
+        assert gaps.loc[eps, "worst_case"] == result.accuracy[eps]
+        assert gaps.loc[eps, "overstatement"] >= 0  # same images: the worst case can only be lower
+    assert (gaps["pgd_points"] == 60).all() and (gaps["worst_case_points"] == 30).all()
+    assert gaps["overstatement"].max() > 0  # PGD alone misses points the ensemble breaks on a 7-class model
+    assert "60 PGD points, 30 worst-case points" in text_report(frame)

@@ -82,6 +82,12 @@ class RobustnessResult:
         return float(self.robust_mask[:, 0].mean())
 
     @property
+    def first_attack_on_ensemble(self) -> dict[float, float]:
+        """The first attack's accuracy on the worst case's points: the worst case's pair, on the same images."""
+        mask = self.masks_after.get(self.attacks[0], self.robust_mask[self.ensemble_indices])
+        return {eps: float(mask[:, k].mean()) for k, eps in enumerate(self.epsilons)}
+
+    @property
     def radius_brackets(self) -> tuple[np.ndarray, np.ndarray]:
         """Per ensemble point: (last ladder epsilon robust under the worst case, first broken; inf if never).
         Both are 0 for a point misclassified clean."""

@@ -203,6 +203,8 @@ def attack_metrics(result) -> dict[str, float]:
 
     metrics = {f"{keys.ACC_AT_EPS}{name}/{format_epsilon(eps)}": acc
                for name, values in result.accuracy_by_attack.items() for eps, acc in values.items()}
+    metrics.update({f"{keys.ACC_AT_EPS}{result.attacks[0]}/{keys.WORST_CASE_POINTS}/{format_epsilon(eps)}": acc
+                    for eps, acc in result.first_attack_on_ensemble.items()})
     metrics.update({keys.POINTS + name: float(count) for name, count in result.points_by_attack.items()})
     metrics[keys.POINTS + keys.WORST_CASE_POINTS] = float(len(result.ensemble_indices))
     for name, cost in result.cost.items():

@@ -30,6 +30,7 @@ OBJECTIVES = (CLEAN_ACC, ROBUST_ACC_REF, ROBUST_AUC, ROBUST_OBJECTIVE)
 SEARCH_OBJECTIVES = (CLEAN_ACC, ROBUST_OBJECTIVE)  # what an Optuna search maximises
 ACC_AT_EPS = "acc_at_eps/"  # + format_epsilon(eps): the worst case over the attacks; acc_at_eps/0 is the clean accuracy
 # ACC_AT_EPS + attack + "/" + format_epsilon(eps): the accuracy after that attack (with pgd first: the paper's PGD)
+# ACC_AT_EPS + first attack + "/" + WORST_CASE_POINTS + "/" + eps: the first attack on the worst case's points
 PAPER_ATTACK_NAME = "pgd"
 POINTS = "points/"  # + attack name or WORST_CASE_POINTS: how many points a number rests on
 WORST_CASE_POINTS = "worst_case"
