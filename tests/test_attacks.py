@@ -245,3 +245,39 @@ def test_per_attack_metrics_round_trip_through_mlflow_into_the_report_table(tmp_
     assert (gaps["pgd_points"] == 60).all() and (gaps["worst_case_points"] == 30).all()
     assert gaps["overstatement"].max() > 0  # PGD alone misses points the ensemble breaks on a 7-class model
     assert "60 PGD points, 30 worst-case points" in text_report(frame)
+
+
+class RowsOnDemand:
+    """A lazy image source as the data layer's views are: converts only the rows it is indexed with."""
+
+    def __init__(self, images: np.ndarray) -> None:
+        self.images, self.shape, self.dtype, self.rows_read = images, images.shape, images.dtype, 0
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index):
+        picked = self.images[index]
+        self.rows_read += 1 if picked.ndim == 3 else len(picked)
+        return picked.copy()
+
+    def min(self):
+        return self.images.min()
+
+    def max(self):
+        return self.images.max()
+
+    def __array__(self, dtype=None, copy=None):
+        raise AssertionError("the evaluation converted the whole image source to one array")
+
+
+def test_a_lazy_image_source_is_only_indexed_in_batches(cnn_problem):  # noqa: F811
+    model, images, labels = cnn_problem
+    source = RowsOnDemand(images)
+    lazy = evaluate_robustness(model, source, labels, LADDER, attacks=WORST_CASE_ATTACKS, seed=0, batch_size=16,
+                               radius_attack="fmn", radius_steps=5, **CHEAP)
+    eager = evaluate_robustness(model, images, labels, LADDER, attacks=WORST_CASE_ATTACKS, seed=0, batch_size=16,
+                                radius_attack="fmn", radius_steps=5, **CHEAP)
+    assert lazy.accuracy == eager.accuracy and lazy.accuracy_by_attack == eager.accuracy_by_attack
+    np.testing.assert_array_equal(lazy.worst_case_mask, eager.worst_case_mask)
+    assert source.rows_read > len(images)  # it was read, batch by batch

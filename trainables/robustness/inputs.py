@@ -33,16 +33,25 @@ def validate_epsilons(epsilons: Sequence[float]) -> tuple[float, ...]:
     return tuple(values)
 
 
-def validate_images(images) -> np.ndarray:
-    """float32 NHWC array in [0, 1] with at least one image; returned without copying."""
-    array = images if isinstance(images, np.ndarray) else np.asarray(images)
+def validate_images(images):
+    """float32 NHWC images in [0, 1], at least one; returned as given, without copying.
+
+    A numpy array, or a lazy image source that converts only the rows it is indexed with (an object with `shape`,
+    `dtype`, `__len__`, `__getitem__` for slices and index arrays, and `min()` / `max()`, e.g.
+    trainables.data.UnitFloatView over a memory-mapped split): the evaluation only ever indexes batches of it, so
+    memory follows the batch size, not the number of points.
+    """
+    lazy = not isinstance(images, np.ndarray) and all(
+        hasattr(images, name) for name in ("shape", "dtype", "__getitem__", "__len__", "min", "max"))
+    array = images if isinstance(images, np.ndarray) or lazy else np.asarray(images)
     if array.dtype != np.float32:
         raise ValueError(
             f"images must be float32 in [0, 1]; received dtype {array.dtype} "
             "(convert uint8 images with trainables.data.to_unit_float)"
         )
-    if array.ndim != 4 or array.shape[0] == 0:
-        raise ValueError(f"images must be a non-empty NHWC batch (N, H, W, C); received shape {array.shape}")
+    shape = tuple(array.shape)
+    if len(shape) != 4 or shape[0] == 0:
+        raise ValueError(f"images must be a non-empty NHWC batch (N, H, W, C); received shape {shape}")
     low, high = float(array.min()), float(array.max())
     if not (math.isfinite(low) and math.isfinite(high)) or low < 0.0 or high > 1.0:
         raise ValueError(f"images must lie in [0, 1]; received values in [{low}, {high}]")
