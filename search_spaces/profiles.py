@@ -60,3 +60,15 @@ register_profile(Profile(
         cpus_per_trial=1, memory_gb=1.5,
     ),
 ))
+
+register_profile(Profile(
+    name="rehearsal",
+    description="the paper's code path on CPU: full-size ResNet-50 @224 / IRv2 @299, a few stand-in images per split, "
+                "2 epochs, 2-step PGD (no GPU, no data, no weights)",
+    values=dict(
+        source="synthetic", scale="full", weights=None,  # ImageNet files are not downloadable here
+        max_train=16, max_test=8, max_eval=4, epochs=2,  # the paper's batch size (32) holds the 16 images
+        pgd_steps=2, rel_stepsize=0.5, explain_samples=2, eval_batch_size=8,
+        cpus_per_trial=2, gpus_per_trial=0, memory_gb=4.0,
+    ),
+))

@@ -2,7 +2,8 @@
 
 SplitImages: the split's rows of a prepared image array (a memory map, or an in-memory array for stand-in data),
 handed out as uint8 RGB; gray images are stored once and get their 3 channels per batch.
-UnitFloatView: the same rows as float32 in [0, 1], converted per indexed batch, for code that takes float images.
+UnitFloatView: the same rows as float32 in [0, 1], converted per indexed batch (slices included), for code that
+takes float images and indexes them batch by batch (trainables.robustness).
 Both support len(), .shape, .dtype, .ndim and indexing by an int, a slice or an integer index array.
 """
 
@@ -77,9 +78,10 @@ class UnitFloatView:
         return len(self.images)
 
     def __getitem__(self, index):
-        if isinstance(index, slice):
-            return UnitFloatView(self.images[index])
-        return _unit(self.images[index])
+        """float32 [0, 1] of the rows an int, a slice or an index array picks (a slice is read too: callers treat
+        images[a:b] as a batch); to narrow the view lazily, slice the SplitImages before wrapping it."""
+        picked = self.images[index]
+        return _unit(np.asarray(picked) if isinstance(picked, SplitImages) else picked)
 
     def min(self) -> np.float32:
         return np.float32(self.images.extremes()[0] / 255.0)
