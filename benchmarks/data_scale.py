@@ -156,7 +156,11 @@ PAPER_DATA = (("HAM10000", (600, 450), ".jpg", 10_015, 3), ("Kaggle DR 2015", (3
 def per_image_costs(work: Path, repeats: int = 8) -> list[dict]:
     """One core's cost to prepare one image of each paper data set (its native size and format) at 224 and 299 px."""
     from trainables.data import preprocess
-    from trainables.data.sources.synthetic import render_chest, render_fundus, render_skin
+    from trainables.data.sources.synthetic import (
+        render_chest,
+        render_fundus,
+        render_skin,
+    )
 
     cv2.setNumThreads(1)
     rng = np.random.default_rng(0)

@@ -11,7 +11,6 @@ import time
 
 import numpy as np
 import pytest
-
 from test_data_sources import write_chestxray14
 
 from trainables.data import DataError, open_task

@@ -11,8 +11,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from test_data_sources import write_chestxray14, write_ham10000
 
-from trainables.data import (SplitImages, UnitFloatView, class_weights, eval_dataset, load_task, open_task,
-                             to_unit_float, training_dataset)
+from trainables.data import (
+    SplitImages,
+    UnitFloatView,
+    class_weights,
+    eval_dataset,
+    load_task,
+    open_task,
+    to_unit_float,
+    training_dataset,
+)
 
 SIZE = 32
 

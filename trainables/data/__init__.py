@@ -8,8 +8,8 @@
 
 Environment: ARS_HAM10000_DIR, ARS_KAGGLE_DR_DIR, ARS_CHESTXRAY14_DIR, ARS_MEDMNIST_DIR (data folders; see
 loading.py) and ARS_CACHE_DIR (preprocessed cache, default ~/.cache/attentive-robustness/; see cache.py).
-Outputs: uint8 RGB in TaskData (SplitImages views from open_task, arrays from load_task); float32 [0, 1] from to_unit_float and the pipelines; model-specific
-normalisation lives in the model.
+Outputs: uint8 RGB in TaskData (SplitImages views from open_task, arrays from load_task); float32 [0, 1] from
+to_unit_float, UnitFloatView and the pipelines; model-specific normalisation lives in the model.
 """
 
 from .cache import CACHE_ENV, default_cache_dir
@@ -23,25 +23,8 @@ from .tasks import TaskSpec, get_task, list_tasks
 from .views import SplitImages, UnitFloatView
 
 __all__ = [
-    "CACHE_ENV",
-    "PREPROCESS_VERSION",
-    "DataError",
-    "SplitImages",
-    "TaskData",
-    "TaskSpec",
-    "UnitFloatView",
-    "class_weights",
-    "data_root_env",
-    "default_cache_dir",
-    "enhance_xray",
-    "epoch_size",
-    "eval_dataset",
-    "get_task",
-    "gray_to_rgb",
-    "list_sources",
-    "list_tasks",
-    "load_task",
-    "open_task",
-    "to_unit_float",
-    "training_dataset",
+    "CACHE_ENV", "DataError", "PREPROCESS_VERSION", "SplitImages", "TaskData", "TaskSpec", "UnitFloatView",
+    "class_weights", "data_root_env", "default_cache_dir",
+    "enhance_xray", "epoch_size", "eval_dataset", "get_task", "gray_to_rgb", "list_sources", "list_tasks",
+    "load_task", "open_task", "to_unit_float", "training_dataset",
 ]

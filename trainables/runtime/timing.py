@@ -6,8 +6,8 @@ import contextlib
 import resource
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Iterator
 
 from ..tracking import keys
 from .memory import peak_private_mb, reset_peak_private
