@@ -45,6 +45,7 @@ class TrialOutcome:
 
 
 TRIAL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
+SHARED_ENV = ("ARS_CACHE_DIR",)  # the driver's value, when set, is passed to every worker
 # Per-epoch checkpoints are small at CPU scale; Ray's warning about frequent snapshots is noise here.
 DRIVER_ENV = {"TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0", "RAY_AIR_NEW_OUTPUT": "0"}
 
@@ -69,13 +70,15 @@ def connect_ray(address: str | None) -> None:
     os.environ.update(DRIVER_ENV)
     if ray.is_initialized():  # an embedding program (or a test) already connected
         return
+    # trials and prepare tasks on every node open the prepared data where the driver prepared it
+    worker_env = {**TRIAL_ENV, **{name: os.environ[name] for name in SHARED_ENV if name in os.environ}}
     if address:
         check_address(address)
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False,
-                 runtime_env={"env_vars": TRIAL_ENV})
+                 runtime_env={"env_vars": worker_env})
     else:
         ray.init(num_cpus=os.cpu_count(), include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
-                 runtime_env={"env_vars": TRIAL_ENV})
+                 runtime_env={"env_vars": worker_env})
 
 
 def check_gpus(trials: list[TrialConfig]) -> None:

@@ -17,6 +17,8 @@ from search_spaces import PROFILES, SWEEPS, Sweep, expand, get_sweep, parse_only
 from trainables.config import TrialConfig, experiment_name, format_epsilon, parse_assignments
 from trainables.registry import DuplicateNameError
 
+from .cost import describe_cost, describe_total, trial_cost
+from .data_prep import check_data_folders, prepare_data
 from .launcher import LaunchSettings, UsageError, summary_table
 
 
@@ -77,7 +79,8 @@ def describe_trial(index: int, trial: TrialConfig) -> str:
     eps = ",".join(format_epsilon(e) for e in trial.epsilons)
     source = f" re-evaluates {trial.source_run_id}" if trial.source_run_id else ""
     return (f"{index:4d}  {trial.run_name:52s} {trial.source}/{trial.scale} {trial.image_size}px "
-            f"epochs={trial.epochs} steps={trial.pgd_steps} restarts={trial.restarts} eps=[{eps}]{source}")
+            f"epochs={trial.epochs} steps={trial.pgd_steps} restarts={trial.restarts} eps=[{eps}] "
+            f"{describe_cost(trial_cost(trial))}{source}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,6 +166,7 @@ def _prepare(args: argparse.Namespace) -> Plan | None:
         for index, trial in enumerate(trials, 1):
             print(json.dumps(trial.to_dict()) if args.json else describe_trial(index, trial))
         if not args.json:
+            print(describe_total([trial_cost(trial) for trial in trials]))
             print(f"{len(trials)} trial(s)" + (f"; re-evaluates models of {sweep.evaluate_from}" if sweep.evaluate_from else ""))
         return None
 
@@ -170,6 +174,7 @@ def _prepare(args: argparse.Namespace) -> Plan | None:
 
     from . import launcher
 
+    check_data_folders(trials)
     uri = args.tracking_uri or tracking.default_tracking_uri()
     tracking.check_tracking_uri(uri)
     if args.address:
@@ -202,6 +207,7 @@ def launch(plan: Plan) -> int:
         launcher.connect_ray(settings.address)
         experiment_id = experiment.result()
     launcher.check_gpus(trials)
+    prepare_data(trials)  # decode once, on every core, before any trial holds a GPU
     print(f"running {sweep.name} --profile {plan.profile}: {settings.trials or len(trials)} trial(s)", flush=True)
     if sweep.search_space:
         results, study = launcher.run_search(trials[0], sweep.search_space(), experiment_id, settings)

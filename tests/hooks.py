@@ -2,6 +2,7 @@
 point, so that no test hook lives in the product."""
 
 import os
+import time
 from pathlib import Path
 
 HOOKS_FILE = str(Path(__file__).resolve())
@@ -18,5 +19,8 @@ def fail_once_at_epoch(event, *, epoch: int) -> None:
 
 
 def announce_epochs(event, *, path: str) -> None:
-    """Write "<pid> <epoch>" to path after each epoch, so a test can SIGKILL the worker mid-training."""
+    """Write "<pid> <epoch>" to path after each epoch, so a test can SIGKILL the worker mid-training; then wait a
+    second, so that the kill lands before the next epoch is logged (a tiny epoch takes ~0.4 s, the test polls every
+    0.2 s: without the wait the next epoch was sometimes logged, then repeated after the restart)."""
     Path(path).write_text(f"{os.getpid()} {event.epoch}")
+    time.sleep(1.0)

@@ -281,3 +281,22 @@ def test_a_lazy_image_source_is_only_indexed_in_batches(cnn_problem):  # noqa: F
     assert lazy.accuracy == eager.accuracy and lazy.accuracy_by_attack == eager.accuracy_by_attack
     np.testing.assert_array_equal(lazy.worst_case_mask, eager.worst_case_mask)
     assert source.rows_read > len(images)  # it was read, batch by batch
+
+
+@pytest.mark.parametrize("task", ["skin_lesion", "pneumothorax"])
+def test_dry_run_cost_bounds_the_work_of_the_evaluation(task):
+    from search_spaces.profiles import get_profile
+    from sweep.cost import trial_cost
+    from trainables.config import TrialConfig
+    from trainables.data import get_task
+
+    trial = TrialConfig(task=task, backbone="resnet50", **get_profile("tiny").values).resolved()
+    cost = trial_cost(trial)
+    classes = get_task(task).num_classes
+    model, images, labels, _ = linear_problem(classes, 80, LINEAR_EPSILONS, seed=5)
+    images, labels = images[: cost.attacked_points], labels[: cost.attacked_points]
+    assert len(images) == cost.attacked_points
+    result = evaluate_robustness(model, images, labels, trial.epsilons, settings=trial.attack_settings, seed=0,
+                                 sample_indices=list(range(trial.explain_samples)))
+    assert result.gradient_evaluations + result.check_gradient_evaluations <= cost.gradient_evaluations
+    assert result.cost["square"]["queries"] <= cost.queries

@@ -94,7 +94,7 @@ def run_steps(config: TrialConfig, run, *, tracking_uri: str, report, checkpoint
     if startup_seconds is not None:
         timer.seconds["startup"] = startup_seconds
     with timer.phase("data"):
-        task_data = data.load_task(config.task, config.source, image_size=config.image_size, seed=config.seed,
+        task_data = data.open_task(config.task, config.source, image_size=config.image_size, seed=config.seed,
                                    data_root=config.data_root, max_train=config.max_train, max_test=config.max_test)
     with run, tempfile.TemporaryDirectory() as work:
         work = Path(work)
@@ -167,8 +167,9 @@ def train_model(config: TrialConfig, task_data, report, checkpoint, timer: Phase
 
 
 def evaluation_points(task_data, max_eval: int | None):
-    """The first max_eval test points (deterministic: the data layer's split is seeded), as float32 [0,1]."""
-    from .data import to_unit_float
+    """The first max_eval test points (deterministic: the data layer's split is seeded), as float32 [0,1] converted
+    per indexed batch (data.UnitFloatView): no float32 copy of the test split."""
+    from .data import UnitFloatView
 
     count = len(task_data.y_test) if max_eval is None else min(max_eval, len(task_data.y_test))
-    return to_unit_float(task_data.x_test[:count]), task_data.y_test[:count]
+    return UnitFloatView(task_data.x_test[:count]), task_data.y_test[:count]

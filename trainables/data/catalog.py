@@ -67,7 +67,9 @@ def file_fingerprint(*paths: Path) -> str:
 
 
 def decode_workers() -> int:
-    return max(1, min(8, os.cpu_count() or 1))
+    """Decode threads per read: ARS_DECODE_THREADS (1 inside a Ray prepare task, which owns one core), else the
+    machine's cores up to 8."""
+    return max(1, int(os.environ.get("ARS_DECODE_THREADS") or min(8, os.cpu_count() or 1)))
 
 
 def read_files(resolve: Callable[[int], Path], indices: Sequence[int], *, size: int, grayscale: bool,

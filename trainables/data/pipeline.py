@@ -1,5 +1,8 @@
-"""Training-time behaviour: class weights and tf.data input pipelines (uint8 in memory, float32 [0, 1] out).
+"""Training-time behaviour: class weights and tf.data input pipelines (uint8 in, float32 [0, 1] out, per batch).
 
+Images come as a uint8 array in memory (gathered as one tensor) or as a views.SplitImages over a memory-mapped
+prepared entry (each batch's rows read by the map, with prefetch: memory is set by the batch size, not the data
+set's). Both give the same batches for the same seed: the order comes from the same shuffled index dataset.
 TensorFlow is imported inside the functions, so the rest of the data layer loads without it.
 """
 
@@ -8,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import DataError
+from .views import SplitImages
 
 
 def class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
@@ -36,8 +40,8 @@ def epoch_size(n: int, epoch_fraction: float | None) -> int:
     return max(1, int(round(epoch_fraction * n)))
 
 
-def _check_arrays(x_uint8: np.ndarray, y: np.ndarray, num_classes: int, batch_size: int) -> None:
-    if not isinstance(x_uint8, np.ndarray) or x_uint8.dtype != np.uint8 or x_uint8.ndim != 4:
+def _check_arrays(x_uint8: np.ndarray | SplitImages, y: np.ndarray, num_classes: int, batch_size: int) -> None:
+    if not isinstance(x_uint8, (np.ndarray, SplitImages)) or x_uint8.dtype != np.uint8 or x_uint8.ndim != 4:
         raise DataError(f"expected uint8 images (N, H, W, C); received {getattr(x_uint8, 'dtype', type(x_uint8))} "
                         f"of shape {getattr(x_uint8, 'shape', None)}")
     y = np.asarray(y)
@@ -51,23 +55,35 @@ def _check_arrays(x_uint8: np.ndarray, y: np.ndarray, num_classes: int, batch_si
         raise DataError(f"batch_size must be an integer >= 1; received {batch_size!r}")
 
 
-def _batches_of_indices(indices, x_uint8: np.ndarray, y: np.ndarray, num_classes: int, batch_size: int):
-    """Index dataset -> batches of (float32 [0, 1] images, one-hot float32 labels), gathered from memory."""
+def _batches_of_indices(indices, x_uint8: np.ndarray | SplitImages, y: np.ndarray, num_classes: int,
+                        batch_size: int):
+    """Index dataset -> batches of (float32 [0, 1] images, one-hot float32 labels)."""
     import tensorflow as tf
 
-    # captured eager tensors travel as function inputs, not graph constants (no 2 GB graph limit)
-    images = tf.convert_to_tensor(x_uint8)
     one_hot = tf.one_hot(tf.convert_to_tensor(np.asarray(y, dtype=np.int64)), num_classes, dtype=tf.float32)
+    if isinstance(x_uint8, SplitImages):
+        height, width = x_uint8.shape[1:3]
+
+        def read(batch):
+            # (b,) int64 -> (b, H, W, 3) uint8, read from the memory map only now
+            images = tf.numpy_function(x_uint8.take, [batch], tf.uint8, stateful=False)
+            return tf.ensure_shape(images, (None, height, width, 3))
+    else:
+        # captured eager tensors travel as function inputs, not graph constants (no 2 GB graph limit)
+        in_memory = tf.convert_to_tensor(x_uint8)
+
+        def read(batch):
+            return tf.gather(in_memory, batch)
 
     def gather(batch):
-        return tf.cast(tf.gather(images, batch), tf.float32) / 255.0, tf.gather(one_hot, batch)
+        return tf.cast(read(batch), tf.float32) / 255.0, tf.gather(one_hot, batch)
 
     return (indices.batch(batch_size)
             .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             .prefetch(tf.data.AUTOTUNE))
 
 
-def training_dataset(x_uint8: np.ndarray, y: np.ndarray, *, num_classes: int, batch_size: int, seed: int,
+def training_dataset(x_uint8: np.ndarray | SplitImages, y: np.ndarray, *, num_classes: int, batch_size: int, seed: int,
                      epoch_fraction: float | None = None):
     """Shuffled batches of (float32 [0, 1] images, one-hot labels); each iteration of the dataset is one epoch.
 
@@ -87,7 +103,7 @@ def training_dataset(x_uint8: np.ndarray, y: np.ndarray, *, num_classes: int, ba
     return _batches_of_indices(indices, x_uint8, y, num_classes, batch_size)
 
 
-def eval_dataset(x_uint8: np.ndarray, y: np.ndarray, *, num_classes: int, batch_size: int):
+def eval_dataset(x_uint8: np.ndarray | SplitImages, y: np.ndarray, *, num_classes: int, batch_size: int):
     """Batches of (float32 [0, 1] images, one-hot labels) in the arrays' order, every sample once."""
     import tensorflow as tf
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -10,6 +11,9 @@ import numpy as np
 @dataclass(frozen=True, eq=False)
 class TaskData:
     """uint8 RGB images (N, H, W, 3) and int64 labels (N,) per split; `info` holds plain values only.
+
+    From open_task the images are views (views.SplitImages over a memory-mapped entry: rows are read when indexed);
+    from load_task (or `in_memory()`) they are arrays.
 
     info keys: task, source, image_size, seed, data_root, counts ({split: {class_name: n}}), skipped (ids of
     records that could not be read), cache ("hit" / "miss" / "off"), cache_path, preprocess_version,
@@ -33,3 +37,8 @@ class TaskData:
         if name not in ("train", "val", "test"):
             raise ValueError(f"unknown split {name!r}; expected one of: train, val, test")
         return getattr(self, f"x_{name}"), getattr(self, f"y_{name}")
+
+    def in_memory(self) -> TaskData:
+        """The same data with every split's images read into one uint8 array."""
+        return dataclasses.replace(self, **{f"x_{name}": np.asarray(getattr(self, f"x_{name}"))
+                                            for name in ("train", "val", "test")})

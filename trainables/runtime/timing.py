@@ -10,14 +10,17 @@ from pathlib import Path
 from typing import Iterator
 
 from ..tracking import keys
+from .memory import peak_private_mb, reset_peak_private
 
 
 class PhaseTimer:
-    """Seconds per phase of one trial, and its peak RSS (reset when the timer starts: workers run many trials)."""
+    """Seconds per phase of one trial, its peak RSS and peak private memory (both from when the timer starts:
+    workers run many trials)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
         reset_peak_rss()
+        reset_peak_private()
 
     @contextlib.contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -28,9 +31,11 @@ class PhaseTimer:
             self.seconds[name] += time.perf_counter() - start
 
     def as_metrics(self) -> dict[str, float]:
-        """time/<phase> in seconds (phases may nest: time/train includes time/checkpoint), and peak RSS."""
+        """time/<phase> in seconds (phases may nest: time/train includes time/checkpoint), peak RSS and peak
+        private memory (runtime.memory)."""
         metrics = {keys.TIME + name: seconds for name, seconds in self.seconds.items()}
         metrics[keys.PEAK_RSS_MB] = peak_rss_mb()
+        metrics[keys.PEAK_PRIVATE_MB] = peak_private_mb()
         return metrics
 
 

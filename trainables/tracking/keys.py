@@ -7,7 +7,7 @@ runs        one parent run per sweep invocation (tag kind=sweep), the trials nes
 params      every TrialConfig field, plus "model.<key>" from describe_model
 metrics     per epoch (step = epoch): train_loss, train_accuracy, val_loss, val_accuracy
             final: clean_acc, acc_at_eps/<eps>, robust_acc_ref, robust_auc, robust_objective, check/<name> (1/0),
-            time/<phase> (seconds), peak_rss_mb
+            time/<phase> (seconds), peak_rss_mb, peak_private_mb (anonymous memory, trainables.runtime.memory)
 tags        sweep, profile, sweep_kind (grid | search | reevaluation), trial_id, status (finished | failed),
             checks_failed, source_run_id, ray_node_id, attempts, kind
 inputs      the trial's data set (mlflow.log_input): source, task, split sizes, digest of its identity
@@ -40,6 +40,7 @@ ATTACK_QUERIES = "attack_queries/"  # + attack name: forward-only model queries 
 CHECK = "check/"  # + check name; 1 passed, 0 failed
 TIME = "time/"  # + phase name; seconds
 PEAK_RSS_MB = "peak_rss_mb"
+PEAK_PRIVATE_MB = "peak_private_mb"  # RssAnon: what a memory-mapped file's page cache does not inflate
 
 # what Ray Tune receives besides the metrics (not logged to MLflow)
 PHASE = "phase"  # "training" while epochs run, "evaluated" once the trial's final metrics are in

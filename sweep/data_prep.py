@@ -1,0 +1,52 @@
+"""Preparing a sweep's data before its trials start: each distinct prepared entry its trials will open is built
+once, as Ray tasks on every core of the cluster (trainables.data.ray_decode), or reused when it is ready."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from trainables.config import TrialConfig
+from trainables.data.loading import resolve_root
+from trainables.data.prepare import PrepareOutcome, prepare_resolved
+from trainables.data.resolve import resolve_task
+from trainables.data.sources import get_source
+
+
+def data_request(trial: TrialConfig) -> dict:
+    """The load arguments of a trial (what `trainables.trial` passes to open_task)."""
+    return {"task": trial.task, "source": trial.source, "image_size": trial.image_size, "seed": trial.seed,
+            "data_root": trial.data_root, "max_train": trial.max_train, "max_test": trial.max_test}
+
+
+def check_data_folders(trials: list[TrialConfig]) -> None:
+    """Raise DataError (a ValueError: exit 2 before launch) when a trial's data folder is not set or missing."""
+    for request in {tuple(sorted(data_request(t).items())) for t in trials}:
+        request = dict(request)
+        resolve_root(get_source(request["source"], request["task"]), request["data_root"],
+                     source=request["source"], task=request["task"])
+
+
+def prepare_data(trials: list[TrialConfig], report: Callable[[str], None] | None = None) -> list[PrepareOutcome]:
+    """Build (on Ray, which must be initialised) or reuse every entry the trials need; one outcome per entry."""
+    from trainables.data.ray_decode import decode_on_ray
+
+    report = report or (lambda line: print(line, file=sys.stderr, flush=True))
+    outcomes, seen = [], set()
+    requests = list(dict.fromkeys(tuple(sorted(data_request(t).items())) for t in trials))
+    for request in requests:
+        resolved = resolve_task(**dict(request))
+        if resolved.entry is None or resolved.entry in seen:  # stand-in data is drawn by each trial
+            continue
+        seen.add(resolved.entry)
+        _, outcome = prepare_resolved(resolved, decode_on_ray, report)
+        outcomes.append(outcome)
+        report(describe(outcome))
+    return outcomes
+
+
+def describe(outcome: PrepareOutcome) -> str:
+    if outcome.state == "ready":
+        return f"data {outcome.label}: ready ({outcome.images} images) in {outcome.path}"
+    return (f"data {outcome.label}: prepared {outcome.images} images in {outcome.seconds:.1f} s "
+            f"({outcome.images / max(outcome.seconds, 1e-9):.1f}/s, {outcome.skipped} unreadable) -> {outcome.path}")

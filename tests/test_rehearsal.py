@@ -1,0 +1,43 @@
+"""The rehearsal profile: the paper's full-size model, image size and recipe code path end to end on CPU, one trial."""
+
+import contextlib
+import io
+
+import mlflow
+import pytest
+import ray
+
+from search_spaces import expand
+from sweep.run import main
+
+pytestmark = pytest.mark.slow
+
+
+def test_rehearsal_runs_one_paper_size_trial_on_cpu(tmp_path):
+    only = ["--only", "task=pneumothorax", "--only", "backbone=resnet50", "--only", "attention=soft_faithful"]
+    (trial,) = [t for t in expand("paper_grid", "rehearsal") if t.task == "pneumothorax"
+                and t.backbone == "resnet50" and t.attention == "soft_faithful"]
+    assert (trial.scale, trial.image_size, trial.gpus_per_trial, trial.batch_size) == ("full", 224, 0, 32)
+    assert (trial.learning_rate, trial.adam_epsilon, trial.class_weighting) == (0.01, 0.1, True)  # the paper's recipe
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    ray.init(num_cpus=2, include_dashboard=False)
+    try:
+        output = io.StringIO()
+        with contextlib.redirect_stdout(output):
+            code = main(["paper_grid", "--profile", "rehearsal", *only, "--tracking-uri", uri,
+                         "--storage", str(tmp_path / "ray")])
+    finally:
+        ray.shutdown()
+    assert code == 0, output.getvalue()
+    client = mlflow.MlflowClient(uri)
+    experiment = client.get_experiment_by_name("paper_grid-rehearsal")
+    (run,) = [r for r in client.search_runs([experiment.experiment_id]) if "kind" not in r.data.tags]
+    assert run.info.run_name == "pneumothorax-resnet50-soft_faithful-head-s0" and run.info.status == "FINISHED"
+    params, metrics = run.data.params, run.data.metrics
+    assert (params["scale"], params["image_size"], params["backbone"]) == ("full", "224", "resnet50")
+    # the paper's ResNet-50 + soft attention, 2 classes (the 7-class model has 23,911,319)
+    assert int(params["model.total_params"]) == 23_911_319 - 5 * 4097
+    assert int(params["model.attention_params"]) == 294_928
+    assert len(client.get_metric_history(run.info.run_id, "val_loss")) == 2
+    assert 0.0 <= metrics["clean_acc"] <= 1.0 and "acc_at_eps/0.32" in metrics
+    assert metrics["peak_private_mb"] > 0 and metrics["peak_rss_mb"] >= metrics["peak_private_mb"]
