@@ -48,7 +48,8 @@ if not set(IDENTITY) <= set(TrialConfig.field_names()):
     raise ImportError(f"analysis.load expects TrialConfig fields {IDENTITY}")
 
 COLUMNS = ("run_id", "run_name", "trial_id", "sweep", "profile", *IDENTITY, "status", "start_time", "epsilon",
-           "accuracy", "pgd_accuracy", "pgd_accuracy_same_points", *keys.OBJECTIVES, "median_radius", "pgd_points", "worst_case_points",
+           "accuracy", "pgd_accuracy", "pgd_accuracy_same_points", *keys.OBJECTIVES, "median_radius", "pgd_points",
+           "worst_case_points",
            "checks", "failed_checks")
 
 UNKNOWN = "?"  # identity of a run that logged no params and has no trial-style name

@@ -79,6 +79,7 @@ register_profile(Profile(
         max_train=16, max_test=8, max_eval=4, epochs=2,  # the paper's batch size (32) holds the 16 images
         pgd_steps=2, rel_stepsize=0.5, explain_samples=2, eval_batch_size=8,
         apgd_steps=2, margin_targets=1, square_queries=4, radius_steps=2,  # every attack runs, at token budgets
-        cpus_per_trial=2, gpus_per_trial=0, memory_gb=8.0,  # measured peak_private_mb 6.5 GB (RSS 7.0 GB), both backbones
+        # measured peak_private_mb 6.5 GB (RSS 7.0 GB), both backbones
+        cpus_per_trial=2, gpus_per_trial=0, memory_gb=8.0,
     ),
 ))

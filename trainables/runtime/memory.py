@@ -4,8 +4,8 @@ Why RssAnon (from /proc/self/status) and not RSS: pages of a memory-mapped prepa
 count in its RSS (RssFile) but belong to the page cache, which the kernel drops under pressure and shares with
 every process reading the same file; RssAnon is what the trial itself holds and what must fit its Ray memory
 request. The kernel keeps no high-water mark of RssAnon alone (VmHWM is of the whole RSS), so a daemon thread
-samples it every SAMPLE_S (one thread per process); a spike shorter than that between two samples can be missed, so the figure is a lower
-bound on the true peak by at most the memory of a short-lived allocation.
+samples it every SAMPLE_S (one thread per process); a spike shorter than that between two samples can be missed,
+so the figure is a lower bound on the true peak by at most the memory of a short-lived allocation.
 """
 
 from __future__ import annotations
