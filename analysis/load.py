@@ -49,8 +49,7 @@ if not set(IDENTITY) <= set(TrialConfig.field_names()):
 
 COLUMNS = ("run_id", "run_name", "trial_id", "sweep", "profile", *IDENTITY, "status", "start_time", "epsilon",
            "accuracy", "pgd_accuracy", "pgd_accuracy_same_points", *keys.OBJECTIVES, "median_radius", "pgd_points",
-           "worst_case_points",
-           "checks", "failed_checks")
+           "worst_case_points", "checks", "failed_checks")
 
 UNKNOWN = "?"  # identity of a run that logged no params and has no trial-style name
 MLFLOW_STATUS = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "failed", "RUNNING": "running",
