@@ -53,7 +53,7 @@ register_profile(Profile(
         # Fewer PGD steps need larger steps to travel as far: 10 x 0.25 eps (the paper: 40 x eps/30).
         pgd_steps=10, rel_stepsize=0.25, explain_samples=8, eval_batch_size=100,
         apgd_steps=10, margin_targets=2, square_queries=50, ensemble_points=64, radius_steps=10,
-        cpus_per_trial=1, memory_gb=1.5,  # measured peak_private_mb 0.85-1.1 GB (peak RSS 1.3-1.6 GB)
+        cpus_per_trial=1, memory_gb=1.5,  # measured peak_private_mb 0.97-1.25 GB with the ensemble (RSS 1.46-1.73)
     ),
 ))
 
