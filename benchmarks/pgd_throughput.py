@@ -309,7 +309,13 @@ def run_variant(args, workdir: Path) -> dict:
 
 
 def spawn(args, workdir: Path, variant: str) -> dict:
-    command = [sys.executable, __file__, "--variant", variant, "--workdir", str(workdir)] + forwarded(args)
+    return run_variant_process(__file__, variant, workdir, forwarded(args))
+
+
+def run_variant_process(script: str, variant: str, workdir: Path, arguments: list[str]) -> dict:
+    """Run `script --variant V --workdir W ARGS` in a fresh process; its last JSON line is the variant's record.
+    (Shared by the benchmarks: each variant gets its own process, so its peak RSS and traces are its own.)"""
+    command = [sys.executable, script, "--variant", variant, "--workdir", str(workdir), *arguments]
     completed = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
     if completed.returncode != 0 or not lines:
@@ -317,10 +323,13 @@ def spawn(args, workdir: Path, variant: str) -> dict:
     return json.loads(lines[-1])
 
 
+def as_arguments(args, names) -> list[str]:
+    return [item for name in names for item in (f"--{name.replace('_', '-')}", str(getattr(args, name)))]
+
+
 def forwarded(args) -> list[str]:
     names = ("num_images", "image_size", "batch_size", "steps", "model", "train_images", "epochs", "seed")
-    names += ("memory_factor", "memory_steps")
-    return [item for name in names for item in (f"--{name.replace('_', '-')}", str(getattr(args, name)))]
+    return as_arguments(args, names + ("memory_factor", "memory_steps"))
 
 
 def rates(record: dict) -> tuple[float, float]:

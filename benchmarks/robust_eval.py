@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -157,18 +156,9 @@ def run_variant(args, workdir: Path) -> dict:
 
 
 def spawn(args, workdir: Path, variant: str) -> dict:
-    command = [sys.executable, __file__, "--variant", variant, "--workdir", str(workdir), *forwarded(args)]
-    completed = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
-    if completed.returncode != 0 or not lines:
-        raise RuntimeError(f"variant {variant} failed:\n{completed.stderr[-3000:]}")
-    return json.loads(lines[-1])
-
-
-def forwarded(args) -> list[str]:
     names = ("num_images", "image_size", "batch_size", "steps", "apgd_steps", "margin_targets", "square_queries",
              "model", "train_images", "epochs", "seed")
-    return [item for name in names for item in (f"--{name.replace('_', '-')}", str(getattr(args, name)))]
+    return shared.run_variant_process(__file__, variant, workdir, shared.as_arguments(args, names))
 
 
 def report(args, prepared: dict, records: dict[str, dict]) -> str:
