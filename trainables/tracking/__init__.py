@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -176,7 +177,23 @@ def log_dataset(info: dict[str, Any], ids: dict[str, Any]) -> None:
                                      "data_root": str(info.get("data_root")), "image_size": str(info.get("image_size")),
                                      **{f"{split}_size": str(n) for split, n in sizes.items()}})
     dataset = MetaDataset(source, name=f"{info.get('task')}-{info.get('source')}", digest=dataset_digest(info, ids))
-    mlflow.log_input(dataset, context=keys.DATASET_CONTEXT)
+    _retry_on_duplicate(lambda: mlflow.log_input(dataset, context=keys.DATASET_CONTEXT))
+
+
+def _retry_on_duplicate(write, attempts: int = 4) -> None:
+    """MLflow's SQL store looks a data set up, then inserts it: two trials of one task starting together can both
+    miss it and the second insert violates the unique key. The failed transaction rolled back, and a retry finds the
+    row the other trial wrote."""
+    from mlflow.exceptions import MlflowException
+
+    for attempt in range(attempts):
+        try:
+            return write()
+        except MlflowException as error:
+            message = str(error).lower()
+            if attempt == attempts - 1 or not ("unique constraint" in message or "duplicate" in message):
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def log_model_description(description: dict[str, Any]) -> None:
