@@ -65,6 +65,26 @@ def every_placement(partial: Partial) -> list[Partial]:
 DENSE_EPSILONS = tuple(round(0.0003125 * 2 ** (k / 2), 8) for k in range(23)) + (1.0,)
 
 
+PIXEL_LEVELS = 255
+
+
+def in_255_units(value: float) -> float:
+    """An epsilon of the paper's ladder read in [0, 255] units, in our [0, 1] space (10 digits: see format_epsilon)."""
+    return float(f"{value / PIXEL_LEVELS:.10g}")
+
+
+def ladder_in_255_units(trial: Partial) -> tuple[float, ...]:
+    from trainables.data import get_task
+
+    return tuple(in_255_units(e) for e in (trial["epsilons"] or get_task(trial["task"]).epsilons))
+
+
+def reference_in_255_units(trial: Partial) -> float:
+    from trainables.data import get_task
+
+    return in_255_units(trial["reference_epsilon"] or get_task(trial["task"]).reference_epsilon)
+
+
 def optuna_space() -> dict[str, Any]:
     """The Optuna search space (ResNet-50 placements; fix other values with --set)."""
     from ray import tune
@@ -84,6 +104,13 @@ register_sweep(Sweep(
     name="paper_grid",
     description="the paper: 3 tasks x {ResNet-50, InceptionResNetV2} x {no attention, soft attention at the head}",
     axes=(TASKS, BACKBONES, PAPER_VARIANTS),
+))
+
+register_sweep(Sweep(
+    name="paper_grid_255",
+    description="paper_grid with the paper's epsilons read in [0, 255] units: every epsilon / 255 in [0, 1] space",
+    axes=(TASKS, BACKBONES, PAPER_VARIANTS),
+    values={"epsilons": ladder_in_255_units, "reference_epsilon": reference_in_255_units},
 ))
 
 register_sweep(Sweep(

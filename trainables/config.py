@@ -224,9 +224,10 @@ def experiment_name(sweep: str, profile: str) -> str:
 
 
 def format_epsilon(eps: float) -> str:
-    """Stable text for an epsilon: 0.00125 -> '0.00125', 0.32 -> '0.32', 0 -> '0'."""
-    text = f"{eps:.6f}".rstrip("0").rstrip(".")
-    return text or "0"
+    """Stable text for an epsilon, 10 significant digits so that float(text) gives it back (a ladder in [0, 255]
+    units divided by 255 needs them): 0.00125 -> '0.00125', 0.32 -> '0.32', 0 -> '0', 0.32 / 255 -> '0.001254901961'.
+    """
+    return f"{float(eps):.10g}"
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.\- /]")

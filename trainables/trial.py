@@ -119,7 +119,7 @@ def run_steps(config: TrialConfig, run, *, tracking_uri: str, report, checkpoint
             explanations = explain.explain_samples(model, x_eval[result.sample_indices], y_eval[result.sample_indices],
                                                    result.adversarial_samples)
         with timer.phase("mlflow"):
-            tracking.log_evaluation(result, final)
+            tracking.log_evaluation(result, final, task_data.num_classes)
             tracking.log_explanations(explanations)
             if not config.source_run_id:
                 tracking.log_model(model)

@@ -232,8 +232,19 @@ def attack_metrics(result) -> dict[str, float]:
     return metrics
 
 
-def log_evaluation(result, objective_values: dict[str, float]) -> None:
-    """Per-epsilon worst-case accuracy, per-attack accuracy and cost, objectives, check outcomes (metrics + tag),
+def clinical_metrics(result, num_classes: int) -> dict[str, float]:
+    """The worst case's clinical metrics per epsilon as MLflow metrics (keys.clinical_key)."""
+    from ..config import format_epsilon
+    from ..robustness.clinical import worst_case_clinical
+
+    return {keys.clinical_key(name, format_epsilon(eps)): value
+            for eps, values in worst_case_clinical(result, num_classes).items()
+            for name, value in values.items() if np.isfinite(value)}
+
+
+def log_evaluation(result, objective_values: dict[str, float], num_classes: int | None = None) -> None:
+    """Per-epsilon worst-case accuracy, clinical metrics (with num_classes), per-attack accuracy and cost,
+    objectives, check outcomes (metrics + tag),
     the result as JSON (its one schema: RobustnessResult.to_dict), the per-point outcomes (points.npz), the
     accuracy curve (analysis.figures.trial_accuracy_curve)."""
     import mlflow
@@ -242,6 +253,8 @@ def log_evaluation(result, objective_values: dict[str, float]) -> None:
 
     metrics = accuracy_metrics(result.accuracy)
     metrics.update(attack_metrics(result))
+    if num_classes is not None:
+        metrics.update(clinical_metrics(result, num_classes))
     metrics.update(objective_values)
     metrics.update({keys.CHECK + name: float(check.passed) for name, check in result.checks.items()})
     mlflow.log_metrics(metrics)

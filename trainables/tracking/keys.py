@@ -6,7 +6,7 @@ runs        one parent run per sweep invocation (tag kind=sweep), the trials nes
             "<that>-t<trial number>"), tagged with the Ray trial id; summary runs (report, Pareto front: kind=summary)
 params      every TrialConfig field, plus "model.<key>" from describe_model
 metrics     per epoch (step = epoch): train_loss, train_accuracy, val_loss, val_accuracy
-            final: clean_acc, acc_at_eps/<eps>, robust_acc_ref, robust_auc, robust_objective, check/<name> (1/0),
+            final: clean_acc, acc_at_eps/<eps>, sensitivity_at_eps/<eps> etc. (CLINICAL_METRICS), robust_acc_ref, robust_auc, robust_objective, check/<name> (1/0),
             time/<phase> (seconds), peak_rss_mb, peak_private_mb (anonymous memory, trainables.runtime.memory)
 tags        sweep, profile, sweep_kind (grid | search | reevaluation), trial_id, status (finished | failed),
             checks_failed, source_run_id, ray_node_id, attempts, kind
@@ -37,6 +37,19 @@ WORST_CASE_POINTS = "worst_case"
 MEDIAN_RADIUS = "median_radius"  # median smallest adversarial epsilon found, over the worst case's points
 ATTACK_GRADIENTS = "attack_gradients/"  # + attack name: input-gradient evaluations (per point)
 ATTACK_QUERIES = "attack_queries/"  # + attack name: forward-only model queries (per point)
+# clinical metrics of the worst case's adversarial predictions (trainables.robustness.clinical), eps 0 = clean:
+# <metric>_at_eps/<eps> for sensitivity, specificity (binary), balanced_acc, majority_fraction, collapsed (1/0);
+# recall_at_eps/<class index>/<eps> per class
+CLINICAL_METRICS = ("sensitivity", "specificity", "balanced_acc", "majority_fraction", "collapsed", "recall")
+AT_EPS = "_at_eps/"
+
+
+def clinical_key(metric: str, epsilon_text: str) -> str:
+    """("recall/3", "0.01") -> "recall_at_eps/3/0.01"; ("sensitivity", "0") -> "sensitivity_at_eps/0"."""
+    name, _, class_index = metric.partition("/")
+    return name + AT_EPS + (f"{class_index}/" if class_index else "") + epsilon_text
+
+
 CHECK = "check/"  # + check name; 1 passed, 0 failed
 TIME = "time/"  # + phase name; seconds
 PEAK_RSS_MB = "peak_rss_mb"
