@@ -8,7 +8,8 @@ so a sweep declared in a --sweeps-file reads the same as a built-in one.
 The frame has one row per trial x epsilon (epsilon > 0; clean accuracy is the `clean_acc` column):
 
     run_id, run_name, trial_id, sweep, profile, task, backbone, scale, attention, placement, seed,
-    eval_split       the split the accuracies were measured on: "test", or "val" (a search's objectives)
+    objective_split  the split of the objectives Ray Tune / Optuna saw: "test", or "val" (a search); the accuracies
+                     here are always the test split's
     enhancement      where the chest X-ray enhancement ran, i.e. the threat model: "data" (before the attack: the
                      attacker perturbs the enhanced image) | "model" (a layer inside the model: it perturbs the radiograph)
     status           "finished" | "failed" | "running" | "incomplete" (finished but without accuracy metrics)
@@ -50,7 +51,7 @@ MODEL_KEYS = ("task", "backbone", "attention", "placement")  # a "model": one li
 if not set(IDENTITY) <= set(TrialConfig.field_names()):
     raise ImportError(f"analysis.load expects TrialConfig fields {IDENTITY}")
 
-COLUMNS = ("run_id", "run_name", "trial_id", "sweep", "profile", *IDENTITY, "eval_split", "enhancement", "status",
+COLUMNS = ("run_id", "run_name", "trial_id", "sweep", "profile", *IDENTITY, "objective_split", "enhancement", "status",
            "start_time", "epsilon",
            "accuracy", "pgd_accuracy", "pgd_accuracy_same_points", *keys.OBJECTIVES, "median_radius", "pgd_points",
            "worst_case_points", "checks", "failed_checks")
@@ -186,7 +187,7 @@ def run_rows(run) -> list[dict[str, Any]]:
     base = {
         "run_id": run.info.run_id, "run_name": run.info.run_name, "trial_id": tags.get(keys.TAG_TRIAL_ID),
         "sweep": params.get("sweep", tags.get("sweep")), "profile": params.get("profile", tags.get("profile")),
-        **identity, "eval_split": params.get("eval_split", "test"),
+        **identity, "objective_split": params.get("objective_split", "test"),
         "enhancement": params.get("enhancement", DEFAULT_ENHANCEMENT), "status": run_status(run),
         "start_time": pd.Timestamp(run.info.start_time or 0, unit="ms", tz="UTC"),
         **{name: float(metrics.get(name, math.nan)) for name in keys.OBJECTIVES},

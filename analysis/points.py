@@ -2,15 +2,16 @@
 
 The frame has one row per trial x worst-case point x epsilon (epsilon 0.0 = clean):
 
-    run_id, run_name, task, backbone, scale, attention, placement, seed, eval_split, enhancement, point (index in the evaluated split),
+    run_id, run_name, task, backbone, scale, attention, placement, seed, enhancement, point (index in the evaluated test split),
     label, clean_prediction, epsilon,
     robust        correct at epsilon under every attack of the trial (the worst case)
     prediction    the adversarial prediction at epsilon (trainables.robustness.clinical.adversarial_predictions)
     pgd_robust    correct at epsilon under the paper's PGD alone (the first attack), same point
+    pgd_prediction   its adversarial prediction under that PGD
     radius        the smallest adversarial epsilon found for the point (inf: never broken; 0: wrong clean)
 
 Only points of the worst case's set (`in_ensemble`) are kept, so every row has both numbers. Pairs are formed by the
-same task, backbone, scale, seed, split, enhancement and point index (`pairs`). `frame.attrs["missing"]`: one line per finished
+same task, backbone, scale, seed, enhancement and point index (`pairs`). `frame.attrs["missing"]`: one line per finished
 trial whose points could not be read (e.g. a run from before per-point outcomes were logged).
 """
 
@@ -28,11 +29,10 @@ from trainables.tracking import keys
 
 from .load import finished, trials
 
-PAIR_KEYS = ("task", "backbone", "scale", "seed", "eval_split", "enhancement", "point", "epsilon")
-TRIAL_KEYS = ("run_id", "run_name", "task", "backbone", "scale", "attention", "placement", "seed", "eval_split",
-              "enhancement")
+PAIR_KEYS = ("task", "backbone", "scale", "seed", "enhancement", "point", "epsilon")
+TRIAL_KEYS = ("run_id", "run_name", "task", "backbone", "scale", "attention", "placement", "seed", "enhancement")
 POINT_COLUMNS = (*TRIAL_KEYS, "point", "label", "clean_prediction", "epsilon", "robust", "prediction", "pgd_robust",
-                 "radius")
+                 "pgd_prediction", "radius")
 
 
 def points_rows(arrays: dict[str, np.ndarray], num_classes: int) -> pd.DataFrame:
@@ -44,12 +44,15 @@ def points_rows(arrays: dict[str, np.ndarray], num_classes: int) -> pd.DataFrame
     robust = np.asarray(arrays["robust"], dtype=bool)[keep]
     predicted = adversarial_predictions(robust, labels, clean, np.asarray(arrays["broken_prediction"])[keep],
                                         num_classes)
-    pgd = np.asarray(arrays.get(f"robust/{attacks[0]}", arrays["robust"]), dtype=bool)[keep]
+    pgd = np.asarray(arrays[f"robust/{attacks[0]}"], dtype=bool)[keep]
+    pgd_predicted = adversarial_predictions(pgd, labels, clean,
+                                            np.asarray(arrays[f"broken_prediction/{attacks[0]}"])[keep], num_classes)
     count, width = robust.shape
     return pd.DataFrame({
         "point": np.repeat(np.asarray(arrays["point"])[keep], width), "label": np.repeat(labels, width),
         "clean_prediction": np.repeat(clean, width), "epsilon": np.tile(epsilons, count),
         "robust": robust.ravel(), "prediction": predicted.ravel(), "pgd_robust": pgd.ravel(),
+        "pgd_prediction": pgd_predicted.ravel(),
         "radius": np.repeat(np.asarray(arrays["radius"], dtype=float)[keep], width),
     })
 
@@ -96,5 +99,5 @@ def pairs(points: pd.DataFrame) -> pd.DataFrame:
     columns = ["robust", "pgd_robust", "radius"]
     merged = variant[[*PAIR_KEYS, "attention", "placement", *columns]].merge(
         base[[*PAIR_KEYS, *columns]].rename(columns={c: f"base_{c}" for c in columns}), on=list(PAIR_KEYS))
-    return merged.sort_values([*PAIR_KEYS[:6], "attention", "placement", "epsilon", "point"],
+    return merged.sort_values([*PAIR_KEYS[:5], "attention", "placement", "epsilon", "point"],
                               kind="stable").reset_index(drop=True)

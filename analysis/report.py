@@ -26,7 +26,9 @@ from trainables import tracking
 from trainables.config import experiment_name, format_epsilon
 from trainables.tracking import keys
 
-from . import paper_numbers
+from . import paper_numbers, units
+from .evidence import Evidence, gather_evidence
+from .evidence_report import evidence_html, evidence_lines
 from .load import (
     KIND_TAG,
     SUMMARY_KIND,
@@ -79,8 +81,8 @@ def example_runs(frame: pd.DataFrame, task: str, backbone: str, max_variants: in
     return runs
 
 
-def build_figures(frame: pd.DataFrame, out_dir: Path,
-                  explanations: ExplanationLoader | None = None) -> list[FigureEntry]:
+def build_figures(frame: pd.DataFrame, out_dir: Path, explanations: ExplanationLoader | None = None,
+                  evidence: Evidence | None = None) -> list[FigureEntry]:
     """Write every figure into out_dir; `explanations(task, backbone)` gives the arrays per variant label."""
     from . import figures
 
@@ -99,6 +101,8 @@ def build_figures(frame: pd.DataFrame, out_dir: Path,
         add(figures.placement_heatmap(frame, task, backbone), f"placement_{task}_{backbone}",
             "Attention placement x epsilon", f"{backbone}, {task}: mean accuracy per variant and epsilon, and the "
             f"difference to no attention")
+    if evidence is not None:
+        add_evidence_figures(evidence, add)
     add(figures.pareto_scatter(frame), "pareto", "Clean vs robust objective",
         "clean accuracy vs robust objective per trial, Pareto front per task (both maximised)")
     add(figures.checks_grid(frame), "checks", "Sanity checks", "robustness sanity checks per trial (gray: not logged)")
@@ -115,6 +119,20 @@ def build_figures(frame: pd.DataFrame, out_dir: Path,
                 f"gradcam_{task}_{backbone}", "Grad-CAM",
                 f"{label}: Grad-CAM over clean and adversarial images (paper figures 10, 11, 13, 14)")
     return entries
+
+
+def add_evidence_figures(evidence: Evidence, add) -> None:
+    from . import figures
+
+    for task, backbone in panels(evidence.pooled):
+        add(figures.paired_difference_figure(evidence.pooled, task, backbone), f"paired_{task}_{backbone}",
+            "Paired differences", f"{backbone}, {task}: attention - baseline on the same images, 95 % CI")
+    for task in sorted(set(evidence.clinical["task"])) if len(evidence.clinical) else []:
+        add(figures.clinical_figure(evidence.clinical, task), f"clinical_{task}", "Clinical metrics under attack",
+            f"{task}: sensitivity and specificity (binary) or balanced accuracy vs epsilon, worst case")
+    for task, backbone in panels(evidence.points) if len(evidence.points) else []:
+        add(figures.radius_curves(evidence.points, task, backbone), f"radius_{task}_{backbone}", "Robustness radius",
+            f"{backbone}, {task}: fraction of points robust at each radius (seeds pooled)")
 
 
 def mlflow_explanations(frame: pd.DataFrame, tracking_uri: str, cache: Path, problems: list[str]):
@@ -264,7 +282,7 @@ def trials_table_html(frame: pd.DataFrame) -> str:
 
 
 def write_html(frame: pd.DataFrame, out_dir: Path, entries: list[FigureEntry], problems: list[str],
-               extra_files: Iterable[str] = ()) -> Path:
+               extra_files: Iterable[str] = (), evidence: Evidence | None = None) -> Path:
     summary = accuracy_summary(frame)
     gains = gain_table(summary)
     runs = trials(frame)
@@ -300,6 +318,7 @@ generated {time.strftime('%Y-%m-%d %H:%M:%S')}. Data: {files}</p>
 <ul><li>Accuracy cells and bands: {html.escape(BAND_DEFINITION)}. Cells show mean ± half-width.</li>
 <li>Gain: {html.escape(GAIN_DEFINITION)}.</li>
 <li>Epsilon: L-inf radius in [0,1] pixel space; "clean" = epsilon 0.</li></ul>
+{evidence_html(evidence, table_html) if evidence is not None else ''}
 <h2>Clean and robust accuracy per model</h2>
 {accuracy_tables_html(frame, summary)}
 <h2>The paper's PGD beside the worst case</h2>
@@ -324,6 +343,15 @@ data; compare with care when this sweep ran a reduced profile.</p>
     return path
 
 
+def write_evidence_files(evidence: Evidence, out_dir: Path) -> list[str]:
+    tables = {"paired_per_seed.csv": evidence.per_seed, "paired_pooled.csv": evidence.pooled,
+              "clinical.csv": evidence.clinical, "radius.csv": evidence.radius, "claims.csv": evidence.claims,
+              "epsilon_units.csv": evidence.units}
+    for name, table in tables.items():
+        table.to_csv(out_dir / name, index=False)
+    return list(tables)
+
+
 def write_data_files(frame: pd.DataFrame, out_dir: Path) -> list[str]:
     runs = frame.assign(checks=frame["checks"].map(lambda c: ";".join(f"{k}={int(v)}" for k, v in sorted(c.items()))),
                         failed_checks=frame["failed_checks"].map(",".join))
@@ -343,16 +371,26 @@ def log_summary_run(frame: pd.DataFrame, out_dir: Path, sweep: str, profile: str
                                profile=profile, counts=counts)
 
 
-def build_report(frame: pd.DataFrame, out_dir: str | Path, *, with_images: bool = True) -> Path:
+def build_report(frame: pd.DataFrame, out_dir: str | Path, *, with_images: bool = True,
+                 evidence: Evidence | None = None) -> Path:
     """Figures, data files and index.html for a loaded frame; returns the HTML path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     with tempfile.TemporaryDirectory() as cache:
         loader = mlflow_explanations(frame, frame.attrs["tracking_uri"], Path(cache), problems) if with_images else None
-        entries = build_figures(frame, out_dir, loader)
-    files = write_data_files(frame, out_dir)
-    return write_html(frame, out_dir, entries, problems, files)
+        entries = build_figures(frame, out_dir, loader, evidence)
+    files = write_data_files(frame, out_dir) + (write_evidence_files(evidence, out_dir) if evidence else [])
+    return write_html(frame, out_dir, entries, problems, files, evidence)
+
+
+def load_evidence(frame: pd.DataFrame, sweep: str, profile: str, tracking_uri: str | None) -> Evidence:
+    """The evidence of a loaded sweep, with its other epsilon reading (paper_grid <-> paper_grid_255) if it ran."""
+    try:
+        other = load_sweep(units.counterpart(sweep), profile, tracking_uri=tracking_uri)
+    except AnalysisInputError:
+        other = None
+    return gather_evidence(frame, counterpart_frame=other, sweep=sweep)
 
 
 # ---------------------------------------------------------------- command line
@@ -389,11 +427,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for warning in frame.attrs["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
-    print(text_report(frame), flush=True)
+    evidence = load_evidence(frame, args.sweep, args.profile, args.tracking_uri)
+    print("\n".join([text_report(frame), *evidence_lines(evidence)]), flush=True)
     if args.text_only:
         return 0
     out_dir = args.out or Path("reports") / experiment_name(args.sweep, args.profile)
-    path = build_report(frame, out_dir)
+    path = build_report(frame, out_dir, evidence=evidence)
     print(f"\nreport: {path}")
     if not args.no_log:
         try:

@@ -129,7 +129,8 @@ register_sweep(Sweep(
 
 register_sweep(Sweep(
     name="optuna_robust",
-    description="Optuna multi-objective search (clean accuracy, robust objective) over attention, heads, recipe",
-    values={"task": "skin_lesion", "backbone": "resnet50"},
+    description="Optuna multi-objective search (clean accuracy, robust objective on the validation split) over "
+                "attention, heads, recipe",
+    values={"task": "skin_lesion", "backbone": "resnet50", "objective_split": "val"},
     search_space=optuna_space,
 ))

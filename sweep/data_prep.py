@@ -16,7 +16,8 @@ from trainables.data.sources import get_source
 def data_request(trial: TrialConfig) -> dict:
     """The load arguments of a trial (what `trainables.trial` passes to open_task)."""
     return {"task": trial.task, "source": trial.source, "image_size": trial.image_size, "seed": trial.seed,
-            "data_root": trial.data_root, "max_train": trial.max_train, "max_test": trial.max_test}
+            "data_root": trial.data_root, "max_train": trial.max_train, "max_test": trial.max_test,
+            "enhancement": trial.enhancement}
 
 
 def check_data_folders(trials: list[TrialConfig]) -> None:

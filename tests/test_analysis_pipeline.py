@@ -138,3 +138,32 @@ def test_report_links_every_figure_and_is_logged_as_a_summary_run(sweep):
     assert {HTML_FILE, "runs.csv", "summary.csv"} | pngs <= artifacts
     # the summary run is not a trial
     assert load_sweep(SWEEP, PROFILE, tracking_uri=sweep["uri"])["run_name"].nunique() == 4
+
+
+def test_per_point_frame_reproduces_the_logged_accuracy_and_clinical_metrics(sweep):
+    from analysis.points import load_points
+    from trainables.tracking import keys
+
+    frame = load_sweep(SWEEP, PROFILE, tracking_uri=sweep["uri"])
+    points = load_points(frame)
+    assert points.attrs["missing"] == [] and set(points["run_name"]) == {c.run_name for c in sweep["configs"]}
+    for config in sweep["configs"]:
+        metrics = logged_metrics(sweep, config.run_name)
+        rows = points[points["run_name"] == config.run_name]
+        for eps in config.epsilons:
+            at = rows[rows["epsilon"] == eps]
+            assert at["robust"].mean() == pytest.approx(metrics[tracking.ACC_AT_EPS + format_epsilon(eps)])
+            recalls = [at.loc[at["label"] == k, "robust"].mean() for k in sorted(set(at["label"]))]
+            assert np.nanmean(recalls) == pytest.approx(metrics[keys.clinical_key("balanced_acc", format_epsilon(eps))])
+    assert (points.groupby(["run_id", "point"])["robust"].apply(lambda r: r.is_monotonic_decreasing)).all()
+
+
+def test_report_has_the_claims_paired_comparisons_and_clinical_sections(sweep):
+    page = (sweep["out"] / HTML_FILE).read_text()
+    for heading in ("The paper&#x27;s claims, checked", "Paired comparisons on the same images",
+                    "Clinical metrics under attack", "Robustness radius", "Epsilon units"):
+        assert heading in page or heading.replace("&#x27;", "'") in page
+    assert f"paired_{TASK}_{BACKBONE}.png" in {p.name for p in sweep["out"].glob("*.png")}
+    pooled = (sweep["out"] / "paired_pooled.csv").read_text().splitlines()
+    assert len(pooled) > 1  # seed 0 of attention has its baseline: one row per attack and epsilon
+    assert "no baseline trial" not in page  # every attention trial here is paired

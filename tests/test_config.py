@@ -86,3 +86,14 @@ def test_search_trials_are_named_with_their_study_trial_number():
     name = numbered_trial_names(4)
     trials = [SimpleNamespace(config={"trial": config.to_dict(), "heads": heads}) for heads in (4, 8)]
     assert [name(t) for t in trials] == [f"{config.replace(heads=4).run_name}-t4", f"{config.run_name}-t5"]
+
+
+def test_a_search_reports_its_validation_objectives_to_tune_and_a_grid_its_test_objectives():
+    from trainables.trial import tune_metrics
+
+    metrics = {"clean_acc": 0.9, "robust_objective": 0.4, "val/clean_acc": 0.7, "val/robust_objective": 0.2}
+    search = TrialConfig(objective_split="val")
+    assert tune_metrics(metrics, search)["clean_acc"] == 0.7 and tune_metrics(metrics, search)["robust_objective"] == 0.2
+    assert tune_metrics(metrics, TrialConfig()) == metrics
+    with pytest.raises(ValueError, match="objective_split must be one of: test, val"):
+        TrialConfig(objective_split="train")

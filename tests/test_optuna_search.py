@@ -46,3 +46,10 @@ def test_search_writes_its_study_and_a_second_run_extends_it(local_ray, tmp_path
     names = sorted(r.info.run_name for r in trial_runs)
     assert len(set(names)) == 4  # one readable name per study trial: the config's name plus the trial number
     assert sorted(int(n.rsplit("-t", 1)[1]) for n in names) == [0, 1, 2, 3]
+    # the study chose on the validation split: its values are the runs' val/ objectives, never the test split's
+    study = optuna.load_study(study_name="optuna_robust-tiny", storage=study_url)
+    by_number = {int(r.info.run_name.rsplit("-t", 1)[1]): r.data.metrics for r in trial_runs}
+    for trial in study.trials:
+        metrics = by_number[trial.number]
+        assert trial.values == [pytest.approx(metrics["val/clean_acc"]), pytest.approx(metrics["val/robust_objective"])]
+        assert "clean_acc" in metrics and "acc_at_eps/0" in metrics  # the test split, logged as always

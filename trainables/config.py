@@ -22,6 +22,10 @@ from .robustness.ensemble import validate_attacks
 from .robustness.settings import PAPER_ATTACK, WORST_CASE_ATTACKS, AttackTarget
 
 
+OBJECTIVE_SPLITS = ("test", "val")
+ENHANCEMENTS = ("data", "model")
+
+
 @dataclass(frozen=True)
 class TrialConfig:
     """Everything one trial needs. Profiles and sweeps only change these values."""
@@ -70,6 +74,12 @@ class TrialConfig:
     radius_attack: str | None = "fmn"
     radius_steps: int = PAPER_ATTACK.radius_steps
     explain_samples: int = 16
+    # where the objectives reported to Ray Tune / Optuna come from: "test", or "val" for a search, so that choosing
+    # configurations never looks at the test split (the test numbers are logged as always, beside val/<objective>)
+    objective_split: str = "test"
+    # where the chest X-ray enhancement runs, i.e. the threat model: "data" (the paper: in the data, so the attacker
+    # perturbs the enhanced image) or "model" (a layer inside the model: the attacker perturbs the radiograph)
+    enhancement: str = "data"
 
     # bookkeeping
     seed: int = 0
@@ -97,6 +107,11 @@ class TrialConfig:
         for name in ("epochs", "batch_size", "pgd_steps", "restarts", "eval_batch_size", "heads", "cpus_per_trial"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1; received {getattr(self, name)!r}")
+        if self.enhancement not in ENHANCEMENTS:
+            raise ValueError(f"enhancement must be one of: {', '.join(ENHANCEMENTS)}; received {self.enhancement!r}")
+        if self.objective_split not in OBJECTIVE_SPLITS:
+            raise ValueError(f"objective_split must be one of: {', '.join(OBJECTIVE_SPLITS)}; "
+                             f"received {self.objective_split!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1); received {self.dropout!r}")
         if not isinstance(self.epoch_callbacks, dict):
@@ -143,6 +158,10 @@ class TrialConfig:
             raise ValueError(f"{self.run_name}: unknown placement {self.placement!r} for {self.backbone}; "
                              f"expected one of: {', '.join(placements)}")
         task = get_task(self.task)
+        if self.enhancement == "model" and not task.xray_enhancement:
+            raise ValueError(f"{self.run_name}: enhancement='model' moves the chest X-ray enhancement into the model; "
+                             f"task {self.task!r} has none (tasks with it: "
+                             f"{', '.join(t for t in list_tasks() if get_task(t).xray_enhancement)})")
         changes: dict[str, Any] = {}
         if not self.epsilons:
             changes["epsilons"] = task.epsilons

@@ -73,7 +73,7 @@ def execute(config: TrialConfig, *, tracking_uri: str, experiment_id: str, trial
     config = config.resolved()
     finished = tracking.finished_trial_metrics(tracking_uri, experiment_id, trial_id)
     if finished is not None:
-        report(finished)
+        report(tune_metrics(finished, config))
         return finished
     run = tracking.trial_run(config, tracking_uri, experiment_id, trial_id, run_name=run_name,
                              parent_run_id=parent_run_id, sweep_kind=sweep_kind)
@@ -95,7 +95,8 @@ def run_steps(config: TrialConfig, run, *, tracking_uri: str, report, checkpoint
         timer.seconds["startup"] = startup_seconds
     with timer.phase("data"):
         task_data = data.open_task(config.task, config.source, image_size=config.image_size, seed=config.seed,
-                                   data_root=config.data_root, max_train=config.max_train, max_test=config.max_test)
+                                   data_root=config.data_root, max_train=config.max_train, max_test=config.max_test,
+                                   enhancement=config.enhancement)
     with run, tempfile.TemporaryDirectory() as work:
         work = Path(work)
         tracking.record_attempt(node)
@@ -115,6 +116,9 @@ def run_steps(config: TrialConfig, run, *, tracking_uri: str, report, checkpoint
                 sample_indices=list(range(min(config.explain_samples, len(y_eval)))),
             )
         final = robustness.objectives(result.accuracy, config.reference_epsilon, result.clean_accuracy)
+        if config.objective_split == "val":
+            with timer.phase("evaluate_val"):
+                final.update(validation_objectives(model, task_data, config))
         with timer.phase("explain"):
             explanations = explain.explain_samples(model, x_eval[result.sample_indices], y_eval[result.sample_indices],
                                                    result.adversarial_samples)
@@ -126,8 +130,27 @@ def run_steps(config: TrialConfig, run, *, tracking_uri: str, report, checkpoint
         tracking.log_timings(timer.as_metrics())
     metrics = {**final, **timer.as_metrics(), keys.CHECKS_FAILED: ",".join(result.failed_checks()),
                keys.PHASE: keys.PHASE_EVALUATED}
-    report(metrics)
+    report(tune_metrics(metrics, config))
     return metrics
+
+
+def validation_objectives(model, task_data, config: TrialConfig) -> dict[str, float]:
+    """The objectives on the validation split (same attacks and budgets), as val/<objective>."""
+    from . import robustness
+
+    x_val, y_val = evaluation_points(task_data, config.max_eval, split="val")
+    result = robustness.evaluate_robustness(model, x_val, y_val, config.epsilons, settings=config.attack_settings,
+                                            seed=config.seed, sample_indices=[])
+    values = robustness.objectives(result.accuracy, config.reference_epsilon, result.clean_accuracy)
+    return {keys.VAL_OBJECTIVE + name: value for name, value in values.items()}
+
+
+def tune_metrics(metrics: dict[str, Any], config: TrialConfig) -> dict[str, Any]:
+    """What Ray Tune (and Optuna) receive: with objective_split="val" the objectives are the validation split's."""
+    if config.objective_split != "val":
+        return metrics
+    return {**metrics, **{name: metrics[keys.VAL_OBJECTIVE + name] for name in keys.OBJECTIVES
+                          if keys.VAL_OBJECTIVE + name in metrics}}
 
 
 def train_model(config: TrialConfig, task_data, report, checkpoint, timer: PhaseTimer):
@@ -138,7 +161,8 @@ def train_model(config: TrialConfig, task_data, report, checkpoint, timer: Phase
 
     model = models.build_model(config.backbone, config.attention, task_data.num_classes,
                                input_shape=(config.image_size, config.image_size, 3), placement=config.placement,
-                               weights=config.weights, scale=config.scale, heads=config.heads, dropout=config.dropout)
+                               weights=config.weights, scale=config.scale, heads=config.heads, dropout=config.dropout,
+                               xray_sigma=model_xray_sigma(config))
     training.compile_model(model, config)
     state = training.TrainingState()
     if checkpoint is not None:
@@ -166,10 +190,18 @@ def train_model(config: TrialConfig, task_data, report, checkpoint, timer: Phase
     return model
 
 
-def evaluation_points(task_data, max_eval: int | None):
-    """The first max_eval test points (deterministic: the data layer's split is seeded), as float32 [0,1] converted
-    per indexed batch (data.UnitFloatView): no float32 copy of the test split."""
+def model_xray_sigma(config: TrialConfig) -> float | None:
+    """The enhancement's blur sigma at the model's input size, when the enhancement is a layer of the model."""
+    from .data.preprocess import xray_sigma
+
+    return xray_sigma((config.image_size, config.image_size)) if config.enhancement == "model" else None
+
+
+def evaluation_points(task_data, max_eval: int | None, split: str = "test"):
+    """The first max_eval points of the split (deterministic: the data layer's split is seeded), as float32 [0,1]
+    converted per indexed batch (data.UnitFloatView): no float32 copy of the split."""
     from .data import UnitFloatView
 
-    count = len(task_data.y_test) if max_eval is None else min(max_eval, len(task_data.y_test))
-    return UnitFloatView(task_data.x_test[:count]), task_data.y_test[:count]
+    images, labels = getattr(task_data, f"x_{split}"), getattr(task_data, f"y_{split}")
+    count = len(labels) if max_eval is None else min(max_eval, len(labels))
+    return UnitFloatView(images[:count]), labels[:count]

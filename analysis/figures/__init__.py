@@ -6,6 +6,9 @@ images      perturbation_figure      paper figures 2 / 9 / 12: clean, adversaria
 placement   placement_heatmap        robust accuracy per attention placement x epsilon, and its gain over none
 pareto      pareto_scatter           clean accuracy vs robust objective with the Pareto front per task
 checks      checks_grid              trials x sanity checks, pass / fail / missing
+paired      paired_difference_figure attention - baseline on the same images vs epsilon, with 95 % CIs
+            clinical_figure          sensitivity / specificity (or balanced accuracy) vs epsilon per task
+            radius_curves            fraction of points robust at each radius, per model
 curves      trial_accuracy_curve     one trial's curve (the trial's MLflow preview curves/accuracy_vs_epsilon.png)
 pareto      study_pareto_front       an Optuna study's trials and Pareto front (the Pareto-front run's figure)
 previews    perturbation_preview     per-trial OpenCV grids logged beside the explanation arrays (explanations/*.png)
@@ -19,10 +22,11 @@ from .base import save_figure
 from .checks import checks_grid
 from .curves import accuracy_curves, trial_accuracy_curve
 from .images import gradcam_figure, perturbation_figure
+from .paired import clinical_figure, paired_difference_figure, radius_curves
 from .pareto import pareto_front, pareto_scatter, study_pareto_front
 from .placement import placement_heatmap
 from .previews import gradcam_preview, perturbation_preview, write_png
 
-__all__ = ["accuracy_curves", "checks_grid", "gradcam_figure", "gradcam_preview", "pareto_front", "pareto_scatter",
+__all__ = ["accuracy_curves", "checks_grid", "clinical_figure", "paired_difference_figure", "radius_curves", "gradcam_figure", "gradcam_preview", "pareto_front", "pareto_scatter",
            "perturbation_figure", "perturbation_preview", "placement_heatmap", "save_figure", "study_pareto_front",
            "trial_accuracy_curve", "write_png"]

@@ -37,7 +37,8 @@ __all__ = ["MAX_SKIPPED_FRACTION", "MIN_IMAGE_SIZE", "load_task", "open_task", "
 
 def open_task(task: str, source: str = "synthetic", *, image_size: int, seed: int = 0,
               data_root: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None,
-              max_train: int | None = None, max_test: int | None = None, decoder: Decoder = decode_here) -> TaskData:
+              max_train: int | None = None, max_test: int | None = None, decoder: Decoder = decode_here,
+              enhancement: str = "data") -> TaskData:
     """One task's splits as views (SplitImages, uint8 RGB per indexed batch) over the prepared, memory-mapped
     entry, built first (by `decoder`) if it is not ready; stand-in data is drawn into memory. Labels: int64 (N,).
 
@@ -45,7 +46,7 @@ def open_task(task: str, source: str = "synthetic", *, image_size: int, seed: in
     splits keep class proportions (every class kept) and are drawn by seed. For synthetic data they set the sizes.
     """
     resolved = resolve_task(task, source, image_size=image_size, seed=seed, data_root=data_root,
-                            cache_dir=cache_dir, max_train=max_train, max_test=max_test)
+                            cache_dir=cache_dir, max_train=max_train, max_test=max_test, enhancement=enhancement)
     arrays, outcome = prepare_resolved(resolved, decoder)
     if arrays is None:
         arrays, cache_state = read_checked(resolved.catalog, resolved.selected, source=source, task=task), "off"

@@ -6,6 +6,7 @@ Shared by the prepare step (prepare.py) and by trials opening prepared data (loa
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,8 +53,11 @@ class Resolved:
 
 def resolve_task(task: str, source: str = "synthetic", *, image_size: int, seed: int = 0,
                  data_root: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None,
-                 max_train: int | None = None, max_test: int | None = None) -> Resolved:
+                 max_train: int | None = None, max_test: int | None = None, enhancement: str = "data") -> Resolved:
+    """enhancement="model": the task's X-ray enhancement is left to a layer of the model, the images stay raw."""
     spec = get_task(task)
+    if enhancement == "model":
+        spec = dataclasses.replace(spec, xray_enhancement=False)
     entry = get_source(source, task)
     if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size < MIN_IMAGE_SIZE:
         raise DataError(f"image_size must be an integer >= {MIN_IMAGE_SIZE}; received {image_size!r}")
@@ -76,7 +80,8 @@ def resolve_task(task: str, source: str = "synthetic", *, image_size: int, seed:
         # the data folder's fingerprint is checked against the entry's manifest (a changed folder is rebuilt in
         # place) rather than keyed, so an entry is never orphaned by an edit of its folder
         key_fields = {"source": source, "task": task, "image_size": image_size, "preprocess": PREPROCESS_VERSION,
-                      "root": str(root), "ids": cache.ids_digest(catalog.ids[selected])}
+                      "root": str(root), "ids": cache.ids_digest(catalog.ids[selected]),
+                      **({"enhancement": enhancement} if enhancement != "data" else {})}
         path = cache.entry_path(Path(cache_dir).expanduser() if cache_dir else cache.default_cache_dir(),
                                 source=source, task=task, image_size=image_size, key_fields=key_fields)
     return Resolved(spec, source, image_size, seed, root, catalog, chosen, selected, path, max_train, max_test)

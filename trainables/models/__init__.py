@@ -20,6 +20,7 @@ _KERAS_EXPORTS = {
     "describe_model": "describe",
     "load_model": "describe",
     "BackbonePreprocessing": "preprocessing",
+    "XrayEnhancement": "preprocessing",
 }
 
 

@@ -9,7 +9,7 @@ import keras
 
 from .attention import make_attention
 from .heads import attention_head, baseline_head
-from .preprocessing import BackbonePreprocessing
+from .preprocessing import BackbonePreprocessing, XrayEnhancement
 from .registry import BackboneSpec, get_backbone, list_placements
 from .weights import imagenet_weights_path, load_application_weights, load_model_weights
 
@@ -28,6 +28,7 @@ def build_model(
     scale: str = "full",
     heads: int = 16,
     dropout: float = 0.5,
+    xray_sigma: float | None = None,
 ) -> keras.Model:
     """A flat keras.Model: float32 RGB images in [0, 1] (NHWC) -> logits (num_classes).
 
@@ -36,6 +37,8 @@ def build_model(
     gives the paper's baseline at every (valid) placement. weights: None (random), "imagenet" (Keras cache file),
     a Keras-application ".h5" file (loaded into the backbone before the cut) or a ".weights.h5" file saved
     by model.save_weights of the same architecture. The layer "backbone_features" is the Grad-CAM target.
+    xray_sigma: put the chest X-ray enhancement inside the model (layer "xray_enhancement", this blur sigma at the
+    input size), before the preprocessing, so that attacks perturb the radiograph.
     """
     spec = get_backbone(backbone, scale)
     inserted = placement != "head"
@@ -49,7 +52,8 @@ def build_model(
     application_weights, model_weights = _resolve_weights(spec, weights)
 
     inputs = keras.Input(input_shape, name="image")
-    app = spec.build(BackbonePreprocessing(spec.preprocessing, name="preprocessing")(inputs))
+    images = XrayEnhancement(xray_sigma, name="xray_enhancement")(inputs) if xray_sigma else inputs
+    app = spec.build(BackbonePreprocessing(spec.preprocessing, name="preprocessing")(images))
     if application_weights is not None:
         load_application_weights(app, application_weights)
     cut = app.layers[spec.cut] if isinstance(spec.cut, int) else app.get_layer(spec.cut)

@@ -11,11 +11,12 @@ from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
 
 from .attention import CorrectedSoftAttention, FaithfulSoftAttention, SoftAttention
 from .build import FEATURES_LAYER, NAME_SEPARATOR
-from .preprocessing import BackbonePreprocessing
+from .preprocessing import BackbonePreprocessing, XrayEnhancement
 from .registry import get_backbone
 
 CUSTOM_OBJECTS = {
     "BackbonePreprocessing": BackbonePreprocessing,
+    "XrayEnhancement": XrayEnhancement,
     "FaithfulSoftAttention": FaithfulSoftAttention,
     "CorrectedSoftAttention": CorrectedSoftAttention,
     "CustomScaleLayer": CustomScaleLayer,  # InceptionResNetV2's residual scaling, not registered by Keras

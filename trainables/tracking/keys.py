@@ -7,7 +7,7 @@ runs        one parent run per sweep invocation (tag kind=sweep), the trials nes
 params      every TrialConfig field, plus "model.<key>" from describe_model
 metrics     per epoch (step = epoch): train_loss, train_accuracy, val_loss, val_accuracy
             final: clean_acc, acc_at_eps/<eps>, sensitivity_at_eps/<eps> etc. (CLINICAL_METRICS), robust_acc_ref, robust_auc, robust_objective, check/<name> (1/0),
-            time/<phase> (seconds), peak_rss_mb, peak_private_mb (anonymous memory, trainables.runtime.memory)
+            val/<objective> (objective_split="val"), time/<phase> (seconds), peak_rss_mb, peak_private_mb (anonymous memory, trainables.runtime.memory)
 tags        sweep, profile, sweep_kind (grid | search | reevaluation), trial_id, status (finished | failed),
             checks_failed, source_run_id, ray_node_id, attempts, kind
 inputs      the trial's data set (mlflow.log_input): source, task, split sizes, digest of its identity
@@ -28,6 +28,7 @@ ROBUST_AUC = "robust_auc"
 ROBUST_OBJECTIVE = "robust_objective"
 OBJECTIVES = (CLEAN_ACC, ROBUST_ACC_REF, ROBUST_AUC, ROBUST_OBJECTIVE)
 SEARCH_OBJECTIVES = (CLEAN_ACC, ROBUST_OBJECTIVE)  # what an Optuna search maximises
+VAL_OBJECTIVE = "val/"  # + objective: measured on the validation split (objective_split="val": what a search saw)
 ACC_AT_EPS = "acc_at_eps/"  # + format_epsilon(eps): the worst case over the attacks; acc_at_eps/0 is the clean accuracy
 # ACC_AT_EPS + attack + "/" + format_epsilon(eps): the accuracy after that attack (with pgd first: the paper's PGD)
 # ACC_AT_EPS + first attack + "/" + WORST_CASE_POINTS + "/" + eps: the first attack on the worst case's points

@@ -1,0 +1,144 @@
+"""Paired statistics on planted per-point data, against independent computations; the claims' verdicts."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from analysis import claims, paired
+from analysis.evidence import unpaired_notes
+from analysis.points import POINT_COLUMNS, pairs
+
+EPSILONS = (0.0, 0.00125, 0.0025, 0.005, 0.01)
+
+
+def planted_points(task, backbone, attention, seed, robust, *, epsilons=EPSILONS, run_id=None):
+    """Rows of analysis.points for one trial: robust (N, E) per point and epsilon."""
+    robust = np.asarray(robust, dtype=bool)
+    count, width = robust.shape
+    labels = np.arange(count) % 2
+    return pd.DataFrame({
+        "run_id": run_id or f"{task}-{backbone}-{attention}-{seed}", "run_name": f"{task}-{attention}-s{seed}",
+        "task": task, "backbone": backbone, "scale": "full", "attention": attention, "placement": "head",
+        "seed": seed, "enhancement": "data", "point": np.repeat(np.arange(count), width),
+        "label": np.repeat(labels, width), "clean_prediction": np.repeat(labels, width),
+        "epsilon": np.tile(epsilons, count), "robust": robust.ravel(),
+        "prediction": np.where(robust, labels[:, None], 1 - labels[:, None]).ravel(),
+        "pgd_robust": robust.ravel(), "pgd_prediction": 0, "radius": 0.01,
+    })[list(POINT_COLUMNS)]
+
+
+def nested(accuracies, count, rng):
+    """(count, E) nested robust mask with about these accuracies per epsilon."""
+    thresholds = rng.random(count)
+    return np.stack([thresholds < a for a in accuracies], axis=1)
+
+
+def test_mcnemar_equals_the_binomial_test_on_the_discordant_pairs():
+    for attention_only, baseline_only in ((12, 3), (0, 5), (7, 7), (40, 22)):
+        expected = stats.binomtest(attention_only, attention_only + baseline_only, 0.5).pvalue
+        assert paired.mcnemar_exact(attention_only, baseline_only) == pytest.approx(expected, rel=1e-9)
+    assert paired.mcnemar_exact(0, 0) == 1.0
+
+
+def test_bootstrap_ci_equals_scipy_and_a_hand_percentile_bootstrap():
+    rng = np.random.default_rng(3)
+    attention, baseline = rng.random(200) < 0.6, rng.random(200) < 0.45
+    low, high = paired.bootstrap_ci(attention, baseline)
+    reference = stats.bootstrap((attention.astype(float), baseline.astype(float)),
+                                lambda a, b, axis: a.mean(axis) - b.mean(axis), paired=True, vectorized=True,
+                                n_resamples=paired.N_RESAMPLES, method="percentile",
+                                rng=np.random.default_rng(paired.BOOTSTRAP_SEED)).confidence_interval
+    assert (low, high) == pytest.approx((reference.low, reference.high))
+    draws = np.random.default_rng(11).integers(0, 200, size=(20000, 200))
+    differences = attention[draws].mean(axis=1) - baseline[draws].mean(axis=1)
+    assert (low, high) == pytest.approx(tuple(np.percentile(differences, [2.5, 97.5])), abs=0.01)
+    assert low < attention.mean() - baseline.mean() < high
+
+
+def test_holm_equals_a_hand_computation():
+    p_values = np.array([0.01, 0.04, 0.03, 0.005, math.nan])
+    order = np.argsort(p_values[:4])
+    hand = np.empty(4)
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (4 - rank) * p_values[index]))
+        hand[index] = running
+    adjusted = paired.holm(p_values)
+    assert adjusted[:4] == pytest.approx(hand) and math.isnan(adjusted[4])
+
+
+def planted_sweep(effect, seeds=(0, 1, 2), count=300, task="skin_lesion", backbone="resnet50"):
+    rng = np.random.default_rng(7)
+    base_acc = (0.9, 0.6, 0.4, 0.2, 0.05)
+    parts = []
+    for seed in seeds:
+        parts.append(planted_points(task, backbone, "none", seed, nested(base_acc, count, rng)))
+        parts.append(planted_points(task, backbone, "soft_faithful", seed,
+                                    nested([min(1.0, a + effect) for a in base_acc], count, rng)))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_per_seed_and_pooled_comparisons_match_their_definitions():
+    points = planted_sweep(0.2)
+    per_seed = paired.paired_comparisons(pairs(points))
+    row = per_seed[(per_seed["attack"] == "worst_case") & (per_seed["seed"] == 1)
+                   & (per_seed["epsilon"] == 0.0025)].iloc[0]
+    seed_rows = points[(points["seed"] == 1) & (points["epsilon"] == 0.0025)]
+    attention = seed_rows[seed_rows["attention"] == "soft_faithful"].sort_values("point")["robust"].to_numpy()
+    baseline = seed_rows[seed_rows["attention"] == "none"].sort_values("point")["robust"].to_numpy()
+    assert row["difference"] == pytest.approx(attention.mean() - baseline.mean())
+    assert (row["attention_only"], row["baseline_only"]) == ((attention & ~baseline).sum(), (baseline & ~attention).sum())
+    family = per_seed[(per_seed["attack"] == "worst_case") & (per_seed["seed"] == 1)].sort_values("epsilon")
+    assert family["p_holm"].to_numpy() == pytest.approx(paired.holm(family["p_value"].to_numpy()))
+
+    pooled = paired.pooled_comparisons(per_seed)
+    cell = pooled[(pooled["attack"] == "worst_case") & (pooled["epsilon"] == 0.0025)].iloc[0]
+    differences = per_seed[(per_seed["attack"] == "worst_case") & (per_seed["epsilon"] == 0.0025)]["difference"]
+    half = stats.t.ppf(0.975, 2) * differences.std(ddof=1) / math.sqrt(3)
+    assert cell["ci_over"] == "seeds" and cell["n_seeds"] == 3
+    assert (cell["ci_low"], cell["ci_high"]) == pytest.approx((differences.mean() - half, differences.mean() + half))
+
+
+def verdicts(effect, seeds=(0, 1, 2)):
+    table = claims.claims_table(paired.pooled_comparisons(paired.paired_comparisons(pairs(planted_sweep(effect, seeds)))))
+    return table[(table["claim"] == "skin_resnet_attention_more_robust") & (table["attack"] == "worst_case")].iloc[0]
+
+
+def test_a_planted_large_effect_is_supported_and_a_zero_effect_inconclusive():
+    assert verdicts(0.3)["verdict"] == claims.SUPPORTED
+    assert verdicts(0.0)["verdict"] == claims.INCONCLUSIVE
+    assert verdicts(-0.3)["verdict"] == claims.CONTRADICTED
+    single = verdicts(0.3, seeds=(0,))
+    assert single["verdict"] == claims.SUPPORTED and single["ci_over"] == "images" and single["n_seeds"] == 1
+
+
+def test_a_claim_whose_epsilon_is_not_on_the_ladder_is_not_measured_and_255_units_are_found():
+    points = planted_sweep(0.3)
+    table = claims.claims_table(paired.pooled_comparisons(paired.paired_comparisons(pairs(points))))
+    chest = table[table["claim"] == "chest_resnet_equal_at_0.32"].iloc[0]
+    assert chest["verdict"] == claims.NOT_MEASURED and math.isnan(chest["ci_low"])
+    assert claims.find_epsilon([0.0, 0.00125 / 255, 0.32 / 255], 0.32) == (pytest.approx(0.32 / 255), "[0, 255]")
+    assert claims.find_epsilon([0.0, 0.32], 0.32) == (0.32, "[0, 1]")
+
+
+def test_one_test_point_and_a_missing_baseline_give_notes_not_numbers():
+    one = pd.concat([planted_points("skin_lesion", "resnet50", "none", 0, [[1, 1, 0, 0, 0]]),
+                     planted_points("skin_lesion", "resnet50", "soft_faithful", 0, [[1, 1, 1, 0, 0]]),
+                     planted_points("pneumothorax", "resnet50", "soft_faithful", 0, [[1, 1, 1, 0, 0]])])
+    per_seed = paired.paired_comparisons(pairs(one))
+    row = per_seed[(per_seed["attack"] == "worst_case") & (per_seed["epsilon"] == 0.0025)].iloc[0]
+    assert row["n_points"] == 1 and math.isnan(row["ci_low"]) and "no confidence interval" in row["note"]
+    notes = unpaired_notes(one, pairs(one))
+    assert len(notes) == 1 and notes[0].startswith("pneumothorax/resnet50 soft_faithful")
+
+
+def test_median_radius_ci_brackets_the_median_and_handles_never_broken_points():
+    values = np.array([0.001, 0.002, 0.004, 0.008, np.inf, np.inf, 0.003, 0.0, 0.005])
+    median, low, high = paired.median_ci(values)
+    assert median == np.median(values) and low <= median <= high
+    assert paired.median_ci(np.array([np.inf] * 4)) == (np.inf, np.inf, np.inf)
