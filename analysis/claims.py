@@ -5,7 +5,8 @@ paper says about it. The verdict reads the pooled comparison (analysis.paired: C
 over images) of the worst case, and separately of the paper's PGD:
 
     greater / less     supported: the CI excludes 0 on the claimed side and Holm's p < ALPHA; contradicted: the
-                       CI excludes 0 on the other side; inconclusive: the CI includes 0
+                       CI lies at or beyond 0 on the other side (e.g. both models at 0 in every seed); inconclusive:
+                       the CI includes 0
     equivalent(m)      supported: the CI lies inside [-m, m]; contradicted: it lies wholly outside; inconclusive else
     gain_at_least(g)   supported: some (task, backbone, epsilon > 0) has relative gain >= g and a CI above 0;
                        contradicted: none reaches g and none has a CI above 0; inconclusive else
@@ -89,14 +90,13 @@ def verdict_for(kind: str, low: float, high: float, p_holm: float, threshold: fl
         if low > threshold or high < -threshold:
             return CONTRADICTED, f"CI wholly outside +-{threshold:g}"
         return INCONCLUSIVE, f"CI overlaps the +-{threshold:g} margin"
-    sign = 1 if kind == "greater" else -1
-    claimed_side, other_side = (low > 0, high < 0) if sign > 0 else (high < 0, low > 0)
+    claimed_side, other_side = (low > 0, high <= 0) if kind == "greater" else (high < 0, low >= 0)
     if claimed_side and p_holm < ALPHA:
         return SUPPORTED, f"CI excludes 0, Holm p {p_holm:.2g} < {ALPHA}"
     if claimed_side:
         return INCONCLUSIVE, f"CI excludes 0 but Holm p {p_holm:.2g} >= {ALPHA}"
     if other_side:
-        return CONTRADICTED, "CI excludes 0 on the other side"
+        return CONTRADICTED, "CI at or beyond 0 on the other side"
     return INCONCLUSIVE, "CI includes 0"
 
 
@@ -126,6 +126,7 @@ def check_comparison(claim: Claim, rows: pd.DataFrame, attack: str, task: str) -
         return row(claim, attack, None, **where, verdict=NOT_MEASURED, why=why)
     found = panel[np.isclose(panel["epsilon"], epsilon)].iloc[0]
     verdict, why = verdict_for(claim.kind, found["ci_low"], found["ci_high"], found["p_holm"], claim.threshold)
+    why += f"; baseline {found['baseline_acc']:.3f}, attention {found['attention_acc']:.3f}"
     return row(claim, attack, found, **where, verdict=verdict, why=why)
 
 

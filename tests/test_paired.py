@@ -60,16 +60,16 @@ def test_bootstrap_ci_equals_scipy_and_a_hand_percentile_bootstrap():
     assert low < attention.mean() - baseline.mean() < high
 
 
-def test_holm_equals_a_hand_computation():
+def test_holm_equals_statsmodels_and_a_hand_computation():
+    from statsmodels.stats.multitest import multipletests
+
     p_values = np.array([0.01, 0.04, 0.03, 0.005, math.nan])
-    order = np.argsort(p_values[:4])
-    hand = np.empty(4)
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (4 - rank) * p_values[index]))
-        hand[index] = running
     adjusted = paired.holm(p_values)
-    assert adjusted[:4] == pytest.approx(hand) and math.isnan(adjusted[4])
+    assert adjusted[:4] == pytest.approx([0.03, 0.06, 0.06, 0.02]) and math.isnan(adjusted[4])
+    rng = np.random.default_rng(5)
+    for size in (1, 2, 7, 20):
+        drawn = rng.random(size) ** 3
+        assert paired.holm(drawn) == pytest.approx(multipletests(drawn, method="holm")[1])
 
 
 def planted_sweep(effect, seeds=(0, 1, 2), count=300, task="skin_lesion", backbone="resnet50"):
@@ -142,3 +142,26 @@ def test_median_radius_ci_brackets_the_median_and_handles_never_broken_points():
     median, low, high = paired.median_ci(values)
     assert median == np.median(values) and low <= median <= high
     assert paired.median_ci(np.array([np.inf] * 4)) == (np.inf, np.inf, np.inf)
+
+
+def test_figures_draw_the_pooled_differences_and_the_radius_curve():
+    from analysis import figures
+
+    points = planted_sweep(0.2)
+    pooled = paired.pooled_comparisons(paired.paired_comparisons(pairs(points)))
+    figure = figures.paired_difference_figure(pooled, "skin_lesion", "resnet50")
+    axes = figure.axes[0]
+    lines = {}
+    for line in axes.get_lines():  # errorbar's caps carry the gid too: the data line comes first
+        lines.setdefault(line.get_gid(), line)
+    drawn = lines["diff:soft_faithful @ head, worst case (n=3 seeds)"]
+    expected = pooled[(pooled["attack"] == "worst_case") & (pooled["epsilon"] > 0)].sort_values("epsilon")
+    assert list(drawn.get_ydata()) == pytest.approx(list(expected["difference"]))
+    significant = lines["significant:soft_faithful @ head, worst case (n=3 seeds)"]
+    assert len(significant.get_xdata()) == int((expected["p_holm"] < 0.05).sum())
+
+    radius = figures.radius_curves(points.assign(radius=np.where(points["attention"] == "none", 0.002, 0.02)),
+                                   "skin_lesion", "resnet50")
+    curve = {line.get_gid(): line for line in radius.axes[0].get_lines()}["radius:no attention"]
+    x, y = curve.get_xdata(), curve.get_ydata()
+    assert y[x < 0.002].min() == 1.0 and y[x > 0.002].max() == 0.0  # every point breaks at its radius

@@ -44,14 +44,13 @@ def paired_difference_figure(pooled: pd.DataFrame, task: str, backbone: str) -> 
                           color=colour, marker=marker, mfc="white", capsize=3, label=label, gid=f"diff:{label}")
             significant = rows[rows["p_holm"] < 0.05]
             axes.plot(significant["epsilon"], significant["difference"], linestyle="none", marker=marker,
-                      color=colour, gid=f"significant:{label}")
+                      color=colour, zorder=4, gid=f"significant:{label}")
     axes.axhline(0.0, color="gray", linewidth=0.8)
     log_ticks(axes, panel["epsilon"])
     axes.set(xlabel="epsilon (L-inf, [0,1] pixel space)", ylabel="difference in robust accuracy", title=title)
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=7)
-    figure.text(0.01, 0.005, "bars: 95 % CI (over seeds with >= 2, else paired bootstrap over images); filled: "
-                "Holm-corrected McNemar p < 0.05", fontsize=7, color="dimgray")
+    axes.legend(fontsize=7, title="bars: 95 % CI (over seeds with >= 2, else paired bootstrap over images)\n"
+                "filled: Holm-corrected McNemar p < 0.05", title_fontsize=6)
     return figure
 
 
