@@ -165,3 +165,26 @@ def test_figures_draw_the_pooled_differences_and_the_radius_curve():
     curve = {line.get_gid(): line for line in radius.axes[0].get_lines()}["radius:no attention"]
     x, y = curve.get_xdata(), curve.get_ydata()
     assert y[x < 0.002].min() == 1.0 and y[x > 0.002].max() == 0.0  # every point breaks at its radius
+
+
+def test_runs_without_per_point_outcomes_still_give_a_report_that_says_why():
+    from analysis.evidence import gather_evidence
+    from analysis.evidence_report import evidence_lines
+    from analysis.load import COLUMNS
+
+    rows = [{column: None for column in COLUMNS} | {
+        "run_id": f"r{i}", "run_name": f"skin_lesion-resnet50-{attention}-head-s0", "task": "skin_lesion",
+        "backbone": "resnet50", "scale": "full", "attention": attention, "placement": "head", "seed": 0,
+        "objective_split": "test", "enhancement": "data", "status": "finished", "epsilon": 0.00125, "accuracy": 0.5,
+        "pgd_accuracy": 0.5, "pgd_accuracy_same_points": 0.5} for i, attention in enumerate(("none", "soft_faithful"))]
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+
+    def old_run(run_id):
+        raise KeyError("in_ensemble")  # a points.npz from before, or none at all
+
+    evidence = gather_evidence(frame, reader=old_run, sweep="paper_grid")
+    assert evidence.points.empty and evidence.pooled.empty
+    assert any("no usable robustness/points.npz (KeyError)" in note for note in evidence.notes)
+    assert set(evidence.claims["verdict"]) == {claims.NOT_MEASURED} and evidence.claims["p_holm"].isna().all()
+    text = "\n".join(evidence_lines(evidence))
+    assert "NOT COMPARED" in text and "Cannot tell which units" in text
