@@ -32,3 +32,14 @@ def test_services_are_not_opened_to_the_internet(name):
     assert "0.0.0.0" not in text  # dashboard and MLflow stay on loopback / the private address
     lowered = text.lower()
     assert "aws_secret_access_key" not in lowered and "password" not in lowered and "BEGIN" not in text
+
+
+@pytest.mark.parametrize("name", ["cluster.yaml", "cluster-local.yaml"])
+def test_every_node_starts_with_token_authentication_and_gets_the_token(name):
+    """Ray 2.60 turns token authentication on for `ray start --head` once a token exists; a node (or driver) that
+    joins an address sends its token only with RAY_AUTH_MODE=token."""
+    config = yaml.safe_load((ROOT / name).read_text())
+    starts = [c for c in config["head_start_ray_commands"] + config["worker_start_ray_commands"] if "ray start" in c]
+    assert len(starts) == 2 and all("RAY_AUTH_MODE=token ray start" in command for command in starts)
+    assert config["file_mounts"]["~/.ray/auth_token"] == "~/.ray/auth_token"
+    assert any("export RAY_AUTH_MODE=token" in command for command in config["setup_commands"])
