@@ -55,6 +55,13 @@ def _refresh_ray_config() -> None:
     Config.initialize("")
 
 
-def is_auth_failure(error: BaseException) -> bool:
-    text = f"{type(error).__name__} {error}"
-    return "AuthenticationError" in text or "InvalidAuthToken" in text
+def is_auth_failure(error: BaseException | None) -> bool:
+    """ray.init raises ConnectionError("Failed to connect ...") from the AuthenticationError: look down the chain."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        text = f"{type(error).__name__} {error}"
+        if "AuthenticationError" in text or "InvalidAuthToken" in text:
+            return True
+        error = error.__cause__ or error.__context__
+    return False
