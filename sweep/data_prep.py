@@ -8,9 +8,14 @@ from collections.abc import Callable
 
 from trainables.config import TrialConfig
 from trainables.data.loading import resolve_root
-from trainables.data.prepare import PrepareOutcome, prepare_resolved
+from trainables.data.prepare import (
+    MAX_SKIPPED_FRACTION,
+    PrepareOutcome,
+    prepare_resolved,
+)
 from trainables.data.resolve import resolve_task
 from trainables.data.sources import get_source
+from trainables.tracking.keys import SKIPPED_ARTIFACT, SKIPPED_IMAGES
 
 
 def data_request(trial: TrialConfig) -> dict:
@@ -42,12 +47,21 @@ def prepare_data(trials: list[TrialConfig], report: Callable[[str], None] | None
         seen.add(resolved.entry)
         _, outcome = prepare_resolved(resolved, decode_on_ray, report)
         outcomes.append(outcome)
-        report(describe(outcome))
+        for line in describe(outcome):
+            report(line)
     return outcomes
 
 
-def describe(outcome: PrepareOutcome) -> str:
+def describe(outcome: PrepareOutcome) -> list[str]:
+    """What the console shows of a prepared entry: its state and, when any, the unreadable images it left out."""
     if outcome.state == "ready":
-        return f"data {outcome.label}: ready ({outcome.images} images) in {outcome.path}"
-    return (f"data {outcome.label}: prepared {outcome.images} images in {outcome.seconds:.1f} s "
-            f"({outcome.images / max(outcome.seconds, 1e-9):.1f}/s, {outcome.skipped} unreadable) -> {outcome.path}")
+        lines = [f"data {outcome.label}: ready ({outcome.images} images) in {outcome.path}"]
+    else:
+        lines = [f"data {outcome.label}: prepared {outcome.images} images in {outcome.seconds:.1f} s "
+                 f"({outcome.images / max(outcome.seconds, 1e-9):.1f}/s, {outcome.skipped} unreadable) -> {outcome.path}"]
+    if outcome.skipped:
+        lines.append(f"warning: data {outcome.label}: skipped {outcome.skipped} of {outcome.images} images that could "
+                     f"not be read (up to {MAX_SKIPPED_FRACTION:.0%} allowed; every trial logs them as metric "
+                     f"{SKIPPED_IMAGES} and artifact {SKIPPED_ARTIFACT}), first:")
+        lines += [f"  {problem}" for problem in outcome.problems]
+    return lines

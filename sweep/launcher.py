@@ -14,6 +14,9 @@ from typing import Any
 from trainables.config import TrialConfig
 from trainables.tracking import keys
 
+from . import ray_auth
+from .failures import failure_cause
+
 
 class UsageError(ValueError):
     """Bad input found before any trial starts: the CLI prints it on one line and exits 2."""
@@ -74,8 +77,14 @@ def connect_ray(address: str | None) -> None:
     worker_env = {**TRIAL_ENV, **{name: os.environ[name] for name in SHARED_ENV if name in os.environ}}
     if address:
         check_address(address)
-        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False,
-                 runtime_env={"env_vars": worker_env})
+        ray_auth.use_token_if_available()
+        try:
+            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False,
+                     runtime_env={"env_vars": worker_env})
+        except Exception as error:
+            if ray_auth.is_auth_failure(error):
+                raise UsageError(f"--address {address}: {ray_auth.HINT}") from None
+            raise
     else:
         ray.init(num_cpus=os.cpu_count(), include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
                  runtime_env={"env_vars": worker_env})
@@ -114,59 +123,14 @@ def trainable_with_resources(trials: list[TrialConfig]):
     return tune.with_resources(run_trial, tune_resources(first.cpus_per_trial, first.gpus_per_trial, first.memory_gb))
 
 
-class ProgressPrinter:
-    """One line per trial start and end: what a person can follow over SSH."""
-
-    def __init__(self, total: int | None, tracking_uri: str, experiment_name: str) -> None:
-        from ray.tune import Callback
-
-        printer = self
-
-        class _Callback(Callback):
-            def on_trial_start(self, iteration, trials, trial, **info):
-                printer.started[trial.trial_id] = time.monotonic()
-                print(f"  start   {trial_label(trial)}", flush=True)
-
-            def on_trial_result(self, iteration, trials, trial, result, **info):
-                if result.get(keys.PHASE) == keys.PHASE_TRAINING:
-                    printer.epochs[trial.trial_id] = result.get(keys.EPOCH, 0)
-
-            def on_trial_complete(self, iteration, trials, trial, **info):
-                printer.finish(trial, "finished")
-
-            def on_trial_error(self, iteration, trials, trial, **info):
-                from trainables.tracking import mark_trial_failed
-
-                mark_trial_failed(tracking_uri, experiment_name, trial.trial_id)
-                printer.finish(trial, "FAILED")
-
-        self.callback = _Callback()
-        self.total = total
-        self.done = 0
-        self.started: dict[str, float] = {}
-        self.epochs: dict[str, int] = {}
-
-    def finish(self, trial, status: str) -> None:
-        self.done += 1
-        seconds = time.monotonic() - self.started.get(trial.trial_id, time.monotonic())
-        result = trial.last_result or {}
-        scores = ""
-        if result.get(keys.PHASE) == keys.PHASE_EVALUATED:
-            scores = (f"clean {result[keys.CLEAN_ACC]:.3f}  robust@ref {result[keys.ROBUST_ACC_REF]:.3f}  "
-                      f"objective {result[keys.ROBUST_OBJECTIVE]:.3f}")
-        total = f"/{self.total}" if self.total else ""
-        print(f"  [{self.done}{total}] {status:8s} {trial_label(trial)}  {scores}  ({seconds:.0f} s)", flush=True)
-        if result.get(keys.CHECKS_FAILED):
-            print(f"           WARNING robustness checks failed: {result[keys.CHECKS_FAILED]} (details: MLflow "
-                  f"artifact {keys.RESULT_ARTIFACT})", flush=True)
-
-
 def trial_label(trial) -> str:
     return trial_label_from_config(trial.config)
 
 
-def run_config(name: str, settings: LaunchSettings, printer: ProgressPrinter):
+def run_config(name: str, settings: LaunchSettings):
     from ray import tune
+
+    from .progress import ProgressCallback
 
     return tune.RunConfig(
         name=name,
@@ -174,16 +138,21 @@ def run_config(name: str, settings: LaunchSettings, printer: ProgressPrinter):
         verbose=0,
         failure_config=tune.FailureConfig(max_failures=settings.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-        callbacks=[printer.callback],
+        callbacks=[ProgressCallback()],
     )
 
 
 def fit_in_sweep_run(tuner, settings: LaunchSettings, experiment_id: str, parent_run_id: str):
-    """tuner.fit() with the sweep's MLflow parent run closed as it ended (finished, failed or interrupted)."""
+    """tuner.fit() with the sweep's MLflow parent run closed as it ended (finished, failed or interrupted).
+
+    Ray Tune catches the first Ctrl-C itself and returns early with the trials it had not finished (some never
+    started, without metrics): that is an interrupt too, raised as KeyboardInterrupt (exit 130)."""
     from trainables import tracking
 
     try:
         results = tuner.fit()
+        if interrupted(results):
+            raise KeyboardInterrupt
     except BaseException as error:
         tracking.end_sweep_run(settings.tracking_uri, parent_run_id, failed=int(not isinstance(error, KeyboardInterrupt)),
                                interrupted=isinstance(error, KeyboardInterrupt))
@@ -192,47 +161,93 @@ def fit_in_sweep_run(tuner, settings: LaunchSettings, experiment_id: str, parent
     return results
 
 
-def run_grid(trials: list[TrialConfig], experiment_id: str, settings: LaunchSettings) -> list[TrialOutcome]:
+def interrupted(results) -> bool:
+    """A trial neither failed nor evaluated: Tune stopped before it ended (it only does so when interrupted)."""
+    return any(result.error is None and (result.metrics or {}).get(keys.PHASE) != keys.PHASE_EVALUATED
+               for result in results)
+
+
+def run_grid(trials: list[TrialConfig], experiment_id: str, settings: LaunchSettings,
+             title: str = "") -> list[TrialOutcome]:
+    """Run the trials that have no finished MLflow run of the same config (identity.trial_digest) in this store;
+    the Ray folder is keyed by the sweep's digest (its trials and tracking store), so changed settings are a new
+    run and `ray_results` can be lost without running a finished trial again."""
     from ray import tune
 
     from trainables import tracking
 
     first = trials[0]
-    name = first.experiment_name
+    sweep_id = tracking.sweep_digest(trials, settings.tracking_uri)
+    digests = {t.run_name: tracking.trial_digest(t) for t in trials}
+    if settings.fresh:
+        tracking.supersede_finished(settings.tracking_uri, experiment_id, digests.values(), by=f"fresh {sweep_id}")
+    done = tracking.finished_runs_by_digest(settings.tracking_uri, experiment_id)
+    finished = {t.run_name: done[digests[t.run_name]] for t in trials if digests[t.run_name] in done}
+    pending = [t for t in trials if t.run_name not in finished]
+    name = f"{first.experiment_name}-{sweep_id[:8]}"
+    path = settings.storage / name
+    if not pending:
+        print(f"sweep {first.experiment_name} already finished: all {len(trials)} trial(s) have finished runs of "
+              f"the same config in {settings.tracking_uri}; showing their results. Use --fresh to run it again.",
+              flush=True)
+        return finished_outcomes(finished)
+    announce_identity(first.experiment_name, sweep_id, path, settings, experiment_id)
+    if finished:
+        print(f"already finished: {len(finished)} of {len(trials)} trial(s) (finished MLflow runs of the same "
+              "config; not run again)", flush=True)
 
     def start_parent(resume: bool) -> str:
         return tracking.start_sweep_run(settings.tracking_uri, experiment_id, sweep=first.sweep, profile=first.profile,
-                                        sweep_kind=settings.sweep_kind, trials=len(trials), resume=resume)
+                                        sweep_kind=settings.sweep_kind, trials=len(trials), resume=resume,
+                                        digest=sweep_id)
 
-    path = settings.storage / name
-    printer = ProgressPrinter(len(trials), settings.tracking_uri, name)
+    from . import progress
+
+    progress.start(len(trials), settings.tracking_uri, first.experiment_name, done=finished)
     trainable = trainable_with_resources(trials)
     if tune.Tuner.can_restore(str(path)) and not settings.fresh:
         if not settings.resume:
-            previous = tune.Tuner.restore(str(path), trainable).get_results()
-            if len(previous) == len(trials) and not previous.errors and all(r.metrics.get(keys.PHASE) == keys.PHASE_EVALUATED for r in previous):
-                print(f"sweep {name} already finished ({len(previous)} trials in {path}); showing its results. "
-                      "Use --fresh to run it again.", flush=True)
-                return outcomes(previous)
-            raise UsageError(f"an unfinished run of {name} exists in {path}; continue it with --resume, or start over with --fresh")
+            raise UsageError(f"an unfinished run of {first.experiment_name} with these settings exists in {path}; "
+                             "continue it with --resume, or start over with --fresh")
         tuner = tune.Tuner.restore(str(path), trainable, resume_errored=True)
         parent = start_parent(resume=True)
-        print(f"resuming {name} from {path}", flush=True)
+        print(f"resuming {first.experiment_name} from {path}", flush=True)
     else:
         if settings.resume:
-            raise UsageError(f"--resume: no earlier run of {name} in {path} to resume")
-        if settings.fresh and path.exists():
-            name = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+            print(f"--resume: no interrupted run of {first.experiment_name} with these settings in {path}; "
+                  "starting its unfinished trials", flush=True)
+        if path.exists():  # --fresh, or a folder Ray cannot restore: keep it aside, start clean
+            path.rename(path.with_name(f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"))
         parent = start_parent(resume=False)
         tuner = tune.Tuner(
             trainable,
-            param_space={"trial": tune.grid_search([t.to_dict() for t in longest_first(trials)]),
+            param_space={"trial": tune.grid_search([t.to_dict() for t in longest_first(pending)]),
                          **run_settings(settings, experiment_id, parent)},
             tune_config=tune.TuneConfig(max_concurrent_trials=settings.max_concurrent, reuse_actors=settings.reuse_workers,
                                         trial_name_creator=trial_label, trial_dirname_creator=lambda t: t.trial_id),
-            run_config=run_config(name, settings, printer),
+            run_config=run_config(name, settings),
         )
-    return outcomes(fit_in_sweep_run(tuner, settings, experiment_id, parent))
+    print(f"running {title or first.experiment_name}: {len(pending)} trial(s)", flush=True)
+    ran = outcomes(fit_in_sweep_run(tuner, settings, experiment_id, parent))
+    merged = {o.name: o for o in finished_outcomes(finished)}
+    merged.update({o.name: o for o in ran})
+    return sorted(merged.values(), key=lambda o: o.name)
+
+
+def announce_identity(experiment: str, sweep_id: str, path: Path, settings: LaunchSettings, experiment_id: str) -> None:
+    """Say when these settings differ from every earlier run of the sweep (in this store or this storage folder)."""
+    from trainables import tracking
+
+    earlier = {digest[:8] for digest in tracking.sweep_digests(settings.tracking_uri, experiment_id)}
+    if settings.storage.is_dir():
+        earlier |= {p.name[len(experiment) + 1:][:8] for p in settings.storage.glob(f"{experiment}-*") if p.is_dir()}
+    if earlier and sweep_id[:8] not in earlier:
+        print(f"settings changed since the last run of {experiment} (trial values or tracking store): this is a new "
+              f"run, {sweep_id[:8]}, in {path}", flush=True)
+
+
+def finished_outcomes(finished: dict[str, dict[str, Any]]) -> list[TrialOutcome]:
+    return [TrialOutcome(name, "finished", metrics) for name, metrics in sorted(finished.items())]
 
 
 def run_settings(settings: LaunchSettings, experiment_id: str, parent_run_id: str) -> dict[str, Any]:
@@ -261,6 +276,8 @@ def run_search(base: TrialConfig, space: dict[str, Any], experiment_id: str, set
 
     from trainables import tracking
 
+    from . import progress
+
     storage = optuna.storages.RDBStorage(settings.study_storage)
     objectives = list(keys.SEARCH_OBJECTIVES)
     study = optuna.create_study(study_name=base.experiment_name, storage=storage, load_if_exists=True,
@@ -269,7 +286,7 @@ def run_search(base: TrialConfig, space: dict[str, Any], experiment_id: str, set
     searcher = OptunaSearch(metric=objectives, mode=["max"] * len(objectives),
                             storage=storage, study_name=base.experiment_name)
     name = f"{base.experiment_name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    printer = ProgressPrinter(settings.trials, settings.tracking_uri, base.experiment_name)
+    progress.start(settings.trials, settings.tracking_uri, base.experiment_name)
     parent = tracking.start_sweep_run(settings.tracking_uri, experiment_id, sweep=base.sweep, profile=base.profile,
                                       sweep_kind=settings.sweep_kind, trials=settings.trials)
     tuner = tune.Tuner(
@@ -279,7 +296,7 @@ def run_search(base: TrialConfig, space: dict[str, Any], experiment_id: str, set
                                     max_concurrent_trials=settings.max_concurrent, reuse_actors=settings.reuse_workers,
                                     trial_name_creator=numbered_trial_names(len(study.trials)),
                                     trial_dirname_creator=lambda t: t.trial_id),
-        run_config=run_config(name, settings, printer),
+        run_config=run_config(name, settings),
     )
     results = fit_in_sweep_run(tuner, settings, experiment_id, parent)
     study = optuna.load_study(study_name=base.experiment_name, storage=storage)
@@ -289,10 +306,10 @@ def run_search(base: TrialConfig, space: dict[str, Any], experiment_id: str, set
 def outcomes(results) -> list[TrialOutcome]:
     found = []
     for result in results:
-        label = trial_label_from_config(result.config)
-        finished = result.error is None and result.metrics.get(keys.PHASE) == keys.PHASE_EVALUATED
-        error = "" if result.error is None else str(result.error).strip().splitlines()[-1][:200]
-        found.append(TrialOutcome(label, "finished" if finished else "failed", dict(result.metrics), error))
+        label = trial_label_from_config(result.config or {})
+        metrics = dict(result.metrics or {})  # None for a trial that never reported
+        finished = result.error is None and metrics.get(keys.PHASE) == keys.PHASE_EVALUATED
+        found.append(TrialOutcome(label, "finished" if finished else "failed", metrics, failure_cause(result.error)))
     return sorted(found, key=lambda o: o.name)
 
 

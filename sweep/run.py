@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import traceback
 from concurrent.futures import ThreadPoolExecutor
@@ -86,6 +87,7 @@ def describe_trial(index: int, trial: TrialConfig) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Exit 0: every trial finished; 1: a trial or the launch failed after it started (traceback on stderr);
     2: bad input, found before any trial starts (one line); 130: interrupted."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
         plan = prepare(build_parser().parse_args(argv))
         return 0 if plan is None else launch(plan)
@@ -93,12 +95,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\ninterrupted; continue with the same command plus --resume", file=sys.stderr)
+        print(f"\ninterrupted; continue with:\n  {resume_command(argv)}", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader left (`--dry-run --json | head -1`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception:  # after launch: Ray, TensorFlow or MLflow broke; not the user's typing
         traceback.print_exc()
         print("error: the sweep failed after it started (traceback above)", file=sys.stderr)
         return 1
+
+
+def resume_command(argv: list[str]) -> str:
+    """The command that continues this invocation: the same options (a --fresh run continues as itself)."""
+    kept = [arg for arg in argv if arg not in ("--fresh", "--resume")]
+    return "python -m sweep.run " + shlex.join([*kept, "--resume"])
 
 
 _LOADED_SWEEPS_FILES: set[Path] = set()
@@ -208,12 +219,13 @@ def launch(plan: Plan) -> int:
         experiment_id = experiment.result()
     launcher.check_gpus(trials)
     prepare_data(trials)  # decode once, on every core, before any trial holds a GPU
-    print(f"running {sweep.name} --profile {plan.profile}: {settings.trials or len(trials)} trial(s)", flush=True)
+    title = f"{sweep.name} --profile {plan.profile}"
     if sweep.search_space:
+        print(f"running {title}: {settings.trials} trial(s)", flush=True)
         results, study = launcher.run_search(trials[0], sweep.search_space(), experiment_id, settings)
         print_pareto_front(study, uri, trials[0].experiment_name)
     else:
-        results = launcher.run_grid(trials, experiment_id, settings)
+        results = launcher.run_grid(trials, experiment_id, settings, title=title)
 
     print()
     print(summary_table(results))

@@ -160,3 +160,13 @@ def test_a_sweep_s_parent_run_records_how_the_sweep_ended(tmp_path, error, statu
     with pytest.raises(type(error)):
         fit_in_sweep_run(BrokenTuner(), LaunchSettings(tracking_uri=uri, storage=tmp_path), experiment, parent)
     assert mlflow.MlflowClient(uri).get_run(parent).info.status == status
+
+
+def test_dry_run_json_into_a_closed_pipe_ends_quietly():
+    """`--dry-run --json | head -1`: the reader leaves early; no BrokenPipeError traceback, exit 0."""
+    argv = [sys.executable, "-m", "sweep.run", "paper_grid", "--profile", "smoke", "--dry-run", "--json", "--seeds", "3"]
+    driver = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    driver.stdout.close()  # before the first line is written: every write fails
+    err = driver.stderr.read()
+    assert driver.wait(timeout=120) == 0
+    assert "BrokenPipeError" not in err and "Traceback" not in err, err

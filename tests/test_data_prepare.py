@@ -43,6 +43,30 @@ def test_unreadable_images_are_skipped_and_counted_in_the_prepared_entry(tmp_pat
     assert prepare_task("pneumothorax", "original", **kwargs).state == "ready"
 
 
+def test_skipped_images_reach_the_console_and_the_trial_s_mlflow_run(tmp_path):
+    import mlflow
+
+    from sweep.data_prep import describe
+    from trainables import tracking
+
+    write_chestxray14(tmp_path / "cxr", patients=40)
+    broken = corrupt(tmp_path / "cxr", 2)
+    kwargs = dict(image_size=SIZE, data_root=tmp_path / "cxr", cache_dir=tmp_path / "cache")
+    for outcome in (prepare_task("pneumothorax", "original", **kwargs),  # built, then reused: both say it
+                    prepare_task("pneumothorax", "original", **kwargs)):
+        lines = describe(outcome)
+        assert "skipped 2 of" in lines[1] and "skipped_images" in lines[1]
+        assert [name for name in broken if any(name in line for line in lines[2:])] == broken  # the paths
+    opened = open_task("pneumothorax", "original", **kwargs)
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    with mlflow.start_run() as run:
+        tracking.log_skipped_images(opened.info)
+    client = mlflow.MlflowClient()
+    assert client.get_run(run.info.run_id).data.metrics[tracking.SKIPPED_IMAGES] == 2
+    listed = mlflow.artifacts.load_text(f"{run.info.artifact_uri}/{tracking.SKIPPED_ARTIFACT}")
+    assert all(str(tmp_path / "cxr" / "images" / name) in listed for name in broken)
+
+
 def test_more_than_five_percent_unreadable_fails_and_keeps_nothing(tmp_path):
     table, _ = write_chestxray14(tmp_path / "cxr", patients=40)
     corrupt(tmp_path / "cxr", 10)

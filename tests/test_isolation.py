@@ -115,3 +115,31 @@ print(first, gc.get_freeze_count())
     first, second = map(int, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                              check=True).stdout.split())
     assert first > 1000 and second == first
+
+
+class Killed(Exception):
+    """The trial dies right after an epoch was logged, before Ray recorded that epoch's checkpoint."""
+
+
+def test_a_trial_restarted_from_an_older_checkpoint_logs_each_epoch_once():
+    trial = expand("paper_grid", "tiny", overrides=dict(max_train=32, max_test=16, max_eval=16, epochs=2,
+                                                        explain_samples=2, batch_size=16, eval_batch_size=16))[0]
+
+    def report_until(last_epoch):
+        def report(metrics, **_):
+            if metrics.get("epoch") == last_epoch:
+                raise Killed
+
+        return report
+
+    with tempfile.TemporaryDirectory() as folder:
+        uri = f"sqlite:///{folder}/mlflow.db"
+        experiment_id = tracking.ensure_experiment(uri, trial.experiment_name)
+        for last_epoch in (1, 2):  # the restart has no checkpoint: it trains epoch 1 again, then epoch 2
+            with pytest.raises(Killed):
+                execute(trial, tracking_uri=uri, experiment_id=experiment_id, trial_id="t0",
+                        report=report_until(last_epoch))
+        client = mlflow.MlflowClient(uri)
+        (run,) = client.search_runs([experiment_id])
+        for name in ("train_loss", "val_accuracy"):
+            assert sorted(m.step for m in client.get_metric_history(run.info.run_id, name)) == [1, 2]

@@ -71,6 +71,7 @@ def test_toy_sweep_logs_one_complete_run_per_trial(store):
         assert metrics["clean_acc"] == metrics["acc_at_eps/0"]
         assert metrics["acc_at_eps/0.32"] <= metrics["acc_at_eps/0.00125"] <= metrics["clean_acc"]
         assert 0.0 <= metrics["robust_objective"] <= 1.0
+        assert metrics["skipped_images"] == 0  # stand-in data: nothing unreadable, and it says so
         assert any(key.startswith("check/") for key in metrics)
         assert run.data.params["task"] == "pneumothorax" and run.data.params["model.backbone"] == "resnet50"
         history = client.get_metric_history(run.info.run_id, "val_loss")
@@ -82,16 +83,20 @@ def test_toy_sweep_logs_one_complete_run_per_trial(store):
 def test_failed_trial_resumed_from_its_checkpoint(store):
     client, runs = runs_of(store["uri"], TOY)
     attentive = next(r for r in runs if "soft_faithful" in r.info.run_name)
-    trial_dirs = list((store["folder"] / "ray" / f"{TOY}-tiny").glob("*/"))
+    (experiment_dir,) = (store["folder"] / "ray").glob(f"{TOY}-tiny-*")  # keyed by the sweep's digest
+    trial_dirs = list(experiment_dir.glob("*/"))
     assert trial_dirs
     # the injected failure happened once and the trial went on from epoch 1, not from scratch
-    errors = list((store["folder"] / "ray" / f"{TOY}-tiny").rglob("error.txt"))
+    errors = list(experiment_dir.rglob("error.txt"))
     assert len(errors) == 1 and "injected failure at epoch 1" in errors[0].read_text()
     assert [m.step for m in client.get_metric_history(attentive.info.run_id, "train_loss")] == [1, 2, 3]
 
 
 def test_finished_sweep_is_not_run_twice(store, capsys):
     assert main(sweep_argv(TOY, store)) == 0
+    assert "already finished" in capsys.readouterr().out
+    without_ray_results = {**store, "storage": str(store["folder"] / "empty-ray")}  # as if ray_results were deleted
+    assert main(sweep_argv(TOY, without_ray_results)) == 0
     assert "already finished" in capsys.readouterr().out
     assert len(runs_of(store["uri"], TOY)[1]) == 2
     assert len(parent_runs_of(store["uri"], TOY)) == 1

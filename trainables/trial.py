@@ -101,12 +101,13 @@ def run_steps(config: TrialConfig, run, *, tracking_uri: str, report, checkpoint
         work = Path(work)
         tracking.record_attempt(node)
         tracking.log_dataset(task_data.info, task_data.ids)
+        tracking.log_skipped_images(task_data.info)
         if config.source_run_id:
             with timer.phase("model"):
                 model = models.load_model(tracking.download_model(tracking_uri, config.source_run_id, work))
         else:
             with timer.phase("train"):
-                model = train_model(config, task_data, report, checkpoint, timer)
+                model = train_model(config, task_data, report, checkpoint, timer, tracking.logged_epochs())
         tracking.log_model_description(models.describe_model(model))
 
         x_eval, y_eval = evaluation_points(task_data, config.max_eval)
@@ -153,8 +154,9 @@ def tune_metrics(metrics: dict[str, Any], config: TrialConfig) -> dict[str, Any]
                           if keys.VAL_OBJECTIVE + name in metrics}}
 
 
-def train_model(config: TrialConfig, task_data, report, checkpoint, timer: PhaseTimer):
-    """Build (or restore from the Ray checkpoint) and train the model, reporting and checkpointing every epoch."""
+def train_model(config: TrialConfig, task_data, report, checkpoint, timer: PhaseTimer, logged: set[int] = frozenset()):
+    """Build (or restore from the Ray checkpoint) and train the model, reporting and checkpointing every epoch;
+    `logged`: epochs the trial's MLflow run already holds (from an attempt killed before its checkpoint)."""
     from ray import tune
 
     from . import data, models, tracking, training
@@ -177,7 +179,8 @@ def train_model(config: TrialConfig, task_data, report, checkpoint, timer: Phase
 
     def on_epoch_end(epoch: int, metrics: dict, model, state: training.TrainingState) -> None:
         with timer.phase("mlflow_epochs"):
-            tracking.log_epoch(metrics, epoch)
+            if epoch not in logged:
+                tracking.log_epoch(metrics, epoch)
         with timer.phase("checkpoint"), tempfile.TemporaryDirectory() as folder:
             training.save_checkpoint(Path(folder), model, state)
             report({**metrics, keys.EPOCH: epoch, keys.CLEAN_ACC: metrics[keys.VAL_ACCURACY],

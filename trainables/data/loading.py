@@ -54,14 +54,15 @@ def open_task(task: str, source: str = "synthetic", *, image_size: int, seed: in
         cache_state = "hit" if outcome.state == "ready" else "miss"
     ok = np.asarray(arrays["ok"])
     skipped = [str(name) for name in np.asarray(arrays["ids"])[~ok]]
+    problems = [str(line) for line in np.asarray(arrays["problems"]).tolist()]
     if skipped:
         log.warning("%s/%s: skipped %d of %d images that could not be read: %s", source, task, len(skipped),
-                    len(resolved.selected), "; ".join(np.asarray(arrays["problems"])[:3].tolist()))
+                    len(resolved.selected), "; ".join(problems[:3]))
     root, spec = resolved.root, resolved.spec
     return assemble(spec, resolved.catalog, resolved.chosen, resolved.selected, arrays, info={
         **resolved.catalog.info, "task": task, "source": source, "image_size": resolved.image_size,
         "seed": resolved.seed, "data_root": str(root) if root else None, "max_train": max_train,
-        "max_test": max_test, "skipped": skipped, "cache": cache_state,
+        "max_test": max_test, "skipped": skipped, "skipped_problems": problems, "cache": cache_state,
         "cache_path": str(resolved.entry) if cache_state != "off" else None,
         "preprocess_version": PREPROCESS_VERSION, "preprocessing": preprocessing_note(spec, resolved.image_size),
     })

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 MAX_SKIPPED_FRACTION = 0.05
 CHUNK_ROWS = 16  # records per decode task: ~0.6 s at 1024 px; many more tasks than cores keeps every core busy to the end
 PROGRESS_EVERY_S = 10.0
+SHOWN_PROBLEMS = 5  # skipped records named in a PrepareOutcome (every one is in the entry and the trial's run)
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ class PrepareOutcome:
     images: int
     skipped: int
     seconds: float
+    problems: tuple[str, ...] = ()  # one line per skipped record (its path and why), at most SHOWN_PROBLEMS
 
 
 def prepare_resolved(resolved: Resolved, decoder: Decoder = decode_here,
@@ -139,8 +141,9 @@ def prepare_resolved(resolved: Resolved, decoder: Decoder = decode_here,
     if not np.array_equal(arrays["ids"], resolved.catalog.ids[resolved.selected]):
         raise DataError(f"prepared entry {resolved.entry} holds other records than requested; delete it")
     skipped = int((~arrays["ok"]).sum())
+    problems = tuple(str(line) for line in np.asarray(arrays["problems"])[:SHOWN_PROBLEMS].tolist())
     return arrays, PrepareOutcome(resolved.label, resolved.entry, "ready" if ready else "built",
-                                  len(resolved.selected), skipped, time.perf_counter() - start)
+                                  len(resolved.selected), skipped, time.perf_counter() - start, problems)
 
 
 def prepare_task(task: str, source: str, *, image_size: int, seed: int = 0, data_root=None, cache_dir=None,

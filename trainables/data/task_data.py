@@ -16,8 +16,9 @@ class TaskData:
     from load_task (or `in_memory()`) they are arrays.
 
     info keys: task, source, image_size, seed, data_root, counts ({split: {class_name: n}}), skipped (ids of
-    records that could not be read), cache ("hit" / "miss" / "off"), cache_path, preprocess_version,
-    preprocessing, split_method, dataset, and source-specific extras.
+    records that could not be read), skipped_problems (one line per skipped record: its path and why), cache
+    ("hit" / "miss" / "off"), cache_path, preprocess_version, preprocessing, split_method, dataset, and
+    source-specific extras.
     """
 
     x_train: np.ndarray

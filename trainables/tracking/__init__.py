@@ -15,6 +15,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from . import keys
+from .identity import sweep_digest, trial_digest  # noqa: F401 - part of the interface
 from .keys import *  # noqa: F401,F403 - the names are part of this module's interface
 
 _SQLITE = "sqlite:///"
@@ -66,19 +67,22 @@ def ensure_experiment(tracking_uri: str, name: str) -> str:
 # ---------------------------------------------------------------- a sweep's parent run (driver)
 
 def start_sweep_run(tracking_uri: str, experiment_id: str, *, sweep: str, profile: str, sweep_kind: str,
-                    trials: int, resume: bool = False) -> str:
+                    trials: int, resume: bool = False, digest: str = "") -> str:
     """The parent run of one sweep invocation (the trials nest under it in the MLflow UI); returns its id.
-    With resume, the newest parent run of the experiment is continued, so a resumed sweep stays one group."""
+    With resume, the newest parent run of the same sweep digest is continued, so a resumed sweep stays one group."""
     client = _client(tracking_uri)
     if resume:
-        previous = client.search_runs([experiment_id], filter_string=f"tags.{keys.TAG_KIND} = '{keys.SWEEP_KIND}'",
+        wanted = f"tags.{keys.TAG_KIND} = '{keys.SWEEP_KIND}'"
+        if digest:
+            wanted += f" and tags.{keys.TAG_SWEEP_DIGEST} = '{digest}'"
+        previous = client.search_runs([experiment_id], filter_string=wanted,
                                       order_by=["attributes.start_time DESC"], max_results=1)
         if previous:
             client.update_run(previous[0].info.run_id, status="RUNNING")
             return previous[0].info.run_id
     run = client.create_run(experiment_id, run_name=f"{sweep}-{profile}", tags={
         keys.TAG_KIND: keys.SWEEP_KIND, keys.TAG_SWEEP: sweep, keys.TAG_PROFILE: profile,
-        keys.TAG_SWEEP_KIND: sweep_kind})
+        keys.TAG_SWEEP_KIND: sweep_kind, keys.TAG_SWEEP_DIGEST: digest})
     client.log_metric(run.info.run_id, "trials", trials)
     return run.info.run_id
 
@@ -97,17 +101,67 @@ def _run_for_trial(client, experiment_id: str, trial_id: str):
     return runs[0] if runs else None
 
 
+def _search_all(client, experiment_id: str, filter_string: str) -> list:
+    """Every run matching the filter, newest first, page by page (stores cap one page)."""
+    found, token = [], None
+    while True:
+        page = client.search_runs([experiment_id], filter_string=filter_string, max_results=1000,
+                                  order_by=["attributes.start_time DESC"], page_token=token)
+        found.extend(page)
+        token = page.token
+        if not token:
+            return found
+
+
+def _is_finished(run) -> bool:
+    tags = run.data.tags
+    return (run.info.status == "FINISHED" and tags.get(keys.TAG_STATUS) == keys.STATUS_FINISHED
+            and keys.TAG_SUPERSEDED not in tags)
+
+
+def _final_metrics(run) -> dict[str, Any]:
+    return {**run.data.metrics, keys.CHECKS_FAILED: run.data.tags.get(keys.TAG_CHECKS_FAILED, ""),
+            keys.PHASE: keys.PHASE_EVALUATED}
+
+
+def _finished_with_digests(client, experiment_id: str) -> list:
+    return [run for run in _search_all(client, experiment_id, "attributes.status = 'FINISHED'")
+            if _is_finished(run) and run.data.tags.get(keys.TAG_CONFIG_DIGEST)]
+
+
+def finished_runs_by_digest(tracking_uri: str, experiment_id: str) -> dict[str, dict[str, Any]]:
+    """config digest -> final metrics of the newest finished (not superseded) trial run with it."""
+    found: dict[str, dict[str, Any]] = {}
+    for run in _finished_with_digests(_client(tracking_uri), experiment_id):
+        found.setdefault(run.data.tags[keys.TAG_CONFIG_DIGEST], _final_metrics(run))
+    return found
+
+
+def supersede_finished(tracking_uri: str, experiment_id: str, digests, by: str) -> int:
+    """--fresh: earlier finished runs of these configs no longer count as done (they stay, tagged); how many."""
+    client, wanted, count = _client(tracking_uri), set(digests), 0
+    for run in _finished_with_digests(client, experiment_id):
+        if run.data.tags[keys.TAG_CONFIG_DIGEST] in wanted:
+            client.set_tag(run.info.run_id, keys.TAG_SUPERSEDED, by)
+            count += 1
+    return count
+
+
+def sweep_digests(tracking_uri: str, experiment_id: str) -> set[str]:
+    """The digests of the sweeps that ran in this experiment before (their parent runs)."""
+    runs = _search_all(_client(tracking_uri), experiment_id, f"tags.{keys.TAG_KIND} = '{keys.SWEEP_KIND}'")
+    return {run.data.tags[keys.TAG_SWEEP_DIGEST] for run in runs if run.data.tags.get(keys.TAG_SWEEP_DIGEST)}
+
+
 def finished_trial_metrics(tracking_uri: str, experiment_id: str, trial_id: str) -> dict[str, Any] | None:
     """The final metrics of this trial's run if it already finished, else None.
 
     A driver stopped (Ctrl-C, killed) after a trial's run finished but before Ray Tune recorded the trial's end
-    resumes that trial: it must report these results, not run again.
+    resumes that trial: it must report these results, not run again. (A finished run of the same config under
+    another trial id is found by the driver before launch: finished_runs_by_digest.)
     """
     run = _run_for_trial(_client(tracking_uri), experiment_id, trial_id)
-    if run is None or run.info.status != "FINISHED" or run.data.tags.get(keys.TAG_STATUS) != keys.STATUS_FINISHED:
-        return None
-    return {**run.data.metrics, keys.CHECKS_FAILED: run.data.tags.get(keys.TAG_CHECKS_FAILED, ""),
-            keys.PHASE: keys.PHASE_EVALUATED}
+    return _final_metrics(run) if run is not None and _is_finished(run) else None
 
 
 @contextlib.contextmanager
@@ -122,7 +176,8 @@ def trial_run(config, tracking_uri: str, experiment_id: str, trial_id: str, *, r
         run = mlflow.start_run(run_id=existing.info.run_id)
     else:
         tags = {keys.TAG_SWEEP: config.sweep, keys.TAG_PROFILE: config.profile, keys.TAG_SWEEP_KIND: sweep_kind,
-                keys.TAG_TRIAL_ID: trial_id, keys.TAG_SOURCE_RUN: str(config.source_run_id)}
+                keys.TAG_TRIAL_ID: trial_id, keys.TAG_SOURCE_RUN: str(config.source_run_id),
+                keys.TAG_CONFIG_DIGEST: trial_digest(config)}
         if parent_run_id:
             tags[keys.TAG_PARENT] = parent_run_id
         run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name or config.run_name, tags=tags)
@@ -200,6 +255,27 @@ def log_model_description(description: dict[str, Any]) -> None:
     import mlflow
 
     mlflow.log_params({keys.MODEL_PARAM + key: str(value) for key, value in description.items()})
+
+
+def logged_epochs() -> set[int]:
+    """The epochs the active run already holds: a trial restarted from an older checkpoint than its last logged
+    epoch (killed between logging and checkpointing) trains those epochs again but must not log them twice."""
+    import mlflow
+
+    run = mlflow.active_run()
+    history = _client(mlflow.get_tracking_uri()).get_metric_history(run.info.run_id, keys.TRAIN_LOSS)
+    return {int(metric.step) for metric in history}
+
+
+def log_skipped_images(info: dict[str, Any]) -> None:
+    """How many unreadable images the data layer skipped (a metric, 0 when none) and which (a text artifact)."""
+    import mlflow
+
+    skipped = list(info.get("skipped", []))
+    mlflow.log_metric(keys.SKIPPED_IMAGES, len(skipped))
+    if skipped:
+        lines = list(info.get("skipped_problems", [])) or skipped
+        mlflow.log_text("\n".join(lines) + "\n", keys.SKIPPED_ARTIFACT)
 
 
 def log_epoch(metrics: dict[str, float], epoch: int) -> None:

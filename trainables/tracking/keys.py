@@ -6,12 +6,15 @@ runs        one parent run per sweep invocation (tag kind=sweep), the trials nes
             "<that>-t<trial number>"), tagged with the Ray trial id; summary runs (report, Pareto front: kind=summary)
 params      every TrialConfig field, plus "model.<key>" from describe_model
 metrics     per epoch (step = epoch): train_loss, train_accuracy, val_loss, val_accuracy
-            final: clean_acc, acc_at_eps/<eps>, sensitivity_at_eps/<eps> etc. (CLINICAL_METRICS), robust_acc_ref, robust_auc, robust_objective, check/<name> (1/0),
-            val/<objective> (objective_split="val"), time/<phase> (seconds), peak_rss_mb, peak_private_mb (anonymous memory, trainables.runtime.memory)
-tags        sweep, profile, sweep_kind (grid | search | reevaluation), trial_id, status (finished | failed),
-            checks_failed, source_run_id, ray_node_id, attempts, kind
+            final: clean_acc, acc_at_eps/<eps>, sensitivity_at_eps/<eps> etc. (CLINICAL_METRICS), robust_acc_ref,
+            robust_auc, robust_objective, check/<name> (1/0), val/<objective> (objective_split="val"),
+            time/<phase> (seconds), peak_rss_mb, peak_private_mb (anonymous memory, trainables.runtime.memory),
+            skipped_images
+tags        sweep, profile, sweep_kind (grid | search | reevaluation), trial_id, config_digest, status (finished |
+            failed), checks_failed, source_run_id, ray_node_id, attempts, kind, superseded_by; parent: sweep_digest
 inputs      the trial's data set (mlflow.log_input): source, task, split sizes, digest of its identity
-artifacts   curves/accuracy_vs_epsilon.png, robustness/result.json, explanations/..., model/model.keras
+artifacts   curves/accuracy_vs_epsilon.png, robustness/result.json, explanations/..., model/model.keras,
+            data/skipped_images.txt
 """
 
 # per-epoch metrics (step = epoch)
@@ -55,6 +58,7 @@ CHECK = "check/"  # + check name; 1 passed, 0 failed
 TIME = "time/"  # + phase name; seconds
 PEAK_RSS_MB = "peak_rss_mb"
 PEAK_PRIVATE_MB = "peak_private_mb"  # RssAnon: what a memory-mapped file's page cache does not inflate
+SKIPPED_IMAGES = "skipped_images"  # unreadable images the data layer left out (up to 5 % allowed); 0 when none
 
 # what Ray Tune receives besides the metrics (not logged to MLflow)
 PHASE = "phase"  # "training" while epochs run, "evaluated" once the trial's final metrics are in
@@ -75,6 +79,9 @@ TAG_CHECKS_FAILED = CHECKS_FAILED
 TAG_SOURCE_RUN = "source_run_id"
 TAG_NODE = "ray_node_id"
 TAG_ATTEMPTS = "attempts"
+TAG_CONFIG_DIGEST = "config_digest"  # identity.trial_digest: a finished run with it is never run again
+TAG_SWEEP_DIGEST = "sweep_digest"  # identity.sweep_digest, on a sweep's parent run
+TAG_SUPERSEDED = "superseded_by"  # set by --fresh on earlier finished runs: the parent run that replaces them
 TAG_KIND = "kind"  # "sweep" on a sweep's parent run, "summary" on report / Pareto-front runs: neither is a trial
 SWEEP_KIND = "sweep"
 SUMMARY_KIND = "summary"
@@ -97,6 +104,7 @@ PARETO_FIGURE = "pareto_front.png"
 # artifacts
 MODEL_ARTIFACT = "model/model.keras"
 RESULT_ARTIFACT = "robustness/result.json"
+SKIPPED_ARTIFACT = "data/skipped_images.txt"  # one line per skipped image: its path and why (only when any)
 POINTS_ARTIFACT = "robustness/points.npz"  # RobustnessResult.points(): per-point outcomes, see the README
 CURVE_ARTIFACT = "curves/accuracy_vs_epsilon.png"
 EXPLANATIONS_DIR = "explanations"

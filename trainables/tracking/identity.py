@@ -1,0 +1,30 @@
+"""What identifies a trial and a sweep: what they compute, not where Ray keeps its files.
+
+A trial's digest covers every TrialConfig value except the resources it runs on (more CPUs compute the same model);
+a sweep's digest covers its trials' digests and the tracking store they log to. The driver skips a trial whose
+finished run with the same digest is already in the store, and keys a sweep's Ray folder by the sweep's digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+
+RESOURCE_FIELDS = ("cpus_per_trial", "gpus_per_trial", "memory_gb")
+DIGEST_CHARS = 16
+
+
+def _digest(value) -> str:
+    text = json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:DIGEST_CHARS]
+
+
+def trial_digest(config) -> str:
+    """Digest of a resolved TrialConfig (the same before Ray and inside the trial: tuples and lists hash alike)."""
+    values = {k: v for k, v in config.to_dict().items() if k not in RESOURCE_FIELDS}
+    return _digest(values)
+
+
+def sweep_digest(trials: Iterable, tracking_uri: str) -> str:
+    return _digest({"trials": sorted(trial_digest(t) for t in trials), "tracking_uri": tracking_uri})
