@@ -5,10 +5,8 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import socket
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from trainables.config import TrialConfig
@@ -22,7 +20,7 @@ class UsageError(ValueError):
 @dataclass(frozen=True)
 class LaunchSettings:
     tracking_uri: str
-    storage: Path
+    storage: str  # a local folder or a URI Ray's storage understands (sweep.validate.storage_location)
     address: str | None = None
     max_concurrent: int | None = None
     max_failures: int = 2
@@ -51,16 +49,16 @@ DRIVER_ENV = {"TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
 
 
 def check_address(address: str) -> None:
-    """Fail fast (no 60 s Ray timeout) on an address nothing listens on."""
-    if address in ("auto", "local") or address.startswith("ray://"):
+    """Fail fast, within the bounded wait (trainables.runtime.waits), on an address where no Ray answers: ray.init
+    would otherwise retry for minutes, or hang where something else listens."""
+    from .validate import probe_ray
+
+    if address in ("auto", "local"):
         return
-    host, _, port = address.rpartition(":")
+    host, _, port = address.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():
         raise UsageError(f"--address must be host:port (e.g. 127.0.0.1:6379), 'auto' or ray://host:10001; received {address!r}")
-    try:
-        socket.create_connection((host, int(port)), timeout=3).close()
-    except OSError as error:
-        raise UsageError(f"--address {address}: no Ray cluster reachable ({error.strerror or error}); start one with `ray start --head` or `ray up cluster.yaml`") from None
+    probe_ray(host, int(port), address)
 
 
 def connect_ray(address: str | None) -> None:
@@ -81,14 +79,11 @@ def connect_ray(address: str | None) -> None:
                  runtime_env={"env_vars": worker_env})
 
 
-def check_gpus(trials: list[TrialConfig]) -> None:
-    import ray
+def check_resources(trials: list[TrialConfig]) -> None:
+    """Every trial fits some node of the connected cluster (CPUs, GPUs, memory), else Ray keeps it pending forever."""
+    from .validate import check_fits, cluster_nodes
 
-    wanted = max(t.gpus_per_trial for t in trials)
-    available = ray.cluster_resources().get("GPU", 0)
-    if wanted > available:
-        raise UsageError(f"trials ask for {wanted} GPU each but the Ray cluster has {available:g}; "
-                         "use a GPU cluster (ray up cluster.yaml), --profile smoke, or --set gpus_per_trial=0")
+    check_fits(trials, cluster_nodes(), where="the Ray cluster")
 
 
 def longest_first(trials: list[TrialConfig]) -> list[TrialConfig]:
@@ -204,24 +199,24 @@ def run_grid(trials: list[TrialConfig], experiment_id: str, settings: LaunchSett
         return tracking.start_sweep_run(settings.tracking_uri, experiment_id, sweep=first.sweep, profile=first.profile,
                                         sweep_kind=settings.sweep_kind, trials=len(trials), resume=resume)
 
-    path = settings.storage / name
+    path = f"{str(settings.storage).rstrip('/')}/{name}"
     printer = ProgressPrinter(len(trials), settings.tracking_uri, name)
     trainable = trainable_with_resources(trials)
-    if tune.Tuner.can_restore(str(path)) and not settings.fresh:
+    if tune.Tuner.can_restore(path) and not settings.fresh:
         if not settings.resume:
-            previous = tune.Tuner.restore(str(path), trainable).get_results()
+            previous = tune.Tuner.restore(path, trainable).get_results()
             if len(previous) == len(trials) and not previous.errors and all(r.metrics.get(keys.PHASE) == keys.PHASE_EVALUATED for r in previous):
                 print(f"sweep {name} already finished ({len(previous)} trials in {path}); showing its results. "
                       "Use --fresh to run it again.", flush=True)
                 return outcomes(previous)
             raise UsageError(f"an unfinished run of {name} exists in {path}; continue it with --resume, or start over with --fresh")
-        tuner = tune.Tuner.restore(str(path), trainable, resume_errored=True)
+        tuner = tune.Tuner.restore(path, trainable, resume_errored=True)
         parent = start_parent(resume=True)
         print(f"resuming {name} from {path}", flush=True)
     else:
         if settings.resume:
             raise UsageError(f"--resume: no earlier run of {name} in {path} to resume")
-        if settings.fresh and path.exists():
+        if settings.fresh and (tune.Tuner.can_restore(path) or os.path.exists(path)):
             name = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
         parent = start_parent(resume=False)
         tuner = tune.Tuner(
