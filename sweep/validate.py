@@ -5,6 +5,7 @@ what is wrong and what is allowed. The trial values themselves are checked by Tr
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import tempfile
@@ -132,11 +133,11 @@ def trial_needs(trial: TrialConfig) -> dict[str, float]:
 
 
 def check_fits(trials: Iterable[TrialConfig], nodes: list[Mapping[str, float]], where: str) -> None:
-    """Refuse a trial that no node can hold: Ray would keep it pending forever. A node without a resource's key
-    (an autoscaler node type that does not state its memory) is taken to have enough of it."""
+    """Refuse a trial that no node can hold: Ray would keep it pending forever. A node lacking a resource's key
+    has none of it; one not known yet (before Ray runs, an autoscaler node type's memory) is math.inf."""
     for needs in {tuple(trial_needs(t).items()) for t in trials}:
         needs = dict(needs)
-        if any(all(have.get(key, need) >= need for key, need in needs.items() if need) for have in nodes):
+        if any(all(have.get(key, 0) >= need for key, need in needs.items() if need) for have in nodes):
             continue
         largest = {key: max((node.get(key, 0) for node in nodes), default=0) for key in needs}
         raise UsageError(f"no node of {where} can run a trial: each asks for {describe(needs)}, nodes have at most "
@@ -145,19 +146,20 @@ def check_fits(trials: Iterable[TrialConfig], nodes: list[Mapping[str, float]], 
 
 
 def describe(resources: Mapping[str, float]) -> str:
-    parts = [f"CPU {resources.get('CPU', 0):g}", f"GPU {resources.get('GPU', 0):g}",
-             f"memory {resources.get('memory', 0) / 1024**3:.1f} GB"]
-    return ", ".join(parts)
+    def amount(key: str, scale: float = 1, unit: str = "") -> str:
+        value = resources.get(key, 0)
+        return f"{key} ?" if math.isinf(value) else f"{key} {value / scale:.{1 if unit else 0}f}{unit}"
+
+    return ", ".join([amount("CPU"), amount("GPU"), amount("memory", 1024**3, " GB")])
 
 
 def local_node() -> dict[str, float]:
     """The local Ray that sweep.run starts (launcher.connect_ray: every core); its GPUs are counted once it runs."""
-    node = {"CPU": float(os.cpu_count() or 1)}
     try:
-        node["memory"] = float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+        memory = float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):  # no sysconf: memory is checked once Ray runs
-        pass
-    return node
+        memory = math.inf
+    return {"CPU": float(os.cpu_count() or 1), "GPU": math.inf, "memory": memory}
 
 
 def cluster_nodes() -> list[dict[str, float]]:
@@ -181,8 +183,8 @@ def autoscaler_node_types(path: Path = BOOTSTRAP_CONFIG) -> list[dict[str, float
         config = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError):
         return []
-    return [dict(node_type.get("resources") or {}) for node_type in (config.get("available_node_types") or {}).values()
-            if node_type.get("max_workers", 0) > 0]
+    return [{"memory": math.inf, **(node_type.get("resources") or {})}
+            for node_type in (config.get("available_node_types") or {}).values() if node_type.get("max_workers", 0) > 0]
 
 
 # ---------------------------------------------------------------- a bounded probe of a Ray address

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config_rules import check_values
+from .config_rules import RULES, check_values
 from .data.sources import Source
 from .models.registry import Scale, get_backbone
 from .registry import closed_value
@@ -235,7 +235,7 @@ def parse_assignments(pairs) -> dict[str, Any]:
             value = None if text in ("None", "none") and key in nullable else json.loads(text)
         except json.JSONDecodeError:
             value = text
-        values[key] = tuple(value) if isinstance(value, list) else value
+        values[key] = RULES[key].check(key, value)  # before a sweep computes with it (seed + offset)
     return values
 
 
