@@ -53,12 +53,28 @@ def check_address(address: str) -> None:
     would otherwise retry for minutes, or hang where something else listens."""
     from .validate import probe_ray
 
-    if address in ("auto", "local"):
+    if address == "local":
         return
+    if address == "auto":
+        address = find_auto_address()
     host, _, port = address.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():
         raise UsageError(f"--address must be host:port (e.g. 127.0.0.1:6379), 'auto' or ray://host:10001; received {address!r}")
     probe_ray(host, int(port), address)
+
+
+def find_auto_address() -> str:
+    """What --address auto means to Ray ($RAY_ADDRESS, else the cluster last started on this machine)."""
+    from ray._private.services import canonicalize_bootstrap_address
+
+    try:
+        found = canonicalize_bootstrap_address("auto")
+    except ConnectionError:
+        found = None
+    if not found:
+        raise UsageError("--address auto: no Ray cluster started on this machine and no $RAY_ADDRESS; start one "
+                         "with `ray start --head`, or give --address host:port")
+    return found
 
 
 def connect_ray(address: str | None) -> None:

@@ -38,6 +38,8 @@ def storage_location(text: str) -> str:
     if sep and scheme != "file":
         raise UsageError(f"--storage {text}: unknown scheme {scheme!r}; expected a local folder, file:///abs/path or "
                          f"one of {', '.join(s + '://' for s in REMOTE_SCHEMES)}")
+    if sep and not rest.startswith("/"):
+        raise UsageError(f"--storage {text}: a file URI needs an absolute path, e.g. file:///shared/ray_results")
     path = Path(rest if sep else text).expanduser().absolute()
     existing = next(p for p in (path, *path.parents) if p.exists())
     if not existing.is_dir():

@@ -148,6 +148,8 @@ def test_storage_that_is_not_a_writable_folder(tmp_path, tiny, no_ray, capsys):
     refused(argv, capsys, "is not a folder; expected a folder for Ray's results")
     argv[argv.index("--storage") + 1] = "ftp://host/results"
     refused(argv, capsys, "unknown scheme 'ftp'")
+    argv[argv.index("--storage") + 1] = "file://relative/results"
+    refused(argv, capsys, "a file URI needs an absolute path")
     if Path("/proc/self").is_dir():  # not writable even by root, whom access() lets write anywhere
         argv[argv.index("--storage") + 1] = "/proc/ars-results"
         refused(argv, capsys, "cannot create folders in /proc")
@@ -260,6 +262,16 @@ def test_address_that_never_answers_gives_up_after_the_bounded_wait(silent_port,
     seconds = refused([*tiny, "--address", f"127.0.0.1:{silent_port}"], capsys,
                       "no answer from a Ray cluster (waited 1 s; set ARS_CONNECT_TIMEOUT_S=<seconds> to wait longer)")
     assert seconds < 5
+
+
+def test_address_auto_without_a_cluster_is_refused(monkeypatch, tiny, no_ray, capsys):
+    import ray._private.services
+
+    def nothing_found(address):
+        raise ConnectionError("Could not find any running Ray instance.")
+
+    monkeypatch.setattr(ray._private.services, "canonicalize_bootstrap_address", nothing_found)
+    refused([*tiny, "--address", "auto"], capsys, "--address auto: no Ray cluster started on this machine")
 
 
 def test_a_grpc_server_passes_the_address_probe():
