@@ -126,17 +126,17 @@ def cases(root: Path, ports: dict[str, int]) -> list[tuple[str, list[str], dict[
     return found
 
 
-def run_case(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int | str, float, str]:
+def run_case(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int | str, float, int, str]:
     environment = {**os.environ, "PYTHONPATH": str(REPO), **env}
     start = time.perf_counter()
     try:
         done = subprocess.run([sys.executable, "-m", *argv], cwd=cwd, env=environment, capture_output=True,
                               text=True, timeout=LIMIT_S)
     except subprocess.TimeoutExpired:
-        return "hang", time.perf_counter() - start, f"(no message within {LIMIT_S} s)"
+        return "hang", time.perf_counter() - start, 0, f"(no message within {LIMIT_S} s)"
     seconds = time.perf_counter() - start
     lines = [line for line in done.stderr.splitlines() if line.strip()]
-    return done.returncode, seconds, (lines[-1] if lines else "(no stderr)")
+    return done.returncode, seconds, len(lines), (lines[-1] if lines else "(no stderr)")
 
 
 def shown(argv: list[str], root: Path) -> str:
@@ -152,16 +152,16 @@ def main() -> int:
     args = parser.parse_args()
     ports = servers()
     rows = ["| # | bad input | command (`T` = `paper_grid --profile tiny --tracking-uri ... --storage ...`) | exit "
-            "| s | message (last stderr line) |", "| --- | --- | --- | --- | --- | --- |"]
+            "| s | stderr lines | message (last stderr line) |", "| --- | --- | --- | --- | --- | --- | --- |"]
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         scratch_files(root)
         chosen = [case for case in cases(root, ports) if not args.only or args.only in case[0]]
         for number, (what, argv, env) in enumerate(chosen, 1):
-            code, seconds, message = run_case(argv, env, root)
+            code, seconds, count, message = run_case(argv, env, root)
             prefix = " ".join(f"{k}={v}" for k, v in env.items())
             command = f"{prefix} {shown(argv, root)}".strip().replace("|", "\\|")
-            rows.append(f"| {number} | {what} | `{command}` | {code} | {seconds:.1f} | "
+            rows.append(f"| {number} | {what} | `{command}` | {code} | {seconds:.1f} | {count} | "
                         f"{message.replace(str(root), '$TMP').replace('|', chr(92) + '|')} |")
             print(rows[-1], flush=True)
     if args.out:

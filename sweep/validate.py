@@ -71,7 +71,7 @@ def check_study_storage(url: str) -> None:
         if not path.parent.is_dir():
             raise UsageError(f"--study-storage {url}: folder {path.parent} does not exist")
         try:
-            check_sqlite_file(path, f"--study-storage {url}")
+            check_sqlite_file(path, f"--study-storage {url}", example="optuna.db")
         except ValueError as error:
             raise UsageError(str(error)) from None
     import optuna

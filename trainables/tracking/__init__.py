@@ -44,10 +44,10 @@ def check_tracking_uri(uri: str) -> None:
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
-def check_sqlite_file(path: Path, what: str) -> None:
+def check_sqlite_file(path: Path, what: str, example: str = "mlflow.db") -> None:
     """A sqlite store's path: absent (it is created), empty, or a sqlite database; not a folder or another file."""
     if path.is_dir():
-        raise ValueError(f"{what}: {path} is a folder; expected a sqlite database file (e.g. {path / 'mlflow.db'})")
+        raise ValueError(f"{what}: {path} is a folder; expected a sqlite database file (e.g. {path / example})")
     if path.is_file() and path.stat().st_size:
         try:
             with path.open("rb") as file:
