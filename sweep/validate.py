@@ -155,13 +155,27 @@ def describe(resources: Mapping[str, float]) -> str:
     return ", ".join([amount("CPU"), amount("GPU"), amount("memory", 1024**3, " GB")])
 
 
-def local_node() -> dict[str, float]:
-    """The local Ray that sweep.run starts (launcher.connect_ray: every core); its GPUs are counted once it runs."""
+def local_node(count_gpus: bool = True) -> dict[str, float]:
+    """The local Ray that sweep.run starts (launcher.connect_ray: every core, the GPUs Ray detects)."""
     try:
         memory = float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):  # no sysconf: memory is checked once Ray runs
         memory = math.inf
-    return {"CPU": float(os.cpu_count() or 1), "GPU": math.inf, "memory": memory}
+    return {"CPU": float(os.cpu_count() or 1), "GPU": local_gpus() if count_gpus else math.inf, "memory": memory}
+
+
+def local_gpus() -> float:
+    """The GPUs a local Ray would see, by Ray's own detection (math.inf where that private API moved: the check
+    after Ray starts still counts them)."""
+    try:
+        from ray._private.accelerators import get_accelerator_manager_for_resource
+
+        manager = get_accelerator_manager_for_resource("GPU")
+        count = manager.get_current_node_num_accelerators()
+        visible = manager.get_current_process_visible_accelerator_ids()
+        return float(count if visible is None else min(count, len(visible)))
+    except Exception:  # noqa: BLE001
+        return math.inf
 
 
 def cluster_nodes() -> list[dict[str, float]]:

@@ -211,6 +211,19 @@ def test_a_trial_no_node_can_hold_is_refused(monkeypatch, tmp_path, no_ray, caps
     refused(argv, capsys, "no node of this machine's local Ray can run a trial: each asks for CPU 8, GPU 0")
 
 
+@pytest.mark.parametrize("gpus, refused_too", [(0, True), (1, False)])
+def test_gpus_are_counted_before_the_local_ray_starts(gpus, refused_too, monkeypatch, tmp_path, no_ray, capsys):
+    from sweep import validate
+
+    monkeypatch.setattr(validate, "local_gpus", lambda: float(gpus))
+    argv = ["paper_grid", "--profile", "paper", "--set", "source=synthetic", "--set", "cpus_per_trial=1",
+            "--set", "memory_gb=1", "--tracking-uri", f"sqlite:///{tmp_path}/m.db", "--storage", str(tmp_path)]
+    if refused_too:
+        refused(argv, capsys, "each asks for CPU 1, GPU 1, memory 1.0 GB, nodes have at most CPU")
+    else:
+        assert prepare(build_parser().parse_args(argv)) is not None
+
+
 def test_fit_counts_every_node_and_the_autoscaler_s_node_types(tmp_path):
     from sweep import validate
 
