@@ -5,7 +5,7 @@
 Each case runs `python -m sweep.run ...` (or `python -m analysis.report ...`) as its own process in a scratch
 folder, with a 60 s limit (a case that reaches it is reported as a hang). Seconds include the interpreter start and
 imports (about 3 s on 2 CPUs). Servers the cases need (an HTTP/1 server, a port that never answers) run in this
-process. Only the last case starts Ray (a trial asking for a GPU the local Ray does not have).
+process. Only the last case starts Ray (a trial asking for more memory than the local Ray's share).
 """
 
 from __future__ import annotations
@@ -118,12 +118,18 @@ def cases(root: Path, ports: dict[str, int]) -> list[tuple[str, list[str], dict[
                                      "--text-only"], {}),
         ("report: never answers", ["analysis.report", "paper_grid", "--tracking-uri",
                                    f"http://127.0.0.1:{ports['silent']}", "--text-only"], quick),
-        ("paper, 1 GPU/trial, no GPU (starts Ray)", ["sweep.run", "paper_grid", "--profile", "paper", "--set",
-                                                      "source=synthetic", "--set", "cpus_per_trial=1", "--set",
-                                                      "memory_gb=1", "--tracking-uri", db, "--storage",
-                                                      f"{root}/ray_results"], {}),
+        ("paper, 1 GPU/trial, no GPU", ["sweep.run", "paper_grid", "--profile", "paper", "--set", "source=synthetic",
+                                        "--set", "cpus_per_trial=1", "--set", "memory_gb=1", "--tracking-uri", db,
+                                        "--storage", f"{root}/ray_results"], {}),
+        (f"memory_gb={ray_share_gb()} (RAM has it, Ray's share not: starts Ray)",
+         [*tiny, "--set", f"memory_gb={ray_share_gb()}"], {}),
     ]
     return found
+
+
+def ray_share_gb() -> int:
+    """More than a local Ray's memory resource (about 70 % of RAM), less than the RAM."""
+    return int(0.85 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3)
 
 
 def run_case(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int | str, float, int, str]:
