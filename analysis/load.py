@@ -99,12 +99,17 @@ def load_experiment(name: str, *, tracking_uri: str | None = None, sweep: str | 
 
 
 def check_store_exists(uri: str) -> None:
-    """Reading must not create an empty sqlite store where the user mistyped a path."""
+    """Reading must not create an empty sqlite store where the user mistyped a path, nor wait unbounded for a server."""
     if uri.startswith("sqlite:///"):
         path = Path(uri[len("sqlite:///"):])
         if not path.is_file():
             raise AnalysisInputError(f"no MLflow database at {path} (tracking URI {uri}); pass --tracking-uri "
                                      f"sqlite:////abs/path/mlflow.db as given to sweep.run")
+    elif uri.startswith(("http://", "https://")):  # MLflow's client would retry an absent server for minutes
+        try:
+            tracking.check_server(uri)
+        except ValueError as error:
+            raise AnalysisInputError(str(error)) from None
 
 
 def all_runs(client, experiment_id: str) -> list:

@@ -7,14 +7,12 @@ import sys
 from collections.abc import Callable
 
 from trainables.config import TrialConfig
-from trainables.data.loading import resolve_root
 from trainables.data.prepare import (
     MAX_SKIPPED_FRACTION,
     PrepareOutcome,
     prepare_resolved,
 )
 from trainables.data.resolve import resolve_task
-from trainables.data.sources import get_source
 from trainables.tracking.keys import SKIPPED_ARTIFACT, SKIPPED_IMAGES
 
 
@@ -26,11 +24,11 @@ def data_request(trial: TrialConfig) -> dict:
 
 
 def check_data_folders(trials: list[TrialConfig]) -> None:
-    """Raise DataError (a ValueError: exit 2 before launch) when a trial's data folder is not set or missing."""
-    for request in {tuple(sorted(data_request(t).items())) for t in trials}:
-        request = dict(request)
-        resolve_root(get_source(request["source"], request["task"]), request["data_root"],
-                     source=request["source"], task=request["task"])
+    """Raise DataError (a ValueError: exit 2 before launch) on any problem the label files and folders show: a data
+    folder not set, missing or empty, a label table without its columns, an unreadable npz, an empty split. Nothing
+    is decoded (the prepare step does that, on Ray)."""
+    for request in dict.fromkeys(tuple(sorted(data_request(t).items())) for t in trials):
+        resolve_task(**dict(request))
 
 
 def prepare_data(trials: list[TrialConfig], report: Callable[[str], None] | None = None) -> list[PrepareOutcome]:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import socket
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from trainables.config import TrialConfig
@@ -25,7 +24,7 @@ class UsageError(ValueError):
 @dataclass(frozen=True)
 class LaunchSettings:
     tracking_uri: str
-    storage: Path
+    storage: str  # a local folder or a URI Ray's storage understands (sweep.validate.storage_location)
     address: str | None = None
     max_concurrent: int | None = None
     max_failures: int = 2
@@ -54,16 +53,32 @@ DRIVER_ENV = {"TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
 
 
 def check_address(address: str) -> None:
-    """Fail fast (no 60 s Ray timeout) on an address nothing listens on."""
-    if address in ("auto", "local") or address.startswith("ray://"):
+    """Fail fast, within the bounded wait (trainables.runtime.waits), on an address where no Ray answers: ray.init
+    would otherwise retry for minutes, or hang where something else listens."""
+    from .validate import probe_ray
+
+    if address == "local":
         return
-    host, _, port = address.rpartition(":")
+    if address == "auto":
+        address = find_auto_address()
+    host, _, port = address.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():
         raise UsageError(f"--address must be host:port (e.g. 127.0.0.1:6379), 'auto' or ray://host:10001; received {address!r}")
+    probe_ray(host, int(port), address)
+
+
+def find_auto_address() -> str:
+    """What --address auto means to Ray ($RAY_ADDRESS, else the cluster last started on this machine)."""
+    from ray._private.services import canonicalize_bootstrap_address
+
     try:
-        socket.create_connection((host, int(port)), timeout=3).close()
-    except OSError as error:
-        raise UsageError(f"--address {address}: no Ray cluster reachable ({error.strerror or error}); start one with `ray start --head` or `ray up cluster.yaml`") from None
+        found = canonicalize_bootstrap_address("auto")
+    except ConnectionError:
+        found = None
+    if not found:
+        raise UsageError("--address auto: no Ray cluster started on this machine and no $RAY_ADDRESS; start one "
+                         "with `ray start --head`, or give --address host:port")
+    return found
 
 
 def connect_ray(address: str | None) -> None:
@@ -90,14 +105,11 @@ def connect_ray(address: str | None) -> None:
                  runtime_env={"env_vars": worker_env})
 
 
-def check_gpus(trials: list[TrialConfig]) -> None:
-    import ray
+def check_resources(trials: list[TrialConfig]) -> None:
+    """Every trial fits some node of the connected cluster (CPUs, GPUs, memory), else Ray keeps it pending forever."""
+    from .validate import check_fits, cluster_nodes
 
-    wanted = max(t.gpus_per_trial for t in trials)
-    available = ray.cluster_resources().get("GPU", 0)
-    if wanted > available:
-        raise UsageError(f"trials ask for {wanted} GPU each but the Ray cluster has {available:g}; "
-                         "use a GPU cluster (ray up cluster.yaml), --profile smoke, or --set gpus_per_trial=0")
+    check_fits(trials, cluster_nodes(), where="the Ray cluster")
 
 
 def longest_first(trials: list[TrialConfig]) -> list[TrialConfig]:
@@ -185,7 +197,7 @@ def run_grid(trials: list[TrialConfig], experiment_id: str, settings: LaunchSett
     finished = {t.run_name: done[digests[t.run_name]] for t in trials if digests[t.run_name] in done}
     pending = [t for t in trials if t.run_name not in finished]
     name = f"{first.experiment_name}-{sweep_id[:8]}"
-    path = settings.storage / name
+    path = f"{settings.storage.rstrip('/')}/{name}"  # a local folder or a URI Ray understands (s3://, gs://)
     if not pending:
         print(f"sweep {first.experiment_name} already finished: all {len(trials)} trial(s) have finished runs of "
               f"the same config in {settings.tracking_uri}; showing their results. Use --fresh to run it again.",
@@ -205,19 +217,21 @@ def run_grid(trials: list[TrialConfig], experiment_id: str, settings: LaunchSett
 
     progress.start(len(trials), settings.tracking_uri, first.experiment_name, done=finished)
     trainable = trainable_with_resources(trials)
-    if tune.Tuner.can_restore(str(path)) and not settings.fresh:
+    if tune.Tuner.can_restore(path) and not settings.fresh:
         if not settings.resume:
             raise UsageError(f"an unfinished run of {first.experiment_name} with these settings exists in {path}; "
                              "continue it with --resume, or start over with --fresh")
-        tuner = tune.Tuner.restore(str(path), trainable, resume_errored=True)
+        tuner = tune.Tuner.restore(path, trainable, resume_errored=True)
         parent = start_parent(resume=True)
         print(f"resuming {first.experiment_name} from {path}", flush=True)
     else:
         if settings.resume:
             print(f"--resume: no interrupted run of {first.experiment_name} with these settings in {path}; "
                   "starting its unfinished trials", flush=True)
-        if path.exists():  # --fresh, or a folder Ray cannot restore: keep it aside, start clean
-            path.rename(path.with_name(f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"))
+        if is_local(settings.storage) and Path(path).exists():  # --fresh, or a folder Ray cannot restore
+            Path(path).rename(Path(path).with_name(f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"))
+        elif settings.fresh and tune.Tuner.can_restore(path):  # a bucket's folder cannot be renamed: a new one
+            name = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
         parent = start_parent(resume=False)
         tuner = tune.Tuner(
             trainable,
@@ -234,13 +248,18 @@ def run_grid(trials: list[TrialConfig], experiment_id: str, settings: LaunchSett
     return sorted(merged.values(), key=lambda o: o.name)
 
 
-def announce_identity(experiment: str, sweep_id: str, path: Path, settings: LaunchSettings, experiment_id: str) -> None:
+def is_local(storage: str) -> bool:
+    return "://" not in storage
+
+
+def announce_identity(experiment: str, sweep_id: str, path: str, settings: LaunchSettings, experiment_id: str) -> None:
     """Say when these settings differ from every earlier run of the sweep (in this store or this storage folder)."""
     from trainables import tracking
 
     earlier = {digest[:8] for digest in tracking.sweep_digests(settings.tracking_uri, experiment_id)}
-    if settings.storage.is_dir():
-        earlier |= {p.name[len(experiment) + 1:][:8] for p in settings.storage.glob(f"{experiment}-*") if p.is_dir()}
+    if is_local(settings.storage) and Path(settings.storage).is_dir():
+        earlier |= {p.name[len(experiment) + 1:][:8] for p in Path(settings.storage).glob(f"{experiment}-*")
+                    if p.is_dir()}
     if earlier and sweep_id[:8] not in earlier:
         print(f"settings changed since the last run of {experiment} (trial values or tracking store): this is a new "
               f"run, {sweep_id[:8]}, in {path}", flush=True)

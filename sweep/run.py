@@ -18,6 +18,7 @@ from search_spaces import PROFILES, SWEEPS, Sweep, expand, get_sweep, parse_only
 from trainables.config import TrialConfig, experiment_name, format_epsilon, parse_assignments
 from trainables.registry import DuplicateNameError
 
+from . import validate
 from .cost import describe_cost, describe_total, trial_cost
 from .data_prep import check_data_folders, prepare_data
 from .launcher import LaunchSettings, UsageError, summary_table
@@ -39,9 +40,11 @@ def build_parser() -> OneLineParser:
     parser.add_argument("--json", action="store_true", help="with --dry-run: one JSON object (full config) per trial")
     parser.add_argument("--address", help="join this Ray cluster (host:port or auto); default: start a local Ray")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI; default: sqlite:///<cwd>/mlflow.db")
-    parser.add_argument("--storage", type=Path, default=Path("ray_results"), help="Ray results folder (shared storage on a cluster)")
+    parser.add_argument("--storage", default="ray_results",
+                        help="Ray results: a folder, or a URI (s3://, gs://, file://; shared storage on a cluster)")
     parser.add_argument("--max-concurrent", type=positive_int, help="run at most N trials at once")
-    parser.add_argument("--max-failures", type=int, default=2, help="retries per failed trial (from its last checkpoint); default 2")
+    parser.add_argument("--max-failures", type=non_negative_int, default=2,
+                        help="retries per failed trial (from its last checkpoint), N >= 0; default 2")
     parser.add_argument("--fresh-workers", action="store_true",
                         help="start a new worker process for every trial (default: a worker runs trial after trial, "
                              "saving ~10 s of process start and imports per trial on 2 CPUs)")
@@ -58,14 +61,21 @@ def build_parser() -> OneLineParser:
     return parser
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, received {text!r}")
-    return value
+def integer_at_least(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, received {text!r}")
+        return value
+
+    return parse
+
+
+positive_int = integer_at_least(1)
+non_negative_int = integer_at_least(0)  # --max-failures: Ray reads -1 as "retry forever"
 
 
 def list_names() -> str:
@@ -128,6 +138,11 @@ def load_sweeps_file(path: Path) -> None:
         spec.loader.exec_module(importlib.util.module_from_spec(spec))
     except DuplicateNameError as error:
         raise UsageError(f"--sweeps-file {path}: {error}") from None
+    except SyntaxError as error:
+        raise UsageError(f"--sweeps-file {path}: not valid Python (line {error.lineno}: {error.msg})") from None
+    except Exception as error:  # noqa: BLE001 - the user's file failed to run: name it, no traceback
+        raise UsageError(f"--sweeps-file {path}: running it raised {type(error).__name__}: "
+                         f"{validate.first_line(error)}") from None
     _LOADED_SWEEPS_FILES.add(path.resolve())
 
 
@@ -154,6 +169,7 @@ def prepare(args: argparse.Namespace) -> Plan | None:
 
 
 def _prepare(args: argparse.Namespace) -> Plan | None:
+    validate.check_options(args)
     for path in args.sweeps_file:
         load_sweeps_file(path)
     if args.list:
@@ -185,7 +201,11 @@ def _prepare(args: argparse.Namespace) -> Plan | None:
 
     from . import launcher
 
+    storage = validate.storage_location(args.storage)
     check_data_folders(trials)
+    if not args.address:  # a cluster's nodes are known once it is joined (launcher.check_resources)
+        node = validate.local_node(count_gpus=any(t.gpus_per_trial for t in trials))  # Ray's import: ~1 s
+        validate.check_fits(trials, [node], where="this machine's local Ray")
     uri = args.tracking_uri or tracking.default_tracking_uri()
     tracking.check_tracking_uri(uri)
     if args.address:
@@ -195,12 +215,15 @@ def _prepare(args: argparse.Namespace) -> Plan | None:
                   "--tracking-uri http://<head>:5000 (mlflow server --serve-artifacts)", file=sys.stderr)
     if sweep.evaluate_from:
         trials = attach_source_runs(trials, uri, experiment_name(sweep.evaluate_from, args.profile))
+    validate.check_source_runs(trials, uri)
+    study_storage = args.study_storage or tracking.default_tracking_uri().replace("mlflow.db", "optuna.db")
+    if sweep.search_space:
+        validate.check_study_storage(study_storage)
     kind = "search" if sweep.search_space else ("reevaluation" if sweep.evaluate_from else "grid")
     settings = LaunchSettings(
-        tracking_uri=uri, storage=args.storage.resolve(), address=args.address,
+        tracking_uri=uri, storage=storage, address=args.address,
         max_concurrent=args.max_concurrent, max_failures=args.max_failures, resume=args.resume, fresh=args.fresh,
-        study_storage=args.study_storage or tracking.default_tracking_uri().replace("mlflow.db", "optuna.db"),
-        trials=args.trials or 0, reuse_workers=not args.fresh_workers, sweep_kind=kind,
+        study_storage=study_storage, trials=args.trials or 0, reuse_workers=not args.fresh_workers, sweep_kind=kind,
     )
     return Plan(sweep, args.profile, trials, uri, settings)
 
@@ -217,7 +240,7 @@ def launch(plan: Plan) -> int:
         experiment = pool.submit(tracking.ensure_experiment, uri, trials[0].experiment_name)
         launcher.connect_ray(settings.address)
         experiment_id = experiment.result()
-    launcher.check_gpus(trials)
+    launcher.check_resources(trials)
     prepare_data(trials)  # decode once, on every core, before any trial holds a GPU
     title = f"{sweep.name} --profile {plan.profile}"
     if sweep.search_space:

@@ -133,7 +133,7 @@ def test_a_failure_after_launch_exits_1_with_its_traceback(tmp_path, monkeypatch
         raise ValueError("something inside Ray Tune")
 
     monkeypatch.setattr(launcher, "connect_ray", lambda address: None)
-    monkeypatch.setattr(launcher, "check_gpus", lambda trials: None)
+    monkeypatch.setattr(launcher, "check_resources", lambda trials: None)
     monkeypatch.setattr(launcher, "run_grid", broken_grid)
     argv = ["paper_grid", "--profile", "tiny", "--tracking-uri", f"sqlite:///{tmp_path}/m.db", "--storage", str(tmp_path)]
     assert main(argv) == 1  # not 2: the user typed nothing wrong

@@ -88,7 +88,7 @@ def test_bad_overrides_are_rejected(bad, message):
 @pytest.mark.parametrize("override, message", [
     ({"backbone": "vgg16"}, "unknown backbone 'vgg16'"),
     ({"task": "mnist"}, "unknown task 'mnist'"),
-    ({"epsilons": (0.5, 2.0)}, "epsilons must be in"),
+    ({"epsilons": (0.5, 2.0)}, "epsilons must be a list of numbers in \\(0, 1\\]"),
 ])
 def test_invalid_trials_fail_before_running(override, message):
     with pytest.raises(ValueError, match=message):

@@ -63,7 +63,7 @@ def evaluated(value: float = 0.5) -> dict:
 def fake_ray(monkeypatch):
     fake = FakeTuner()
     monkeypatch.setattr(launcher, "connect_ray", lambda address: None)
-    monkeypatch.setattr(launcher, "check_gpus", lambda trials: None)
+    monkeypatch.setattr(launcher, "check_resources", lambda trials: None)
     monkeypatch.setattr(tune, "Tuner", fake)
     return fake
 

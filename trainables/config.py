@@ -13,10 +13,12 @@ import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from .config_rules import RULES, check_values
 from .data.sources import Source
-from .models.registry import Scale
+from .models.registry import Scale, get_backbone
 from .registry import closed_value
 from .robustness.ensemble import validate_attacks
 from .robustness.settings import PAPER_ATTACK, WORST_CASE_ATTACKS, AttackTarget
@@ -97,26 +99,22 @@ class TrialConfig:
     epoch_callbacks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "epsilons", tuple(float(e) for e in self.epsilons))
-        attacks = self.attacks.split(",") if isinstance(self.attacks, str) else self.attacks
-        object.__setattr__(self, "attacks", tuple(name.strip() for name in attacks))
+        values = check_values({name: getattr(self, name) for name in self.field_names()})
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
         if self.attention == "none":
             object.__setattr__(self, "placement", "head")  # the baseline has no attention block to place
         for name, enum in (("scale", Scale), ("source", Source), ("attack_on", AttackTarget)):
             object.__setattr__(self, name, closed_value(enum, name, getattr(self, name)))
-        for name in ("epochs", "batch_size", "pgd_steps", "restarts", "eval_batch_size", "heads", "cpus_per_trial"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1; received {getattr(self, name)!r}")
+        if any(later <= earlier for earlier, later in zip(self.epsilons, self.epsilons[1:])):
+            raise ValueError(f"epsilons must be increasing, each once (the evaluation nests their balls). "
+                             f"Received: epsilons={list(self.epsilons)}")
         if self.enhancement not in ENHANCEMENTS:
-            raise ValueError(f"enhancement must be one of: {', '.join(ENHANCEMENTS)}; received {self.enhancement!r}")
+            raise ValueError(f"enhancement must be one of: {', '.join(ENHANCEMENTS)}. "
+                             f"Received: enhancement={self.enhancement!r}")
         if self.objective_split not in OBJECTIVE_SPLITS:
-            raise ValueError(f"objective_split must be one of: {', '.join(OBJECTIVE_SPLITS)}; "
-                             f"received {self.objective_split!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1); received {self.dropout!r}")
-        if not isinstance(self.epoch_callbacks, dict):
-            raise ValueError(f"epoch_callbacks must map 'module:function' to keyword arguments; "
-                             f"received {self.epoch_callbacks!r}")
+            raise ValueError(f"objective_split must be one of: {', '.join(OBJECTIVE_SPLITS)}. "
+                             f"Received: objective_split={self.objective_split!r}")
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -172,9 +170,7 @@ class TrialConfig:
         if self.image_size is None:
             changes["image_size"] = default_input_shape(self.backbone, self.scale)[0]
         trial = self.replace(**changes) if changes else self
-        bad_eps = [e for e in trial.epsilons if not 0.0 < e <= 1.0]
-        if bad_eps:
-            raise ValueError(f"{trial.run_name}: epsilons must be in (0, 1] (pixel space [0,1]); received {bad_eps}")
+        trial.check_against_task_and_backbone()
         for spec in trial.epoch_callbacks:
             resolve_epoch_callback(spec)
         try:
@@ -183,6 +179,18 @@ class TrialConfig:
         except ValueError as error:
             raise ValueError(f"{trial.run_name}: {error}") from None
         return trial
+
+    def check_against_task_and_backbone(self) -> None:
+        """What only the resolved trial can judge: the image against the backbone, the reference against the
+        ladder (outside it the objective would be clamped to the ladder's end), the weights' form."""
+        spec = get_backbone(self.backbone, self.scale)
+        if self.image_size < spec.min_size:
+            raise ValueError(f"{self.run_name}: image_size must be >= {spec.min_size} for {self.backbone} "
+                             f"(scale {self.scale}). Received: image_size={self.image_size}")
+        if self.reference_epsilon > self.epsilons[-1]:
+            raise ValueError(f"{self.run_name}: reference_epsilon must be > 0 and <= the ladder's largest epsilon "
+                             f"{format_epsilon(self.epsilons[-1])}. Received: reference_epsilon={self.reference_epsilon:g}")
+        check_weights(self.weights)
 
     def replace(self, **changes: Any) -> "TrialConfig":
         return dataclasses.replace(self, **changes)
@@ -221,6 +229,19 @@ class TrialConfig:
         return params
 
 
+WEIGHT_FILE_SUFFIXES = (".weights.h5", ".h5", ".hdf5")  # what trainables.models.build_model loads
+
+
+def check_weights(weights: str | None) -> None:
+    """None, "imagenet" or an existing weights file (whether the backbone has ImageNet weights, and whether the Keras
+    cache holds them, is for the worker that builds the model: trainables.models.weights)."""
+    if weights is None or weights == "imagenet":
+        return
+    if not weights.endswith(WEIGHT_FILE_SUFFIXES) or not Path(weights).expanduser().is_file():
+        raise ValueError(f"weights must be None, 'imagenet' or the path of an existing "
+                         f"{'/'.join(WEIGHT_FILE_SUFFIXES)} file. Received: weights={weights!r}")
+
+
 def parse_assignments(pairs) -> dict[str, Any]:
     """`key=value` strings (values parsed as JSON where possible) into a dict of TrialConfig values."""
     nullable = {f.name for f in dataclasses.fields(TrialConfig) if "None" in str(f.type)}
@@ -234,7 +255,7 @@ def parse_assignments(pairs) -> dict[str, Any]:
             value = None if text in ("None", "none") and key in nullable else json.loads(text)
         except json.JSONDecodeError:
             value = text
-        values[key] = tuple(value) if isinstance(value, list) else value
+        values[key] = RULES[key].check(key, value)  # before a sweep computes with it (seed + offset)
     return values
 
 

@@ -12,16 +12,18 @@ then resized. The official splits are kept.
 from __future__ import annotations
 
 import re
+import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import SourceRequest, register_source
 from ..catalog import Catalog, ReadResult, file_fingerprint, prepare_arrays
 from ..errors import DataError
 from ..splits import SPLITS
+from . import SourceRequest, register_source
 
 LEGACY_SIZE = 28  # MedMNIST v2 files carry no size in their name
 
@@ -81,11 +83,22 @@ def check_images(images: np.ndarray, count: int, path: Path, key: str) -> None:
                         f"({count}, S, S) or ({count}, S, S, 3) to match the labels")
 
 
+UNREADABLE = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)  # a truncated or corrupt file
+
+
 def open_npz(path: Path):
     try:
         return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise DataError(f"{path}: cannot be read as an npz file ({error})") from None
+    except UNREADABLE as error:
+        raise DataError(f"{path}: cannot be read as an npz file ({error}); expected a MedMNIST+ npz "
+                        f"(truncated download?)") from None
+
+
+def read_member(npz, key: str, path: Path) -> np.ndarray:
+    try:
+        return npz[key]
+    except UNREADABLE as error:
+        raise DataError(f"{path}: {key} cannot be read ({error}); the file is truncated or corrupt") from None
 
 
 def load_medmnist(request: SourceRequest) -> Catalog:
@@ -97,7 +110,7 @@ def load_medmnist(request: SourceRequest) -> Catalog:
         missing = [key for key in expected if key not in npz]
         if missing:
             raise DataError(f"{path}: missing key(s) {', '.join(missing)}; expected train/val/test _images and _labels")
-        split_labels = {split: check_labels(npz[f"{split}_labels"], flavour, path, f"{split}_labels")
+        split_labels = {split: check_labels(read_member(npz, f"{split}_labels", path), flavour, path, f"{split}_labels")
                         for split in SPLITS}
     rows = {split: np.arange(len(labels)) for split, labels in split_labels.items()}
     split_of_record = np.concatenate([np.full(len(rows[split]), split) for split in SPLITS])
@@ -110,7 +123,7 @@ def load_medmnist(request: SourceRequest) -> Catalog:
             for split in SPLITS:
                 positions = np.flatnonzero(split_of_record[indices] == split)
                 if len(positions):
-                    split_images = npz[f"{split}_images"]
+                    split_images = read_member(npz, f"{split}_images", path)
                     check_images(split_images, len(rows[split]), path, f"{split}_images")
                     for position, image in zip(positions, split_images[row_of_record[indices[positions]]]):
                         images[position] = image
