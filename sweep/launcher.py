@@ -179,6 +179,41 @@ def interrupted(results) -> bool:
                for result in results)
 
 
+def grid_state(trials: list[TrialConfig], experiment_id: str, settings: LaunchSettings
+               ) -> tuple[str, dict[str, dict[str, Any]], list[TrialConfig], str, str]:
+    """(sweep digest, run name -> metrics of the trials with a finished run of the same config, the others, the Ray
+    folder's name, its path): read from the tracking store alone."""
+    from trainables import tracking
+
+    sweep_id = tracking.sweep_digest(trials, settings.tracking_uri)
+    digests = tracking.trial_digests(trials)
+    done = tracking.finished_runs_by_digest(settings.tracking_uri, experiment_id)
+    finished = {t.run_name: done[digests[t.run_name]] for t in trials if digests[t.run_name] in done}
+    pending = [t for t in trials if t.run_name not in finished]
+    name = f"{trials[0].experiment_name}-{sweep_id[:8]}"
+    return sweep_id, finished, pending, name, f"{settings.storage.rstrip('/')}/{name}"  # a folder, or s3://, gs://
+
+
+def settled_before_ray(trials: list[TrialConfig], experiment_id: str, settings: LaunchSettings
+                       ) -> list[TrialOutcome] | None:
+    """What a grid's launch decides without Ray (no cluster is started or joined for it): the results when every
+    trial already finished; UsageError when an unfinished run of these settings waits for --resume; else None."""
+    from ray import tune  # Tuner.can_restore only reads the folder
+
+    if settings.fresh:
+        return None
+    _, finished, pending, _, path = grid_state(trials, experiment_id, settings)
+    if not pending:
+        print(f"sweep {trials[0].experiment_name} already finished: all {len(trials)} trial(s) have finished runs "
+              f"of the same config in {settings.tracking_uri}; showing their results. Use --fresh to run it again.",
+              flush=True)
+        return finished_outcomes(finished)
+    if not settings.resume and tune.Tuner.can_restore(path):
+        raise UsageError(f"an unfinished run of {trials[0].experiment_name} with these settings exists in {path}; "
+                         "continue it with --resume, or start over with --fresh")
+    return None
+
+
 def run_grid(trials: list[TrialConfig], experiment_id: str, settings: LaunchSettings,
              title: str = "") -> list[TrialOutcome]:
     """Run the trials that have no finished MLflow run of the same config (identity.trial_digest) in this store;
@@ -189,20 +224,13 @@ def run_grid(trials: list[TrialConfig], experiment_id: str, settings: LaunchSett
     from trainables import tracking
 
     first = trials[0]
-    sweep_id = tracking.sweep_digest(trials, settings.tracking_uri)
-    digests = {t.run_name: tracking.trial_digest(t) for t in trials}
     if settings.fresh:
-        tracking.supersede_finished(settings.tracking_uri, experiment_id, digests.values(), by=f"fresh {sweep_id}")
-    done = tracking.finished_runs_by_digest(settings.tracking_uri, experiment_id)
-    finished = {t.run_name: done[digests[t.run_name]] for t in trials if digests[t.run_name] in done}
-    pending = [t for t in trials if t.run_name not in finished]
-    name = f"{first.experiment_name}-{sweep_id[:8]}"
-    path = f"{settings.storage.rstrip('/')}/{name}"  # a local folder or a URI Ray understands (s3://, gs://)
-    if not pending:
-        print(f"sweep {first.experiment_name} already finished: all {len(trials)} trial(s) have finished runs of "
-              f"the same config in {settings.tracking_uri}; showing their results. Use --fresh to run it again.",
-              flush=True)
-        return finished_outcomes(finished)
+        tracking.supersede_finished(settings.tracking_uri, experiment_id, tracking.trial_digests(trials).values(),
+                                    by=f"fresh {tracking.sweep_digest(trials, settings.tracking_uri)}")
+    settled = settled_before_ray(trials, experiment_id, settings)
+    if settled is not None:
+        return settled
+    sweep_id, finished, pending, name, path = grid_state(trials, experiment_id, settings)
     announce_identity(first.experiment_name, sweep_id, path, settings, experiment_id)
     if finished:
         print(f"already finished: {len(finished)} of {len(trials)} trial(s) (finished MLflow runs of the same "
@@ -217,10 +245,7 @@ def run_grid(trials: list[TrialConfig], experiment_id: str, settings: LaunchSett
 
     progress.start(len(trials), settings.tracking_uri, first.experiment_name, done=finished)
     trainable = trainable_with_resources(trials)
-    if tune.Tuner.can_restore(path) and not settings.fresh:
-        if not settings.resume:
-            raise UsageError(f"an unfinished run of {first.experiment_name} with these settings exists in {path}; "
-                             "continue it with --resume, or start over with --fresh")
+    if tune.Tuner.can_restore(path) and not settings.fresh:  # settled_before_ray refused it without --resume
         tuner = tune.Tuner.restore(path, trainable, resume_errored=True)
         parent = start_parent(resume=True)
         print(f"resuming {first.experiment_name} from {path}", flush=True)

@@ -236,10 +236,17 @@ def launch(plan: Plan) -> int:
 
     sweep, trials, uri, settings = plan.sweep, plan.trials, plan.tracking_uri, plan.settings
     print(f"MLflow tracking URI: {uri}", flush=True)
-    with ThreadPoolExecutor(1) as pool:  # a new MLflow store creates its tables (~4 s) while Ray starts
-        experiment = pool.submit(tracking.ensure_experiment, uri, trials[0].experiment_name)
+    if sweep.search_space:
+        with ThreadPoolExecutor(1) as pool:  # a new MLflow store creates its tables (~4 s) while Ray starts
+            experiment = pool.submit(tracking.ensure_experiment, uri, trials[0].experiment_name)
+            launcher.connect_ray(settings.address)
+            experiment_id = experiment.result()
+    else:  # a grid whose trials all finished shows their results without starting or joining Ray
+        experiment_id = tracking.ensure_experiment(uri, trials[0].experiment_name)
+        settled = launcher.settled_before_ray(trials, experiment_id, settings)
+        if settled is not None:
+            return report_results(settled, uri, trials[0].experiment_name)
         launcher.connect_ray(settings.address)
-        experiment_id = experiment.result()
     launcher.check_resources(trials)
     prepare_data(trials)  # decode once, on every core, before any trial holds a GPU
     title = f"{sweep.name} --profile {plan.profile}"
@@ -249,10 +256,13 @@ def launch(plan: Plan) -> int:
         print_pareto_front(study, uri, trials[0].experiment_name)
     else:
         results = launcher.run_grid(trials, experiment_id, settings, title=title)
+    return report_results(results, uri, trials[0].experiment_name)
 
+
+def report_results(results, uri: str, experiment: str) -> int:
     print()
     print(summary_table(results))
-    print(f"\nopen the results: mlflow ui --backend-store-uri {uri}   (then http://127.0.0.1:5000, experiment {trials[0].experiment_name})")
+    print(f"\nopen the results: mlflow ui --backend-store-uri {uri}   (then http://127.0.0.1:5000, experiment {experiment})")
     failed = [r.name for r in results if r.status != "finished"]
     if failed:
         print(f"{len(failed)} trial(s) failed: {', '.join(failed)}", file=sys.stderr)

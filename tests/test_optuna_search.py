@@ -9,7 +9,7 @@ from sweep.run import main
 pytestmark = pytest.mark.slow
 
 SHRUNK = ["--set", "max_train=48", "--set", "max_test=16", "--set", "max_eval=16", "--set", "epochs=1",
-          "--set", "explain_samples=2", "--set", "task=pneumothorax"]
+          "--set", "explain_samples=2", "--set", "task=pneumothorax", "--set", "epsilons=[0.01,0.32]"]
 
 
 @pytest.fixture

@@ -185,3 +185,17 @@ def test_a_failure_read_from_text_keeps_the_exception_line():
     assert failure_cause(text) == "OperationalError: (sqlite3.OperationalError) database is locked"
     assert failure_cause(RuntimeError("injected failure at epoch 1")) == "RuntimeError: injected failure at epoch 1"
     assert failure_cause(None) == ""
+
+
+def test_a_finished_grid_shows_its_results_without_starting_ray(tmp_path, fake_ray, monkeypatch, capsys):
+    for trial in toy_pair():
+        finish_in_mlflow(tmp_path, trial)
+
+    def no_ray(address):
+        raise AssertionError("a finished grid started Ray")
+
+    monkeypatch.setattr(launcher, "connect_ray", no_ray)
+    assert main(argv(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert "already finished: all 2 trial(s)" in out and fake_ray.given == []
+    assert all(trial.run_name in out for trial in toy_pair())  # their results, in the summary

@@ -8,6 +8,8 @@ HOOKS_FILE = Path(__file__).resolve().with_name("hooks.py")  # epoch callbacks n
 FAIL_ONCE_AFTER_EPOCH_1 = {f"{HOOKS_FILE}:fail_once_at_epoch": {"epoch": 1}}
 
 PNEUMOTHORAX_RESNET = (axis("task", ["pneumothorax"]), axis("backbone", ["resnet50"]))
+# the fault and cluster tests are about training, resuming and placing trials: a short evaluation keeps CI fast
+SHORT_EVALUATION = {"epsilons": (0.01, 0.32), "max_eval": 16}
 
 register_sweep(Sweep(
     name="toy",
@@ -30,12 +32,12 @@ register_sweep(Sweep(
     name="toy_pair",
     description="two independent toy trials",
     axes=(*PNEUMOTHORAX_RESNET, axis("attention", ["none", "soft_corrected"])),
-    values={"epochs": 3, "patience": 5},
+    values={"epochs": 3, "patience": 5, **SHORT_EVALUATION},
 ))
 
 register_sweep(Sweep(
     name="toy_three",
     description="three toy trials, run one at a time (resume tests)",
     axes=(*PNEUMOTHORAX_RESNET, axis("attention", ["none", "soft_faithful", "soft_corrected"])),
-    values={"epochs": 3, "patience": 5},
+    values={"epochs": 3, "patience": 5, **SHORT_EVALUATION},
 ))

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from . import keys
-from .identity import sweep_digest, trial_digest  # noqa: F401 - part of the interface
+from .identity import sweep_digest, trial_digest, trial_digests  # noqa: F401 - part of the interface
 from .keys import *  # noqa: F401,F403 - the names are part of this module's interface
 
 _SQLITE = "sqlite:///"

@@ -28,3 +28,8 @@ def trial_digest(config) -> str:
 
 def sweep_digest(trials: Iterable, tracking_uri: str) -> str:
     return _digest({"trials": sorted(trial_digest(t) for t in trials), "tracking_uri": tracking_uri})
+
+
+def trial_digests(trials: Iterable) -> dict[str, str]:
+    """run name -> trial_digest, for a grid's trials."""
+    return {t.run_name: trial_digest(t) for t in trials}
