@@ -72,9 +72,10 @@ def cases(root: Path, ports: dict[str, int]) -> list[tuple[str, list[str], dict[
               "image_size=16", "image_size=24", "max_train=0", "max_test=0", "max_eval=0", "weights=foo",
               "dropout=1", "random_start=maybe", "batch_size=0", "gpus_per_trial=-1", "backbone=vgg",
               "attention=hard", "attacks=pgd,foo", "epochz=3", "source_run_id=0123abc", "cpus_per_trial=3",
-              "memory_gb=500"]
+              "memory_gb=500", "enhancement=inside", "objective_split=train"]
     found = [(f"--set {value}", [*tiny, "--set", value], {}) for value in values]
     found += [
+        ("enhancement=model on a task without the filter", [*skin, "--set", "enhancement=model"], {}),
         ("unknown sweep", ["sweep.run", "nosuch"], {}),
         ("unknown profile", ["sweep.run", "paper_grid", "--profile", "huge"], {}),
         ("--only no match", [*tiny, "--only", "task=skin"], {}),
