@@ -15,7 +15,7 @@ from .claims import __doc__ as CLAIMS_DOC
 from .clinical import CLINICAL_DEFINITION
 from .evidence import Evidence
 from .paired import PAIRED_DEFINITION
-from .stats import format_gain
+from .stats import format_gain, relative_gain
 from .tables import panels, variant_label
 
 THREAT_MODELS = {"data": "the X-ray enhancement runs in the data, before the attack: the attacker perturbs the "
@@ -53,8 +53,7 @@ def comparison_cells(pooled: pd.DataFrame) -> Iterable[tuple[str, str, str, list
                              f"{cell.n_seeds} ({','.join(map(str, cell.seeds))})", str(cell.n_points),
                              number(cell.baseline_acc), number(cell.attention_acc), f"{cell.difference:+.3f}",
                              ci_text(cell.ci_low, cell.ci_high), cell.ci_over,
-                             format_gain((cell.attention_acc - cell.baseline_acc) / cell.baseline_acc
-                                         if cell.baseline_acc else (math.inf if cell.attention_acc else math.nan)),
+                             format_gain(relative_gain(cell.attention_acc, cell.baseline_acc)),
                              f"{cell.attention_only}/{cell.baseline_only}", p_text(cell.p_value),
                              p_text(cell.p_holm)])
         yield task, backbone, f"{backbone}, {task}", ["model", "attack", "eps", "seeds", "pairs", "baseline",
