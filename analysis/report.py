@@ -1,8 +1,9 @@
 """`python -m analysis.report SWEEP [--profile P] [--out DIR] [--tracking-uri URI] [--text-only] [--no-log]`
 
-Reads the sweep's MLflow experiment "<sweep>-<profile>", prints a compact text table, writes every figure
-(PNG + PDF), runs.csv, summary.csv and a self-contained index.html (relative links) into DIR (default
-reports/<sweep>-<profile>/), and logs DIR as the artifacts of a summary run (tag kind=summary, run name
+Reads the sweep's MLflow experiment "<sweep>-<profile>" and its trials' per-point outcomes (analysis.evidence: paired
+comparisons, clinical metrics, radii, the paper's claims, epsilon units), prints compact text tables, writes every
+figure (PNG + PDF), runs.csv, summary.csv, the evidence CSVs and a self-contained index.html (relative links) into
+DIR (default reports/<sweep>-<profile>/), and logs DIR as the artifacts of a summary run (tag kind=summary, run name
 "report") in the same experiment. Exit status 2 (one-line message) for input it cannot use.
 """
 
