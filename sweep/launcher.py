@@ -154,16 +154,17 @@ def run_config(name: str, settings: LaunchSettings):
     )
 
 
-def fit_in_sweep_run(tuner, settings: LaunchSettings, experiment_id: str, parent_run_id: str):
+def fit_in_sweep_run(tuner, settings: LaunchSettings, experiment_id: str, parent_run_id: str, expected: int = 0):
     """tuner.fit() with the sweep's MLflow parent run closed as it ended (finished, failed or interrupted).
 
     Ray Tune catches the first Ctrl-C itself and returns early with the trials it had not finished (some never
-    started, without metrics): that is an interrupt too, raised as KeyboardInterrupt (exit 130)."""
+    started, without metrics, or not even created: fewer than the `expected` trials): that is an interrupt too,
+    raised as KeyboardInterrupt (exit 130)."""
     from trainables import tracking
 
     try:
         results = tuner.fit()
-        if interrupted(results):
+        if interrupted(results, expected):
             raise KeyboardInterrupt
     except BaseException as error:
         tracking.end_sweep_run(settings.tracking_uri, parent_run_id, failed=int(not isinstance(error, KeyboardInterrupt)),
@@ -173,10 +174,11 @@ def fit_in_sweep_run(tuner, settings: LaunchSettings, experiment_id: str, parent
     return results
 
 
-def interrupted(results) -> bool:
-    """A trial neither failed nor evaluated: Tune stopped before it ended (it only does so when interrupted)."""
-    return any(result.error is None and (result.metrics or {}).get(keys.PHASE) != keys.PHASE_EVALUATED
-               for result in results)
+def interrupted(results, expected: int = 0) -> bool:
+    """A trial neither failed nor evaluated, or fewer trials than the grid or search asked for (Tune creates a
+    grid's trials as it goes): Tune stopped early, which it only does when interrupted."""
+    return len(results) < expected or any(
+        result.error is None and (result.metrics or {}).get(keys.PHASE) != keys.PHASE_EVALUATED for result in results)
 
 
 def grid_state(trials: list[TrialConfig], experiment_id: str, settings: LaunchSettings
@@ -267,7 +269,7 @@ def run_grid(trials: list[TrialConfig], experiment_id: str, settings: LaunchSett
             run_config=run_config(name, settings),
         )
     print(f"running {title or first.experiment_name}: {len(pending)} trial(s)", flush=True)
-    ran = outcomes(fit_in_sweep_run(tuner, settings, experiment_id, parent))
+    ran = outcomes(fit_in_sweep_run(tuner, settings, experiment_id, parent, expected=len(pending)))
     merged = {o.name: o for o in finished_outcomes(finished)}
     merged.update({o.name: o for o in ran})
     return sorted(merged.values(), key=lambda o: o.name)
@@ -342,7 +344,7 @@ def run_search(base: TrialConfig, space: dict[str, Any], experiment_id: str, set
                                     trial_dirname_creator=lambda t: t.trial_id),
         run_config=run_config(name, settings),
     )
-    results = fit_in_sweep_run(tuner, settings, experiment_id, parent)
+    results = fit_in_sweep_run(tuner, settings, experiment_id, parent, expected=settings.trials)
     study = optuna.load_study(study_name=base.experiment_name, storage=storage)
     return outcomes(results), study
 

@@ -20,6 +20,9 @@ from trainables import tracking
 SWEEPS_FILE = str(Path(__file__).with_name("toy_sweeps.py"))
 
 
+NOT_CREATED = "not created"  # a grid trial Tune had not created yet when Ctrl-C stopped it
+
+
 @dataclass
 class FakeResult:
     config: dict
@@ -47,7 +50,8 @@ class FakeTuner:
         for trial in self.param_space["trial"]["grid_search"]:
             name = FakeTuner.name_of(trial)
             metrics, error = self.finish.get(name, (evaluated(), None))
-            results.append(FakeResult({"trial": trial}, metrics, error))
+            if metrics != NOT_CREATED:
+                results.append(FakeResult({"trial": trial}, metrics, error))
         return results
 
     @staticmethod
@@ -157,6 +161,13 @@ def test_one_ctrl_c_before_some_trials_started_exits_130_with_the_resume_command
     experiment = client.get_experiment_by_name("toy_pair-tiny")
     (parent,) = [r for r in client.search_runs([experiment.experiment_id]) if r.data.tags.get("kind") == "sweep"]
     assert parent.info.status == "KILLED"
+
+
+def test_one_ctrl_c_before_tune_created_every_trial_exits_130(tmp_path, fake_ray, capsys):
+    none, soft = sorted(toy_pair(), key=lambda t: t.attention)
+    fake_ray.finish = {soft.run_name: (NOT_CREATED, None)}  # only the finished trial is among Tune's results
+    assert main(argv(tmp_path, "--max-concurrent", "1")) == 130
+    assert capsys.readouterr().err.strip().endswith("--resume")
 
 
 SQLALCHEMY = ("(sqlite3.OperationalError) database is locked\n[SQL: INSERT INTO metrics VALUES (?)]\n"
