@@ -64,7 +64,9 @@ class ProgressPrinter:
         from .launcher import trial_label
 
         label = trial_label(trial)  # a trial finished before is counted already (search trials can share a label)
-        self.counted.add(label if label in self.earlier else trial.trial_id)
+        if label in self.earlier:  # a restored run hands it back (Ctrl-C came before Tune saw it end): not news
+            return
+        self.counted.add(trial.trial_id)
         seconds = time.monotonic() - self.started.get(trial.trial_id, time.monotonic())
         result = trial.last_result or {}
         scores = ""

@@ -210,3 +210,20 @@ def test_a_finished_grid_shows_its_results_without_starting_ray(tmp_path, fake_r
     out = capsys.readouterr().out
     assert "already finished: all 2 trial(s)" in out and fake_ray.given == []
     assert all(trial.run_name in out for trial in toy_pair())  # their results, in the summary
+
+
+def test_progress_counts_out_of_the_grid_and_a_handed_back_finished_trial_is_not_counted_again(capsys):
+    from types import SimpleNamespace
+
+    from sweep.progress import ProgressPrinter
+
+    none, soft = sorted(toy_pair(), key=lambda t: t.attention)
+    printer = ProgressPrinter(3, "sqlite:////unused.db", "toy_pair-tiny", done=[soft.run_name])
+
+    def trial(config, trial_id):
+        return SimpleNamespace(trial_id=trial_id, config={"trial": config.to_dict()}, last_result=evaluated())
+
+    printer.finish(trial(soft, "a"), "finished")  # a restored run reports the trial that had already finished
+    printer.finish(trial(none, "b"), "finished")
+    lines = [line for line in capsys.readouterr().out.splitlines() if "finished" in line]
+    assert len(lines) == 1 and lines[0].strip().startswith("[2/3] finished " + none.run_name)
