@@ -196,15 +196,16 @@ def grid_state(trials: list[TrialConfig], experiment_id: str, settings: LaunchSe
     return sweep_id, finished, pending, name, f"{settings.storage.rstrip('/')}/{name}"  # a folder, or s3://, gs://
 
 
-def settled_before_ray(trials: list[TrialConfig], experiment_id: str, settings: LaunchSettings
-                       ) -> list[TrialOutcome] | None:
+def settled_before_ray(trials: list[TrialConfig], experiment_id: str, settings: LaunchSettings,
+                       state: tuple | None = None) -> list[TrialOutcome] | None:
     """What a grid's launch decides without Ray (no cluster is started or joined for it): the results when every
-    trial already finished; UsageError when an unfinished run of these settings waits for --resume; else None."""
+    trial already finished; UsageError when an unfinished run of these settings waits for --resume; else None.
+    state: grid_state's answer when the caller has it."""
     from ray import tune  # Tuner.can_restore only reads the folder
 
     if settings.fresh:
         return None
-    _, finished, pending, _, path = grid_state(trials, experiment_id, settings)
+    _, finished, pending, _, path = state or grid_state(trials, experiment_id, settings)
     if not pending:
         print(f"sweep {trials[0].experiment_name} already finished: all {len(trials)} trial(s) have finished runs "
               f"of the same config in {settings.tracking_uri}; showing their results. Use --fresh to run it again.",
@@ -229,10 +230,11 @@ def run_grid(trials: list[TrialConfig], experiment_id: str, settings: LaunchSett
     if settings.fresh:
         tracking.supersede_finished(settings.tracking_uri, experiment_id, tracking.trial_digests(trials).values(),
                                     by=f"fresh {tracking.sweep_digest(trials, settings.tracking_uri)}")
-    settled = settled_before_ray(trials, experiment_id, settings)
+    state = grid_state(trials, experiment_id, settings)
+    settled = settled_before_ray(trials, experiment_id, settings, state)
     if settled is not None:
         return settled
-    sweep_id, finished, pending, name, path = grid_state(trials, experiment_id, settings)
+    sweep_id, finished, pending, name, path = state
     announce_identity(first.experiment_name, sweep_id, path, settings, experiment_id)
     if finished:
         print(f"already finished: {len(finished)} of {len(trials)} trial(s) (finished MLflow runs of the same "
