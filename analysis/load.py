@@ -200,7 +200,7 @@ def run_rows(run) -> list[dict[str, Any]]:
     }
     accuracy = {eps: acc for eps, acc in accuracy_metrics(metrics).items() if eps > 0}
     paper = accuracy_metrics(metrics, keys.PAPER_ATTACK_NAME)
-    if not paper and params.get("attacks", keys.PAPER_ATTACK_NAME) == keys.PAPER_ATTACK_NAME:
+    if not paper and params.get("attack.attacks", keys.PAPER_ATTACK_NAME) == keys.PAPER_ATTACK_NAME:
         paper = accuracy  # runs from before the ensemble: their one attack was the paper's PGD
     paper_same_points = accuracy_metrics(metrics, f"{keys.PAPER_ATTACK_NAME}/{keys.WORST_CASE_POINTS}") or paper
     base.update({

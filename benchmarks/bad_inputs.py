@@ -70,8 +70,9 @@ def cases(root: Path, ports: dict[str, int]) -> list[tuple[str, list[str], dict[
               "epsilons=[0.5,2]", "epsilons=[0.01,abc]", "memory_gb=abc", "memory_gb=0", "learning_rate=-1",
               "adam_epsilon=0", "reference_epsilon=0", "reference_epsilon=5", "reference_epsilon=0.5",
               "image_size=16", "image_size=24", "max_train=0", "max_test=0", "max_eval=0", "weights=foo",
-              "dropout=1", "random_start=maybe", "batch_size=0", "gpus_per_trial=-1", "backbone=vgg",
-              "attention=hard", "attacks=pgd,foo", "epochz=3", "source_run_id=0123abc", "cpus_per_trial=3",
+              "dropout=1", "attack.pgd.random_start=maybe", "batch_size=0", "gpus_per_trial=-1", "backbone=vgg",
+              "attention=hard", "attack.attacks=pgd,foo", "attack_preset=nosuch", "attack.square.queries=0",
+              "attack.nosuch.steps=1", "epochz=3", "source_run_id=0123abc", "cpus_per_trial=3",
               "memory_gb=500", "enhancement=inside", "objective_split=train"]
     found = [(f"--set {value}", [*tiny, "--set", value], {}) for value in values]
     found += [

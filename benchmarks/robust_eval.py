@@ -137,15 +137,16 @@ def run_variant(args, workdir: Path) -> dict:
     model(images[:1], training=False)
     reset = reset_peak_rss()
     start, cpu_start = time.perf_counter(), time.process_time()
-    budgets = dict(steps=args.steps, apgd_steps=args.apgd_steps, margin_targets=args.margin_targets,
-                   square_queries=args.square_queries, batch_size=args.batch_size)
+    steps, apgd_steps, queries = (5, 5, 20) if args.variant.startswith("memory") else (
+        args.steps, args.apgd_steps, args.square_queries)
+    budgets = {"pgd": {"steps": steps}, "apgd_ce": {"steps": apgd_steps},
+               "apgd_margin": {"steps": apgd_steps, "targets": args.margin_targets}, "square": {"queries": queries}}
     if args.variant == "b":
         record = stock_evaluation(args, model, images, labels)
     else:
-        if args.variant.startswith("memory"):
-            budgets.update(steps=5, apgd_steps=5, square_queries=20)
         result = evaluate_robustness(model, images, labels, LADDER, attacks=WORST_CASE_ATTACKS, seed=args.seed,
-                                     run_checks=False, sample_indices=(), **budgets)
+                                     run_checks=False, sample_indices=(), budgets=budgets,
+                                     batch_size=args.batch_size)
         record = {"accuracy": result.accuracy, "gradient_evaluations": result.gradient_evaluations,
                   "queries": result.queries, "by_attack": result.accuracy_by_attack, "cost": result.cost}
     record.update(wall_seconds=time.perf_counter() - start, cpu_seconds=time.process_time() - cpu_start,

@@ -37,8 +37,8 @@ register_profile(Profile(
         # CPU rehearsal, which also holds the activations in host memory, peaked at 6.5 GB peak_private_mb with
         # 16-image batches (both backbones); 12 GB leaves room for 32-64-image batches and the CUDA runtime.
         cpus_per_trial=8, gpus_per_trial=1, memory_gb=12.0, eval_batch_size=64,
-        # AutoAttack's budgets (TrialConfig's defaults) on 1,000 seeded test points; PGD runs on all of them
-        ensemble_points=1000,
+        # AutoAttack's budgets (the `standard` attack preset) on 1,000 seeded test points; PGD runs on all of them
+        attack_preset="standard", ensemble_points=1000,
     ),
 ))
 
@@ -50,9 +50,8 @@ register_profile(Profile(
         source="synthetic", scale="mini", weights=None, image_size=48,
         max_train=600, max_test=200, max_eval=200,
         epochs=8, patience=4, batch_size=32, epoch_fraction=1.0,  # 10 % of 600 images is too few steps
-        # Fewer PGD steps need larger steps to travel as far: 10 x 0.25 eps (the paper: 40 x eps/30).
-        pgd_steps=10, rel_stepsize=0.25, explain_samples=8, eval_batch_size=100,
-        apgd_steps=10, margin_targets=2, square_queries=50, ensemble_points=64, radius_steps=10,
+        # the `smoke` attack preset: fewer PGD steps need larger steps to travel as far, 10 x 0.25 eps
+        attack_preset="smoke", explain_samples=8, eval_batch_size=100, ensemble_points=64,
         cpus_per_trial=1, memory_gb=1.5,  # measured peak_private_mb 0.97-1.25 GB with the ensemble (RSS 1.46-1.73)
     ),
 ))
@@ -64,8 +63,7 @@ register_profile(Profile(
         source="synthetic", scale="mini", weights=None, image_size=32,
         max_train=128, max_test=48, max_eval=48,
         epochs=2, patience=2, batch_size=32,
-        pgd_steps=3, rel_stepsize=0.5, explain_samples=4, eval_batch_size=48,
-        apgd_steps=3, margin_targets=1, square_queries=20, radius_steps=5,
+        attack_preset="tiny", explain_samples=4, eval_batch_size=48,
         cpus_per_trial=1, memory_gb=1.5,  # measured peak_private_mb about 0.7 GB
     ),
 ))
@@ -77,8 +75,7 @@ register_profile(Profile(
     values=dict(
         source="synthetic", scale="full", weights=None,  # ImageNet files are not downloadable here
         max_train=16, max_test=8, max_eval=4, epochs=2,  # the paper's batch size (32) holds the 16 images
-        pgd_steps=2, rel_stepsize=0.5, explain_samples=2, eval_batch_size=8,
-        apgd_steps=2, margin_targets=1, square_queries=4, radius_steps=2,  # every attack runs, at token budgets
+        attack_preset="rehearsal", explain_samples=2, eval_batch_size=8,  # every attack runs, at token budgets
         # measured peak_private_mb 6.5 GB (RSS 7.0 GB), both backbones
         cpus_per_trial=2, gpus_per_trial=0, memory_gb=8.0,
     ),

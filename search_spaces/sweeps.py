@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 
 from trainables.registry import Registry
+from trainables.robustness import PRESETS
 
 Partial = dict[str, Any]
 Axis = Union[list[Partial], Callable[[Partial], list[Partial]]]
@@ -119,11 +120,18 @@ register_sweep(Sweep(
     axes=(TASKS, BACKBONES, every_placement),
 ))
 
+def stronger_pgd(trial: dict) -> dict:
+    """The trial's PGD with twice its preset's steps and 3 restarts (its other attacks as they were)."""
+    steps = PRESETS.lookup(trial["attack_preset"]).settings(trial["attack"]).budget("pgd").steps
+    pgd = {**trial["attack"].get("pgd", {}), "steps": 2 * steps, "restarts": 3}
+    return {**trial["attack"], "pgd": pgd}
+
+
 register_sweep(Sweep(
     name="epsilon_grid",
     description="re-evaluates paper_grid's trained models on a dense ladder up to eps=1 with 2x steps and 3 restarts",
     axes=(TASKS, BACKBONES, PAPER_VARIANTS),
-    values={"epsilons": DENSE_EPSILONS, "pgd_steps": lambda trial: 2 * trial["pgd_steps"], "restarts": 3},
+    values={"epsilons": DENSE_EPSILONS, "attack": stronger_pgd},
     evaluate_from="paper_grid",
 ))
 

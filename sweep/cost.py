@@ -3,14 +3,13 @@
 images per epoch: the training split (its published size for real data, capped by max_train; stand-ins: the
   generated size) times the per-epoch fraction (skin lesion 0.1). Training runs at most `epochs` epochs (early
   stopping usually ends it sooner).
-attack gradient evaluations at most (one = one image's input gradient): every attacked point at every epsilon > 0,
-  `steps` per restart, as if no point ever broke (nested balls stop attacking broken points, so real runs cost
-  less), plus the sanity checks: on CHECK_SAMPLE points one gradient, and at the middle and largest epsilon a
-  stronger PGD (2x steps, one more restart) and one FGSM step; each explanation sample attacked at every epsilon;
-  and the ensemble (trainables.robustness.ensemble) on its `ensemble_points` points at every epsilon: each APGD run
-  `apgd_steps` + 1 gradients (apgd_margin runs once per target class on K >= 4 classes), the radius attack
-  `radius_steps` per point, and again on the check sample at the two unbounded epsilons.
-attack queries at most (forward-only passes): Square's `square_queries` per ensemble point and epsilon, likewise.
+attack gradient evaluations and queries at most: each attack object's cost model (trainables.robustness.ATTACKS:
+  (gradients, queries) per point and epsilon, per point for the radius attack) times the points it may attack, as if
+  no point ever broke (nested balls and early exit make real runs cheaper): the first attack on every attacked point
+  at every epsilon > 0, the later ones on the `ensemble_points` points, the radius attack once per ensemble point.
+  Plus the sanity checks: on CHECK_SAMPLE points one gradient, and at the middle and largest epsilon a stronger PGD
+  (2x steps, one more restart) and one FGSM step; the worst case again on the check sample at the two unbounded
+  epsilons; and each explanation sample attacked by PGD at every epsilon.
 """
 
 from __future__ import annotations
@@ -21,8 +20,7 @@ from trainables.config import TrialConfig
 from trainables.data import get_task
 from trainables.data.pipeline import epoch_size
 from trainables.data.sources.synthetic import split_sizes
-from trainables.robustness.apgd import target_count
-from trainables.robustness.losses import LOSSES, margin_loss_for
+from trainables.robustness import ATTACKS
 
 CHECK_SAMPLE = 32  # trainables.robustness.checks.CheckConfig.sample_size
 CHECK_EPSILONS = 2  # the middle and the largest epsilon
@@ -66,30 +64,29 @@ def trial_cost(trial: TrialConfig) -> TrialCost:
     training = 0 if trial.source_run_id else per_epoch * trial.epochs
     points = test if trial.max_eval is None else min(test, trial.max_eval)
     epsilons = len([eps for eps in trial.epsilons if eps > 0])
-    main = points * epsilons * trial.pgd_steps * trial.restarts
-    sample = min(CHECK_SAMPLE, points)
-    check_epsilons = min(CHECK_EPSILONS, epsilons)
-    checks = sample * (1 + check_epsilons * (2 * trial.pgd_steps * (trial.restarts + 1) + 1))
-    samples = min(trial.explain_samples, points) * epsilons * trial.pgd_steps
-    ensemble = points if trial.ensemble_points is None else min(points, trial.ensemble_points)
-    gradients, queries = ensemble_cost(trial)
-    radius = ensemble * trial.radius_steps if trial.radius_attack else 0
-    ensemble_gradients = (ensemble * epsilons + sample * UNBOUNDED_EPSILONS) * gradients + radius
-    ensemble_queries = (ensemble * epsilons + sample * UNBOUNDED_EPSILONS) * queries
-    unbounded_pgd = sample * UNBOUNDED_EPSILONS * trial.pgd_steps * trial.restarts
-    return TrialCost(per_epoch, training, points, main + checks + samples + ensemble_gradients + unbounded_pgd,
-                     ensemble_queries)
-
-
-def ensemble_cost(trial: TrialConfig) -> tuple[int, int]:
-    """(gradients, queries) of the attacks after the first on one point at one epsilon, at most."""
+    settings = trial.attack_settings
     classes = get_task(trial.task).num_classes
-    runs = {"apgd_ce": 1, "apgd_dlr": 1,
-            "apgd_margin": target_count(classes, trial.margin_targets) if LOSSES[margin_loss_for(classes)].targeted
-            else 1}
-    gradients = sum(runs[name] * (trial.apgd_steps + 1) for name in trial.attacks[1:] if name in runs)
-    queries = trial.square_queries if "square" in trial.attacks[1:] else 0
-    return gradients, queries
+    pgd = settings.budget("pgd")
+    ensemble = points if settings.ensemble_points is None else min(points, settings.ensemble_points)
+    sample = min(CHECK_SAMPLE, points)
+    first, *later = settings.attacks
+    gradients, queries = attack_cost(first, settings, classes, points * epsilons + sample * UNBOUNDED_EPSILONS)
+    for name in later:
+        more = attack_cost(name, settings, classes, (ensemble * epsilons + sample * UNBOUNDED_EPSILONS))
+        gradients, queries = gradients + more[0], queries + more[1]
+    if settings.radius_attack:
+        more = attack_cost(settings.radius_attack, settings, classes, ensemble)
+        gradients, queries = gradients + more[0], queries + more[1]
+    check_epsilons = min(CHECK_EPSILONS, epsilons)
+    checks = sample * (1 + check_epsilons * (2 * pgd.steps * (pgd.restarts + 1) + 1))
+    samples = min(trial.explain_samples, points) * epsilons * pgd.steps
+    return TrialCost(per_epoch, training, points, gradients + checks + samples, queries)
+
+
+def attack_cost(name: str, settings, classes: int, units: int) -> tuple[int, int]:
+    """(gradients, queries) of `units` (point x epsilon, or point for a radius attack) of one attack, at most."""
+    gradients, queries = ATTACKS[name].cost(settings.budget(name), classes)
+    return units * gradients, units * queries
 
 
 def describe_cost(cost: TrialCost) -> str:

@@ -90,7 +90,7 @@ def describe_trial(index: int, trial: TrialConfig) -> str:
     eps = ",".join(format_epsilon(e) for e in trial.epsilons)
     source = f" re-evaluates {trial.source_run_id}" if trial.source_run_id else ""
     return (f"{index:4d}  {trial.run_name:52s} {trial.source}/{trial.scale} {trial.image_size}px "
-            f"epochs={trial.epochs} steps={trial.pgd_steps} restarts={trial.restarts} eps=[{eps}] "
+            f"epochs={trial.epochs} attacks={trial.attack_preset}:{'+'.join(trial.attack_settings.attacks)} eps=[{eps}] "
             f"{describe_cost(trial_cost(trial))}{source}")
 
 

@@ -13,6 +13,7 @@ from test_robustness import (  # noqa: E402  (the shared small models; pytest pu
     LADDER,
     LINEAR_EPSILONS,
     STRONG,
+    STRONG_PGD,
     ZeroGradientQuantiser,
     cnn_problem,  # noqa: F401  (a fixture)
     linear_problem,
@@ -27,7 +28,9 @@ from trainables.robustness import (  # noqa: E402
 from trainables.robustness.apgd import checkpoint_intervals  # noqa: E402
 from trainables.robustness.square import square_fraction  # noqa: E402
 
-CHEAP = {**STRONG, "apgd_steps": 20, "square_queries": 200, "margin_targets": 2}
+CHEAP_BUDGETS = {"pgd": STRONG_PGD, "apgd_ce": {"steps": 20}, "apgd_margin": {"steps": 20, "targets": 2},
+                 "apgd_dlr": {"steps": 20}, "square": {"queries": 200}}
+CHEAP = {"budgets": CHEAP_BUDGETS}
 
 
 def test_registry_names_the_ensemble_and_the_radius_attack():
@@ -39,8 +42,9 @@ def test_registry_names_the_ensemble_and_the_radius_attack():
 
 def test_binary_linear_worst_case_equals_closed_form():
     model, images, labels, exact = linear_problem(2, 160, LINEAR_EPSILONS, seed=0)
-    result = evaluate_robustness(model, images, labels, LINEAR_EPSILONS, attacks=WORST_CASE_ATTACKS, steps=25,
-                                 rel_stepsize=0.1, apgd_steps=20, square_queries=50, seed=0, batch_size=256,
+    result = evaluate_robustness(model, images, labels, LINEAR_EPSILONS, attacks=WORST_CASE_ATTACKS, seed=0,
+                                 budgets={"pgd": {"steps": 25, "rel_stepsize": 0.1}, "apgd_ce": {"steps": 20},
+                                          "apgd_margin": {"steps": 20}, "square": {"queries": 50}}, batch_size=256,
                                  run_checks=False)
     np.testing.assert_array_equal(result.worst_case_mask, exact)
     assert result.accuracy == {eps: exact[:, k].mean() for k, eps in enumerate((0.0, *LINEAR_EPSILONS))}
@@ -52,7 +56,8 @@ def test_binary_linear_worst_case_equals_closed_form():
 def test_apgd_margin_is_exact_on_a_binary_linear_model():
     # on 2 classes apgd_margin runs the logit margin, whose sign gradient is exact for a linear model
     model, images, labels, exact = linear_problem(2, 120, LINEAR_EPSILONS, seed=2)
-    result = evaluate_robustness(model, images, labels, LINEAR_EPSILONS, attacks=("apgd_margin",), apgd_steps=20,
+    result = evaluate_robustness(model, images, labels, LINEAR_EPSILONS, attacks=("apgd_margin",),
+                                 budgets={"apgd_margin": {"steps": 20}},
                                  seed=0, run_checks=False)
     np.testing.assert_array_equal(result.robust_mask, exact)
 
@@ -109,8 +114,8 @@ def test_every_attack_runs_and_per_point_outcomes_are_consistent(num_classes, tm
     labels[:3] = (np.argmax(model(images[:3]).numpy(), axis=1) + 1) % num_classes  # three misclassified clean
     epsilons = LINEAR_EPSILONS
     result = evaluate_robustness(model, images, labels, epsilons, attacks=list_attacks("worst_case")
-                                 if num_classes >= 3 else WORST_CASE_ATTACKS, radius_attack="fmn", radius_steps=20,
-                                 ensemble_points=20, seed=0, run_checks=False, **CHEAP)
+                                 if num_classes >= 3 else WORST_CASE_ATTACKS, radius_attack="fmn", ensemble_points=20, seed=0,
+                                 run_checks=False, budgets={**CHEAP_BUDGETS, "fmn": {"steps": 20}})
     for name, cost in result.cost.items():  # every attack did work, counted in its own unit
         assert cost["gradient_evaluations"] + cost["queries"] > 0, name
     assert result.points_by_attack["pgd"] == 30 and len(result.ensemble_indices) == 20
@@ -165,8 +170,8 @@ def test_own_apgd_and_square_agree_with_art(cnn_problem):  # noqa: F811
         loss_type="cross_entropy", verbose=False).generate(images, labels))
     art_square = accuracy_of(SquareAttack(estimator, norm=np.inf, eps=epsilon, max_iter=200, nb_restarts=1,
                                           batch_size=64, verbose=False).generate(images, labels))
-    ours = {name: robust_accuracy(model, images, labels, (epsilon,), attacks=(name,), seed=0, apgd_steps=20,
-                                  square_queries=200)[epsilon] for name in ("apgd_ce", "square")}
+    ours = {name: robust_accuracy(model, images, labels, (epsilon,), attacks=(name,), seed=0,
+                                  budgets={"apgd_ce": {"steps": 20}, "square": {"queries": 200}})[epsilon] for name in ("apgd_ce", "square")}
     assert art.__version__
     # same budgets; differences are random starts and search order (64 points: 0.1 is about two standard errors)
     assert abs(ours["apgd_ce"] - art_apgd) <= 0.1, (ours, art_apgd)
@@ -186,8 +191,10 @@ def test_schedules_follow_autoattack():
     ({"attacks": ("apgd_dlr",)}, "attack 'apgd_dlr' needs at least 3 classes; this task has 2"),
     ({"attacks": ()}, "attacks must name at least one attack"),
     ({"radius_attack": "square"}, "radius_attack must be one of fmn or None"),
-    ({"apgd_steps": 0}, "apgd_steps must be an integer >= 1"),
-    ({"square_queries": 0}, "square_queries must be an integer >= 1"),
+    ({"budgets": {"apgd_ce": {"steps": 0}}}, "attack.apgd_ce.steps must be an integer >= 1"),
+    ({"budgets": {"square": {"queries": 0}}}, "attack.square.queries must be an integer >= 1"),
+    ({"budgets": {"square": {"steps": 5}}}, "attack.square has no field 'steps'"),
+    ({"budgets": {"nosuch": {"steps": 5}}}, "unknown attack 'nosuch'"),
     ({"ensemble_points": 0}, "ensemble_points must be an integer >= 1"),
 ])
 def test_bad_attack_settings_are_refused(change, message):
@@ -197,10 +204,13 @@ def test_bad_attack_settings_are_refused(change, message):
 
 
 @pytest.mark.parametrize(("assignment", "message"), [
-    ("attacks=pgd,nosuch", "unknown attack 'nosuch'"),
-    ("attacks=fmn", "cannot enter the worst case"),
-    ("attacks=apgd_dlr", "needs at least 3 classes; this task has 2"),
-    ("square_queries=0", "square_queries must be an integer >= 1"),
+    ("attack.attacks=pgd,nosuch", "unknown attack 'nosuch'"),
+    ("attack.attacks=fmn", "cannot enter the worst case"),
+    ("attack.attacks=apgd_dlr", "needs at least 3 classes; this task has 2"),
+    ("attack_preset=nosuch", "unknown attack preset 'nosuch'"),
+    ("attack.nosuch.steps=3", "unknown attack 'nosuch'"),
+    ("attack.square.steps=3", "attack.square has no field 'steps'"),
+    ("attack.square.queries=0", "attack.square.queries must be an integer >= 1"),
 ])
 def test_bad_attack_settings_exit_2_before_launch(assignment, message, capsys):
     from sweep.run import main
@@ -275,9 +285,9 @@ def test_a_lazy_image_source_is_only_indexed_in_batches(cnn_problem):  # noqa: F
     model, images, labels = cnn_problem
     source = RowsOnDemand(images)
     lazy = evaluate_robustness(model, source, labels, LADDER, attacks=WORST_CASE_ATTACKS, seed=0, batch_size=16,
-                               radius_attack="fmn", radius_steps=5, **CHEAP)
+                               radius_attack="fmn", budgets={**CHEAP_BUDGETS, "fmn": {"steps": 5}})
     eager = evaluate_robustness(model, images, labels, LADDER, attacks=WORST_CASE_ATTACKS, seed=0, batch_size=16,
-                                radius_attack="fmn", radius_steps=5, **CHEAP)
+                                radius_attack="fmn", budgets={**CHEAP_BUDGETS, "fmn": {"steps": 5}})
     assert lazy.accuracy == eager.accuracy and lazy.accuracy_by_attack == eager.accuracy_by_attack
     np.testing.assert_array_equal(lazy.worst_case_mask, eager.worst_case_mask)
     assert source.rows_read > len(images)  # it was read, batch by batch

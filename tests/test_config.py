@@ -8,7 +8,7 @@ from search_spaces import expand
 from trainables.config import TrialConfig, parse_assignments
 from trainables.models.registry import SCALES, Scale, list_backbones
 from trainables.models.registry import _BACKBONES
-from trainables.robustness import PAPER_ATTACK, WORST_CASE_ATTACKS
+from trainables.robustness import PAPER_ATTACK, PRESETS, WORST_CASE_ATTACKS
 from trainables import training
 
 
@@ -44,14 +44,16 @@ def test_closed_sets_are_the_registries_own():
 
 def test_attack_defaults_live_in_one_preset():
     config = TrialConfig()
-    assert (config.pgd_steps, config.rel_stepsize, config.random_start, config.restarts, config.attack_on) == (
-        PAPER_ATTACK.steps, PAPER_ATTACK.rel_stepsize, PAPER_ATTACK.random_start, PAPER_ATTACK.restarts,
-        PAPER_ATTACK.attack_on)
-    assert (config.apgd_steps, config.margin_targets, config.square_queries, config.radius_steps) == (
-        PAPER_ATTACK.apgd_steps, PAPER_ATTACK.margin_targets, PAPER_ATTACK.square_queries, PAPER_ATTACK.radius_steps)
-    # a trial runs the paper's PGD and the worst-case ensemble, and estimates radii
+    # a trial runs the `standard` preset: the paper's PGD and the worst-case ensemble, and estimates radii, each
+    # attack at its budget's defaults (Foolbox LinfPGD's; AutoAttack's)
+    assert config.attack_preset == "standard" and config.attack == {}
     assert config.attack_settings == PAPER_ATTACK.replace(batch_size=config.eval_batch_size,
                                                           attacks=WORST_CASE_ATTACKS, radius_attack="fmn")
+    pgd = config.attack_settings.budget("pgd")
+    assert (pgd.steps, pgd.rel_stepsize, pgd.random_start, pgd.restarts) == (40, 0.01 / 0.3, True, 1)
+    margin = config.attack_settings.budget("apgd_margin")
+    assert (margin.steps, margin.targets, config.attack_settings.budget("square").queries) == (100, 9, 5000)
+    assert PRESETS["paper"].settings() == PAPER_ATTACK  # the paper's attack alone
 
 
 def test_test_hooks_are_not_config_values():

@@ -92,7 +92,7 @@ def test_explanations_round_trip_through_artifacts(tmp_path):
     images = rng.random((12, SIZE, SIZE, 3)).astype(np.float32)
     labels = rng.integers(0, CLASSES, 12)
     result = evaluate_robustness(
-        model, images, labels, (0.01, 0.05), steps=3, seed=0, sample_indices=[1, 4, 7, 9], run_checks=False
+        model, images, labels, (0.01, 0.05), budgets={"pgd": {"steps": 3}}, seed=0, sample_indices=[1, 4, 7, 9], run_checks=False
     )
     samples = images[result.sample_indices]
     explanations = explain_samples(model, samples, labels[result.sample_indices], result.adversarial_samples)

@@ -24,7 +24,8 @@ LINEAR_SHAPE = (6, 6, 3)
 CNN_SIZE, CNN_CLASSES = 12, 3
 LADDER = (0.01, 0.03, 0.1)
 # a strong, cheap PGD for the tiny models: total travel 2.5 epsilon, enough to cross the ball from any start
-STRONG = {"steps": 10, "rel_stepsize": 0.25}
+STRONG_PGD = {"steps": 10, "rel_stepsize": 0.25}
+STRONG = {"budgets": {"pgd": STRONG_PGD}}
 
 
 # ---------------------------------------------------------------- linear models with exact answers
@@ -75,7 +76,7 @@ def test_binary_linear_matches_closed_form_exactly():
     model, images, labels, exact = linear_problem(2, 160, LINEAR_EPSILONS, seed=0)
     assert 0.2 < exact[:, -1].mean() < exact[:, 0].mean() < 1.0  # the ladder spans informative accuracies
     result = evaluate_robustness(
-        model, images, labels, LINEAR_EPSILONS, steps=25, rel_stepsize=0.1, seed=0, batch_size=256, run_checks=False
+        model, images, labels, LINEAR_EPSILONS, budgets={"pgd": {"steps": 25, "rel_stepsize": 0.1}}, seed=0, batch_size=256, run_checks=False
     )
     np.testing.assert_array_equal(result.robust_mask, exact)
     assert result.accuracy == {eps: exact[:, k].mean() for k, eps in enumerate((0.0, *LINEAR_EPSILONS))}
@@ -86,7 +87,7 @@ def test_multiclass_linear_is_sound_and_near_exact():
     # solver: it may miss a breaking class, but it can never break a point that is exactly robust
     model, images, labels, exact = linear_problem(4, 160, LINEAR_EPSILONS, seed=1)
     result = evaluate_robustness(
-        model, images, labels, LINEAR_EPSILONS, steps=25, rel_stepsize=0.1, seed=0, batch_size=256, run_checks=False
+        model, images, labels, LINEAR_EPSILONS, budgets={"pgd": {"steps": 25, "rel_stepsize": 0.1}}, seed=0, batch_size=256, run_checks=False
     )
     assert not np.any(exact & ~result.robust_mask)
     for k in range(len(LINEAR_EPSILONS) + 1):
@@ -151,8 +152,8 @@ def test_result_shapes_and_json(normal_result, cnn_problem):
         assert 0.0 <= adversarial.min() and adversarial.max() <= 1.0
     # one PGD per point still robust at the previous epsilon, plus each sample attacked at every epsilon alone
     attacked = result.robust_mask[:, :-1].sum()
-    assert result.cost["pgd"]["gradient_evaluations"] == STRONG["steps"] * attacked
-    assert result.gradient_evaluations == STRONG["steps"] * (attacked + len(result.sample_indices) * len(LADDER))
+    assert result.cost["pgd"]["gradient_evaluations"] == STRONG_PGD["steps"] * attacked
+    assert result.gradient_evaluations == STRONG_PGD["steps"] * (attacked + len(result.sample_indices) * len(LADDER))
     record = json.loads(json.dumps(result.to_dict()))
     assert record["accuracy"]["0.1"] == result.accuracy[0.1] and record["failed_checks"] == []
 
@@ -163,17 +164,18 @@ def test_nested_equals_attacking_every_point_at_every_epsilon(cnn_problem):
     model, images, labels = cnn_problem
     epsilons = (0.01, 0.02, 0.03, 0.05)
     nested = evaluate_robustness(
-        model, images, labels, epsilons, random_start=False, batch_size=16, run_checks=False, **STRONG
+        model, images, labels, epsilons, batch_size=16, run_checks=False,
+        budgets={"pgd": {**STRONG_PGD, "random_start": False}}
     )
     fmodel = fb.TensorFlowModel(model, bounds=(0, 1), device="/CPU:0")
-    attack = fb.attacks.LinfPGD(random_start=False, **STRONG)
+    attack = fb.attacks.LinfPGD(random_start=False, **STRONG_PGD)
     _, _, success = attack(fmodel, tf.constant(images), tf.constant(labels), epsilons=list(epsilons))
     plain = np.concatenate([nested.robust_mask[:, :1], ~success.numpy().T], axis=1)
     np.testing.assert_array_equal(nested.robust_mask, np.logical_and.accumulate(plain, axis=1))
     plain_accuracy = plain.mean(axis=0)
     for k, eps in enumerate((0.0, *epsilons)):
         assert nested.accuracy[eps] <= plain_accuracy[k] + 1e-12
-    assert nested.cost["pgd"]["gradient_evaluations"] < STRONG["steps"] * len(images) * len(epsilons)
+    assert nested.cost["pgd"]["gradient_evaluations"] < STRONG_PGD["steps"] * len(images) * len(epsilons)
 
 
 def test_compiled_loop_equals_stock_foolbox_linf_pgd_with_the_same_start(cnn_problem, monkeypatch):
@@ -228,8 +230,10 @@ def test_seed_reproducible_and_independent_of_batch_size(cnn_problem):
 def test_more_restarts_never_raise_accuracy(cnn_problem):
     model, images, labels = cnn_problem
     weak = {"steps": 3, "rel_stepsize": 0.1}  # a weak attack, so restarts matter
-    one = evaluate_robustness(model, images, labels, (0.03, 0.05), seed=3, run_checks=False, **weak)
-    three = evaluate_robustness(model, images, labels, (0.03, 0.05), seed=3, restarts=3, run_checks=False, **weak)
+    one = evaluate_robustness(model, images, labels, (0.03, 0.05), seed=3, run_checks=False,
+                              budgets={"pgd": weak})
+    three = evaluate_robustness(model, images, labels, (0.03, 0.05), seed=3, run_checks=False,
+                                budgets={"pgd": {**weak, "restarts": 3}})
     assert not np.any(three.robust_mask & ~one.robust_mask)  # restart 0 is shared, later ones only remove points
     assert three.gradient_evaluations > one.gradient_evaluations
 
@@ -266,11 +270,12 @@ def test_probability_model_warns_and_fails_its_check(cnn_problem):
     model, images, labels = cnn_problem
     softmax_model = with_output_layer(model, keras.layers.Softmax())
     with pytest.warns(RuntimeWarning, match="softmax"):
-        result = evaluate_robustness(softmax_model, images, labels, (0.01,), seed=0, run_checks=False, steps=2)
+        result = evaluate_robustness(softmax_model, images, labels, (0.01,), seed=0, run_checks=False,
+                                     budgets={"pgd": {"steps": 2}})
     assert not result.checks["logits_not_probabilities"].passed
     assert result.checks["logits_not_probabilities"].value == 1.0
     with pytest.warns(RuntimeWarning, match="logits_not_probabilities"):
-        robust_accuracy(softmax_model, images, labels, (0.01,), seed=0, steps=2)
+        robust_accuracy(softmax_model, images, labels, (0.01,), seed=0, budgets={"pgd": {"steps": 2}})
 
 
 def test_attack_on_probabilities_runs_on_softmax_outputs(cnn_problem):
@@ -350,10 +355,10 @@ def tiny_linear():
         ({"labels": np.array([0.0, 1.0, 2.0, 0.0])}, "integer"),
         ({"labels": np.array([0, 1, 2])}, "shape"),
         ({"attack_on": "softmax"}, "unknown attack_on 'softmax'"),
-        ({"steps": 0}, "steps"),
-        ({"restarts": 0}, "restarts"),
+        ({"budgets": {"pgd": {"steps": 0}}}, "attack.pgd.steps"),
+        ({"budgets": {"pgd": {"restarts": 0}}}, "attack.pgd.restarts"),
         ({"batch_size": 0}, "batch_size"),
-        ({"rel_stepsize": -0.1}, "rel_stepsize"),
+        ({"budgets": {"pgd": {"rel_stepsize": -0.1}}}, "attack.pgd.rel_stepsize"),
         ({"seed": -1}, "seed"),
         ({"sample_indices": [0, 9]}, "sample_indices"),
     ],
@@ -372,14 +377,14 @@ def test_bad_input_is_rejected(tiny_linear, change, message):
         }[planted]
     images, labels, epsilons = arguments.pop("images"), arguments.pop("labels"), arguments.pop("epsilons")
     with pytest.raises(ValueError, match=message):
-        evaluate_robustness(model, images, labels, epsilons, **{"steps": 1, **arguments})
+        evaluate_robustness(model, images, labels, epsilons, **{"budgets": {"pgd": {"steps": 1}}, **arguments})
 
 
 def test_epsilon_zero_is_added_once_and_is_clean_accuracy(tiny_linear):
     model, images, labels = tiny_linear
     clean = np.mean(np.argmax(model(images).numpy(), axis=1) == labels)
-    assert robust_accuracy(model, images, labels, (0.0, 0.01), steps=1).keys() == {0.0, 0.01}
-    assert robust_accuracy(model, images, labels, (), steps=1) == {0.0: clean}
+    assert robust_accuracy(model, images, labels, (0.0, 0.01), budgets={"pgd": {"steps": 1}}).keys() == {0.0, 0.01}
+    assert robust_accuracy(model, images, labels, (), budgets={"pgd": {"steps": 1}}) == {0.0: clean}
 
 
 def test_single_logit_model_is_rejected(tiny_linear):
@@ -387,4 +392,4 @@ def test_single_logit_model_is_rejected(tiny_linear):
     inputs = keras.Input(LINEAR_SHAPE)
     model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(inputs)))
     with pytest.raises(ValueError, match="one logit per class"):
-        robust_accuracy(model, images, np.zeros(4, np.int64), (0.01,), steps=1)
+        robust_accuracy(model, images, np.zeros(4, np.int64), (0.01,), budgets={"pgd": {"steps": 1}})

@@ -35,7 +35,8 @@ def test_paper_grid_is_tasks_x_backbones_x_attention():
 def test_paper_profile_keeps_the_paper_recipe():
     trial = expand("paper_grid", "paper")[0]
     assert (trial.learning_rate, trial.adam_epsilon, trial.patience, trial.min_delta, trial.epochs) == (0.01, 0.1, 40, 0.001, 300)
-    assert (trial.pgd_steps, trial.random_start, trial.weights, trial.scale) == (40, True, "imagenet", "full")
+    pgd = trial.attack_settings.budget("pgd")
+    assert (pgd.steps, pgd.random_start, trial.weights, trial.scale) == (40, True, "imagenet", "full")
     assert {t.image_size for t in expand("paper_grid", "paper")} == {224, 299}
     skin = [t for t in expand("paper_grid", "paper") if t.task == "skin_lesion"]
     assert all(t.epoch_fraction == 0.1 for t in skin)
@@ -55,7 +56,9 @@ def test_epsilon_grid_is_denser_wider_and_stronger():
     dense = expand("epsilon_grid", "smoke")
     assert {t.run_name for t in dense} == set(smoke)
     for trial in dense:
-        assert trial.pgd_steps == 2 * smoke[trial.run_name].pgd_steps and trial.restarts == 3
+        pgd, before = trial.attack_settings.budget("pgd"), smoke[trial.run_name].attack_settings.budget("pgd")
+        assert pgd.steps == 2 * before.steps and pgd.restarts == 3 and pgd.rel_stepsize == before.rel_stepsize
+        assert trial.attack_settings.budget("square") == smoke[trial.run_name].attack_settings.budget("square")
         assert trial.epsilons == DENSE_EPSILONS
     assert min(DENSE_EPSILONS) < 0.00125 and max(DENSE_EPSILONS) == 1.0 and 0.64 in DENSE_EPSILONS
 

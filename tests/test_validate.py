@@ -66,7 +66,7 @@ def refused(argv, capsys, message: str) -> float:
     ("max_eval=0", "max_eval must be None or an integer >= 1"),
     ("weights=foo", "weights must be None, 'imagenet' or the path of an existing"),
     ("dropout=1", "dropout must be a finite number in [0, 1)"),
-    ("random_start=maybe", "random_start must be true or false"),
+    ("attack.pgd.random_start=maybe", "attack.pgd.random_start must be true or false"),
     ("batch_size=0", "batch_size must be an integer >= 1"),
     ("gpus_per_trial=-1", "gpus_per_trial must be an integer >= 0"),
 ])
@@ -85,8 +85,8 @@ def test_every_config_field_has_a_rule():
 
 
 def test_rules_normalise_what_they_accept():
-    config = TrialConfig(scale="mini", weights=None, epsilons="0.01, 0.02", attacks="pgd,square", memory_gb=2)
-    assert config.epsilons == (0.01, 0.02) and config.attacks == ("pgd", "square")
+    config = TrialConfig(scale="mini", weights=None, epsilons="0.01, 0.02", attack={"attacks": "pgd,square"}, memory_gb=2)
+    assert config.epsilons == (0.01, 0.02) and config.attack_settings.attacks == ("pgd", "square")
     assert isinstance(config.memory_gb, float)
     assert config.resolved().reference_epsilon == 0.0025  # below the ladder is allowed (a lower bound)
 

@@ -20,8 +20,9 @@ from .config_rules import RULES, check_values
 from .data.sources import Source
 from .models.registry import Scale, get_backbone
 from .registry import closed_value
-from .robustness.ensemble import validate_attacks
-from .robustness.settings import PAPER_ATTACK, WORST_CASE_ATTACKS, AttackTarget
+from .robustness.attack import AttackTarget
+from .robustness.attack_spec import ATTACKS, validate_attacks
+from .robustness.presets import PRESETS, SELECTION_KEYS
 
 
 OBJECTIVE_SPLITS = ("test", "val")
@@ -57,24 +58,16 @@ class TrialConfig:
     epoch_fraction: float | None = None  # None: the task's default (skin lesion 0.1)
     class_weighting: bool = True
 
-    # the attack (defaults: trainables.robustness.PAPER_ATTACK)
+    # the evaluation: an attack preset (trainables.robustness.PRESETS) and overrides of it, e.g.
+    # {"square": {"queries": 500}, "attacks": ["pgd", "square"], "radius_attack": None}
     epsilons: tuple[float, ...] = ()  # empty: the task's paper ladder
     reference_epsilon: float | None = None  # None: the task's reference epsilon
-    pgd_steps: int = PAPER_ATTACK.steps
-    rel_stepsize: float = PAPER_ATTACK.rel_stepsize
-    random_start: bool = PAPER_ATTACK.random_start
-    restarts: int = PAPER_ATTACK.restarts
-    attack_on: str = PAPER_ATTACK.attack_on
+    attack_preset: str = "standard"
+    attack: dict[str, Any] = field(default_factory=dict)
+    attack_on: str = AttackTarget.LOGITS.value
     eval_batch_size: int = 64
     max_eval: int | None = None  # attack at most this many test points (None: all)
-    # the worst case over an ensemble (see trainables.robustness.ensemble), AutoAttack's standard budgets
-    attacks: tuple[str, ...] = WORST_CASE_ATTACKS
-    apgd_steps: int = PAPER_ATTACK.apgd_steps
-    margin_targets: int = PAPER_ATTACK.margin_targets
-    square_queries: int = PAPER_ATTACK.square_queries
     ensemble_points: int | None = None  # the worst case on this many seeded points (None: all evaluated)
-    radius_attack: str | None = "fmn"
-    radius_steps: int = PAPER_ATTACK.radius_steps
     explain_samples: int = 16
     # where the objectives reported to Ray Tune / Optuna come from: "test", or "val" for a search, so that choosing
     # configurations never looks at the test split (the test numbers are logged as always, beside val/<objective>)
@@ -174,8 +167,8 @@ class TrialConfig:
         for spec in trial.epoch_callbacks:
             resolve_epoch_callback(spec)
         try:
-            validate_attacks(trial.attacks, task.num_classes, radius_attack=trial.radius_attack)
-            trial.attack_settings  # noqa: B018 (checks the budgets)
+            settings = trial.attack_settings
+            validate_attacks(settings.attacks, task.num_classes, radius_attack=settings.radius_attack)
         except ValueError as error:
             raise ValueError(f"{trial.run_name}: {error}") from None
         return trial
@@ -200,14 +193,9 @@ class TrialConfig:
 
     @property
     def attack_settings(self):
-        """The attack as trainables.robustness.AttackSettings."""
-        return PAPER_ATTACK.replace(steps=self.pgd_steps, rel_stepsize=self.rel_stepsize,
-                                    random_start=self.random_start, restarts=self.restarts,
-                                    attack_on=self.attack_on, batch_size=self.eval_batch_size,
-                                    attacks=self.attacks, apgd_steps=self.apgd_steps,
-                                    margin_targets=self.margin_targets, square_queries=self.square_queries,
-                                    ensemble_points=self.ensemble_points, radius_attack=self.radius_attack,
-                                    radius_steps=self.radius_steps)
+        """The evaluation as trainables.robustness.AttackSettings: the preset with this trial's overrides."""
+        return PRESETS.lookup(self.attack_preset).settings(self.attack, ensemble_points=self.ensemble_points,
+                                                            attack_on=self.attack_on, batch_size=self.eval_batch_size)
 
     @property
     def run_name(self) -> str:
@@ -221,6 +209,9 @@ class TrialConfig:
         """Flat string params for MLflow (tuples as comma lists, None as 'None')."""
         params = {}
         for key, value in self.to_dict().items():
+            if key == "attack":  # the overrides, resolved: attack.<attack>.<field> of every attack the trial runs
+                params.update(self.attack_settings.params())
+                continue
             if isinstance(value, (tuple, list)):
                 value = ",".join(format_epsilon(v) if isinstance(v, float) else str(v) for v in value)
             elif isinstance(value, dict):
@@ -243,20 +234,40 @@ def check_weights(weights: str | None) -> None:
 
 
 def parse_assignments(pairs) -> dict[str, Any]:
-    """`key=value` strings (values parsed as JSON where possible) into a dict of TrialConfig values."""
-    nullable = {f.name for f in dataclasses.fields(TrialConfig) if "None" in str(f.type)}
-    values = {}
+    """`key=value` strings (values parsed as JSON where possible) into a dict of TrialConfig values.
+    `attack.<attack>.<field>=V`, `attack.attacks=a,b` and `attack.radius_attack=V` set one override of the preset."""
+    nullable = {f.name for f in dataclasses.fields(TrialConfig) if "None" in str(f.type)} | {"attack.radius_attack"}
+    values: dict[str, Any] = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
-        if not sep or key not in TrialConfig.field_names():
-            raise ValueError(f"--set expects key=value with key one of: {', '.join(TrialConfig.field_names())}; "
-                             f"received {pair!r}")
+        if not sep or (key not in TrialConfig.field_names() and not key.startswith("attack.")):
+            raise ValueError(f"--set expects key=value with key one of: {', '.join(TrialConfig.field_names())}, "
+                             f"or attack.<attack>.<field>; received {pair!r}")
         try:  # "none" is also a name (attention=none): it means None only where a field can be None
             value = None if text in ("None", "none") and key in nullable else json.loads(text)
         except json.JSONDecodeError:
             value = text
-        values[key] = RULES[key].check(key, value)  # before a sweep computes with it (seed + offset)
+        if key.startswith("attack."):
+            set_attack_override(values.setdefault("attack", {}), key, value)
+        elif key == "attack":  # a JSON object of overrides, merged with the dotted ones
+            values["attack"] = {**values.get("attack", {}), **RULES[key].check(key, value)}
+        else:  # before a sweep computes with it (seed + offset)
+            values[key] = RULES[key].check(key, value)
     return values
+
+
+def set_attack_override(overrides: dict[str, Any], key: str, value: Any) -> None:
+    """One `attack.` assignment into the overrides, its attack, field and value checked by the attack's budget."""
+    path = key.split(".")[1:]
+    if len(path) == 1 and path[0] in SELECTION_KEYS:
+        overrides[path[0]] = value
+        return
+    if len(path) != 2:
+        raise ValueError(f"--set takes attack.<attack>.<field>=V, attack.attacks=a,b or attack.radius_attack=V; "
+                         f"received {key!r}")
+    name, field_name = path
+    ATTACKS.lookup(name).budget.build(name, {field_name: value})
+    overrides.setdefault(name, {})[field_name] = value
 
 
 def experiment_name(sweep: str, profile: str) -> str:

@@ -63,10 +63,6 @@ def _numbers(value) -> tuple[float, ...]:
         raise _Refused from None
 
 
-def _texts(value) -> tuple[str, ...]:
-    return tuple(_text(item) for item in _sequence(value))
-
-
 def _mapping(value) -> dict:
     if not isinstance(value, dict):
         raise _Refused
@@ -87,7 +83,6 @@ for _name, _kind in {
     "bool": Kind(_boolean, "true or false"),
     "str": Kind(_text, "a string"),
     "floats": Kind(_numbers, "a list of numbers", "[0.01,0.02]"),
-    "strs": Kind(_texts, "a list of names", "pgd,square"),
     "dict": Kind(_mapping, "a JSON object"),
 }.items():
     KINDS.register(_name, _kind)
@@ -153,12 +148,9 @@ RULES: dict[str, Rule] = {
     "class_weighting": Rule("bool"),
     "epsilons": Rule("floats", low=0, high=1, low_open=True),
     "reference_epsilon": Rule("float", low=0, high=1, low_open=True, nullable=True),
-    "pgd_steps": Rule("int", low=1), "rel_stepsize": Rule("float", low=0, low_open=True),
-    "random_start": Rule("bool"), "restarts": Rule("int", low=1), "attack_on": Rule("str"),
+    "attack_preset": Rule("str"), "attack": Rule("dict"), "attack_on": Rule("str"),
     "eval_batch_size": Rule("int", low=1), "max_eval": Rule("int", low=1, nullable=True),
-    "attacks": Rule("strs"), "apgd_steps": Rule("int", low=1), "margin_targets": Rule("int", low=1),
-    "square_queries": Rule("int", low=1), "ensemble_points": Rule("int", low=1, nullable=True),
-    "radius_attack": Rule("str", nullable=True), "radius_steps": Rule("int", low=1),
+    "ensemble_points": Rule("int", low=1, nullable=True),
     "explain_samples": Rule("int", low=0),
     "seed": Rule("int", low=0), "sweep": Rule("str"), "profile": Rule("str"),
     "source_run_id": Rule("str", nullable=True),

@@ -1,17 +1,24 @@
 """Adversarial robustness of [0, 1]-image classifiers: the worst case over an attack ensemble, with sanity checks."""
 
-from .attack import ATTACK_OUTPUTS
+from .attack import ATTACK_OUTPUTS, AttackTarget
+from .attack_spec import ATTACKS, RADIUS, WORST_CASE, AttackSpec, Budget, list_attacks, register_attack, validate_attacks
 from .checks import CHECKS, CheckConfig
-from .ensemble import ATTACKS, RADIUS, WORST_CASE, list_attacks, validate_attacks
 from .evaluate import evaluate_robustness, robust_accuracy
 from .inputs import select_sample_indices
 from .objectives import objectives
 from .result import CheckResult, RobustnessResult
-from .settings import PAPER_ATTACK, WORST_CASE_ATTACKS, AttackSettings, AttackTarget
+from .presets import PRESETS, Preset, register_preset
+from .settings import PAPER_ATTACK, WORST_CASE_ATTACKS, AttackSettings
 
 __all__ = [
     "ATTACKS",
     "ATTACK_OUTPUTS",
+    "AttackSpec",
+    "Budget",
+    "PRESETS",
+    "Preset",
+    "register_attack",
+    "register_preset",
     "CHECKS",
     "PAPER_ATTACK",
     "RADIUS",

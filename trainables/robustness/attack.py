@@ -20,11 +20,19 @@ import functools
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 
 from ..registry import Registry
-from .settings import AttackTarget
+
+
+class AttackTarget(str, Enum):
+    """What the attack's cross-entropy is computed on."""
+
+    LOGITS = "logits"
+    PROBABILITIES = "probabilities"  # softmax of the logits: the paper's softmax heads (saturating gradients)
+
 
 # streams separate the random starts of the evaluation from those of the checks' extra attacks
 MAIN_STREAM = 0

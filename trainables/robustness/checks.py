@@ -41,7 +41,8 @@ import numpy as np
 
 from ..registry import Registry
 from .attack import CHECK_STREAM, PGDRunner, batches, nested_pgd
-from .ensemble import ATTACKS, standalone, worst_case
+from .attack_spec import ATTACKS
+from .ensemble import standalone, worst_case
 from .result import CheckResult
 
 

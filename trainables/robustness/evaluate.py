@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .attack import (
+    AttackTarget,
     CompiledModel,
     PGDRunner,
     batches,
@@ -18,14 +19,8 @@ from .attack import (
 )
 from .checks import CheckConfig, CheckContext, probability_like_rows
 from .checks import run_checks as run_check_registry
-from .ensemble import (
-    ATTACKS,
-    AttackContext,
-    ensemble_rows,
-    standalone,
-    validate_attacks,
-    worst_case,
-)
+from .attack_spec import ATTACKS, AttackContext, validate_attacks
+from .ensemble import ensemble_rows, standalone, worst_case
 from .inputs import (
     default_batch_size,
     resolve_seed,
@@ -36,7 +31,7 @@ from .inputs import (
     validate_sample_indices,
 )
 from .result import RobustnessResult
-from .settings import PAPER_ATTACK, AttackSettings, AttackTarget
+from .settings import PAPER_ATTACK, AttackSettings
 
 DEFAULT_SAMPLE_SIZE = 16
 
@@ -91,8 +86,9 @@ def evaluate_robustness(
 
     model: Keras model (or callable with `training=`) mapping float32 [0, 1] NHWC images to logits (N, K).
     epsilons: strictly increasing in [0, 1]; 0.0 is added first when absent (its accuracy is the clean accuracy).
-    settings: the attacks and their budgets (default: the paper's PGD alone, `PAPER_ATTACK`); keyword `changes`
-    replace its fields (steps=, attacks=, apgd_steps=, square_queries=, ensemble_points=, radius_attack=, ...).
+    settings: the attacks and their budgets (default: the paper's PGD alone, `PAPER_ATTACK`; whole evaluations by
+    name: `PRESETS[name].settings()`); keyword `changes` replace its fields (attacks=, radius_attack=,
+    ensemble_points=, batch_size=, attack_on=) and merge budgets (budgets={"pgd": {"steps": 10}}).
     seed: keys every random start; the same seed gives the same result for any batch size. None draws one (stored
     in the result). sample_indices: points attacked at every epsilon on their own (not nested) with the first
     attack, for explanation maps (default: 16 class-balanced).
@@ -121,8 +117,10 @@ def evaluate_robustness(
     on_logits = settings.attack_on == AttackTarget.LOGITS.value
     attacked = CompiledModel.build(model, images.shape[1:], settings.attack_on, logits if on_logits else None)
 
+    pgd = settings.budget("pgd")  # also the checks' and the explanation samples' attack
+
     def runner() -> PGDRunner:
-        return PGDRunner(attacked, seed, batch_size, settings.rel_stepsize, settings.random_start, device)
+        return PGDRunner(attacked, seed, batch_size, pgd.rel_stepsize, pgd.random_start, device)
 
     compiled_apgd: dict = {}  # shared by the evaluation and the checks: each loss is traced once
 
@@ -140,10 +138,11 @@ def evaluate_robustness(
         radius_start = time.perf_counter()
         attacked_rows = np.flatnonzero(clean.correct[rows])
         radii[~clean.correct[rows]] = 0.0
-        radii[attacked_rows] = ATTACKS[settings.radius_attack].estimate(main, rows[attacked_rows])
+        radii[attacked_rows] = ATTACKS[settings.radius_attack].estimate(
+            main, settings.budget(settings.radius_attack), rows[attacked_rows])
         main.seconds[settings.radius_attack] = time.perf_counter() - radius_start
     gradients_before_samples = main.pgd_runner.gradient_evaluations
-    adversarial_samples = per_epsilon_samples(main.pgd_runner, images, labels, epsilons, samples, settings)
+    adversarial_samples = per_epsilon_samples(main.pgd_runner, images, labels, epsilons, samples, pgd.steps)
     sample_gradients = main.pgd_runner.gradient_evaluations - gradients_before_samples
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
 
@@ -158,7 +157,7 @@ def evaluate_robustness(
         num_classes=num_classes, ball_violation=max(main.pgd_runner.max_ball_violation, main.max_ball_violation),
         points_attacked=main.pgd_runner.points_checked + main.points_checked,
         probability_row_fraction=clean.probability_row_fraction, config=config, model=model, images=images,
-        runner=check_runner, check_indices=check_indices, steps=settings.steps, restarts=settings.restarts,
+        runner=check_runner, check_indices=check_indices, steps=pgd.steps, restarts=pgd.restarts,
         batch_size=batch_size, worst_case=worst, attack_context=context(check_runner),
     )
     checks = run_check_registry(check_context, include_costly=run_checks)
@@ -201,7 +200,7 @@ def evaluate_robustness(
 
 
 def per_epsilon_samples(runner: PGDRunner, images: np.ndarray, labels: np.ndarray, epsilons: Sequence[float],
-                        samples: np.ndarray, settings: AttackSettings) -> dict[float, np.ndarray]:
+                        samples: np.ndarray, steps: int) -> dict[float, np.ndarray]:
     """The sample points attacked by PGD at each epsilon > 0 on their own, as the paper's per-epsilon maps show
     (a point broken at a small epsilon is attacked again at every larger one). eps -> (S, H, W, C)."""
     positive = [float(eps) for eps in epsilons[1:]]
@@ -213,7 +212,7 @@ def per_epsilon_samples(runner: PGDRunner, images: np.ndarray, labels: np.ndarra
         chunk = tasks[offset : offset + runner.batch_size]
         _, adversarial = runner.pgd_batch(images, labels, samples[[slot for slot, _ in chunk]],
                                           np.array([eps for _, eps in chunk]), np.zeros(len(chunk), np.int64),
-                                          steps=settings.steps)
+                                          steps=steps)
         for (slot, eps), example in zip(chunk, adversarial):
             result[eps][slot] = example
     return result

@@ -1,99 +1,114 @@
-"""The attack's settings as one frozen object: the paper's preset is the default, profiles and callers change fields.
+"""The evaluation's settings as one frozen object: which attacks, their budgets, where the worst case runs.
 
-Every default of the evaluation lives here once: `evaluate_robustness`, `robust_accuracy` and `TrialConfig` read
-them from `PAPER_ATTACK` instead of repeating them.
+Budgets belong to the attacks (attack_spec.py); presets (presets.py) name whole settings; `TrialConfig` names a
+preset and overrides fields. `PAPER_ATTACK` (the paper's 40-step PGD alone) is the default of `evaluate_robustness`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from enum import Enum
-from numbers import Integral, Real
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from numbers import Integral
+from typing import Any
 
 from ..registry import closed_value
+from . import catalog  # noqa: F401 - registers the built-in attacks
+from .attack import AttackTarget
+from .attack_spec import ATTACKS, Budget, validate_attacks
+
+WORST_CASE_ATTACKS = ("pgd", "apgd_ce", "apgd_margin", "square")
+"""The ensemble every profile runs: the paper's PGD beside AutoAttack's standard attacks."""
 
 
-class AttackTarget(str, Enum):
-    """What the attack's cross-entropy is computed on."""
-
-    LOGITS = "logits"
-    PROBABILITIES = "probabilities"  # softmax of the logits: the paper's softmax heads (saturating gradients)
-
-
-def _positive_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; received {value!r}")
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1; received {value!r}")
     return int(value)
+
+
+def _names(name: str, value) -> tuple[str, ...]:
+    """A list of names, or the comma form `--set attack.attacks=pgd,square` gives."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f"{name} must be a sequence of attack names; received {value!r}")
+    return tuple(value)
 
 
 @dataclass(frozen=True)
 class AttackSettings:
-    """Foolbox L-inf PGD as the paper runs it (LinfPGD's defaults: 40 steps of eps/30, a random start).
+    """attacks: worst-case attack names, run in the registry's order (the first on every point, the others on
+    `ensemble_points` seeded points, None: all); radius_attack: the attack estimating each point's radius (None:
+    off); budgets: attack name -> its Budget (an attack without one runs at its budget's defaults; plain dicts are
+    checked and converted); attack_on: logits or probabilities; batch_size: points per attack batch (None: sized to
+    the image and the device)."""
 
-    steps: PGD steps; rel_stepsize: step size as a fraction of epsilon; random_start: uniform start in the ball;
-    restarts: independent random starts, a point is robust only if it survives all; attack_on: logits or
-    probabilities; batch_size: points per attack batch (None: sized to the image and the device).
-
-    The worst case (see ensemble.py): attacks, names from `list_attacks()` run in the registry's fixed order, the
-    first on every point, the others on `ensemble_points` seeded points (None: all); apgd_steps: iterations of each
-    APGD run; margin_targets: target classes of the targeted DLR run (capped at K - 1); square_queries: Square's
-    queries per point; radius_attack: the minimal-norm attack that estimates each point's radius (None: off) with
-    radius_steps iterations. Defaults are AutoAttack's standard budgets.
-    """
-
-    steps: int = 40
-    rel_stepsize: float = 0.01 / 0.3
-    random_start: bool = True
-    restarts: int = 1
+    attacks: tuple[str, ...] = ("pgd",)
+    radius_attack: str | None = None
+    budgets: Mapping[str, Budget] = field(default_factory=dict)
+    ensemble_points: int | None = None
     attack_on: str = AttackTarget.LOGITS.value
     batch_size: int | None = None
-    attacks: tuple[str, ...] = ("pgd",)
-    apgd_steps: int = 100
-    margin_targets: int = 9
-    square_queries: int = 5000
-    ensemble_points: int | None = None
-    radius_attack: str | None = None
-    radius_steps: int = 100
 
     def __post_init__(self) -> None:
-        import math
-
-        for name in ("apgd_steps", "margin_targets", "square_queries", "radius_steps"):
-            object.__setattr__(self, name, _positive_int(name, getattr(self, name)))
-        if self.ensemble_points is not None:
-            object.__setattr__(self, "ensemble_points", _positive_int("ensemble_points", self.ensemble_points))
-        if isinstance(self.attacks, str) or not all(isinstance(name, str) for name in self.attacks):
-            raise ValueError(f"attacks must be a sequence of attack names; received {self.attacks!r}")
-        object.__setattr__(self, "attacks", tuple(self.attacks))
-
-        object.__setattr__(self, "steps", _positive_int("steps", self.steps))
-        object.__setattr__(self, "restarts", _positive_int("restarts", self.restarts))
-        if self.batch_size is not None:
-            object.__setattr__(self, "batch_size", _positive_int("batch_size", self.batch_size))
-        step = self.rel_stepsize
-        if isinstance(step, bool) or not isinstance(step, Real) or not math.isfinite(step) or step <= 0:
-            raise ValueError(f"rel_stepsize must be a positive number; received {step!r}")
-        if not isinstance(self.random_start, bool):
-            raise ValueError(f"random_start must be True or False; received {self.random_start!r}")
-        object.__setattr__(self, "rel_stepsize", float(step))
+        object.__setattr__(self, "attacks", _names("attacks", self.attacks))
+        validate_attacks(self.attacks, radius_attack=self.radius_attack)
+        budgets = {}
+        for name, budget in dict(self.budgets).items():
+            spec = ATTACKS.lookup(name)
+            budgets[name] = budget if isinstance(budget, spec.budget) else spec.budget.build(name, budget)
+        object.__setattr__(self, "budgets", budgets)
+        for name in ("ensemble_points", "batch_size"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, _positive_int(name, getattr(self, name)))
         object.__setattr__(self, "attack_on", closed_value(AttackTarget, "attack_on", self.attack_on))
 
-    def replace(self, **changes) -> "AttackSettings":
-        unknown = sorted(set(changes) - {field.name for field in dataclasses.fields(self)})
+    def budget(self, name: str) -> Budget:
+        """The attack's budget here: its own, else its defaults."""
+        return self.budgets.get(name) or ATTACKS.lookup(name).budget()
+
+    @property
+    def attacks_run(self) -> tuple[str, ...]:
+        """Every attack these settings run: the worst case's, then the radius attack."""
+        return (*self.attacks, *([self.radius_attack] if self.radius_attack else []))
+
+    def replace(self, **changes: Any) -> "AttackSettings":
+        """New settings with fields replaced; `budgets` is merged field by field: {"square": {"queries": 50}}."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
         if unknown:
             raise TypeError(f"unknown attack settings {unknown}; expected: "
-                            f"{', '.join(field.name for field in dataclasses.fields(self))}")
+                            f"{', '.join(f.name for f in dataclasses.fields(self))}")
+        if "budgets" in changes:
+            changes["budgets"] = merge_budgets(self.budgets, changes["budgets"])
         return dataclasses.replace(self, **changes)
 
-    def to_dict(self) -> dict[str, object]:
-        values = dataclasses.asdict(self)
-        values["attacks"] = list(self.attacks)
-        return values
+    def to_dict(self) -> dict[str, Any]:
+        return {"attacks": list(self.attacks), "radius_attack": self.radius_attack,
+                "budgets": {name: self.budget(name).to_dict() for name in self.attacks_run},
+                "ensemble_points": self.ensemble_points, "attack_on": self.attack_on, "batch_size": self.batch_size}
+
+    def params(self) -> dict[str, str]:
+        """MLflow params: attack.attacks, attack.radius_attack and attack.<attack>.<field> of every attack run."""
+        params = {"attack.attacks": ",".join(self.attacks), "attack.radius_attack": str(self.radius_attack)}
+        for name in self.attacks_run:
+            params.update({f"attack.{name}.{key}": str(value) for key, value in self.budget(name).to_dict().items()})
+        return params
+
+
+def merge_budgets(budgets: Mapping[str, Budget | Mapping], changes: Mapping[str, Budget | Mapping]) -> dict:
+    """`budgets` with `changes` applied field by field (each a Budget or a dict of fields)."""
+    merged = dict(budgets)
+    for name, change in dict(changes).items():
+        spec = ATTACKS.lookup(name)
+        values = change.to_dict() if isinstance(change, Budget) else change
+        if not isinstance(values, Mapping):
+            raise ValueError(f"attack.{name} must be an object of budget fields ({', '.join(spec.budget.field_names())}); "
+                             f"received {change!r}")
+        base = merged.get(name)
+        merged[name] = (base if isinstance(base, Budget) else spec.budget.build(name, base)).replace(name, values)
+    return merged
 
 
 PAPER_ATTACK = AttackSettings()
 """The paper's attack alone: Foolbox L-inf PGD, 40 steps."""
-
-WORST_CASE_ATTACKS = ("pgd", "apgd_ce", "apgd_margin", "square")
-"""The ensemble every profile runs: the paper's PGD beside AutoAttack's standard attacks."""

@@ -20,9 +20,15 @@ def _digest(value) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:DIGEST_CHARS]
 
 
+ATTACK_FIELDS = ("attack_preset", "attack")  # stand in for the evaluation they resolve to
+
+
 def trial_digest(config) -> str:
-    """Digest of a resolved TrialConfig (the same before Ray and inside the trial: tuples and lists hash alike)."""
-    values = {k: v for k, v in config.to_dict().items() if k not in RESOURCE_FIELDS}
+    """Digest of a resolved TrialConfig (the same before Ray and inside the trial: tuples and lists hash alike).
+    The attack counts as the evaluation it resolves to (attacks and every budget), not as the preset's name plus
+    overrides: the same evaluation reached two ways is one trial."""
+    values = {k: v for k, v in config.to_dict().items() if k not in RESOURCE_FIELDS + ATTACK_FIELDS}
+    values["attack"] = config.attack_settings.to_dict()
     return _digest(values)
 
 
