@@ -9,7 +9,6 @@ DIR (default reports/<sweep>-<profile>/), and logs DIR as the artifacts of a sum
 
 from __future__ import annotations
 
-import argparse
 import html
 import math
 import os

@@ -21,7 +21,7 @@ import json
 import math
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from .config import TrialConfig
 from .epoch_callbacks import resolve_epoch_callback
