@@ -41,6 +41,7 @@ import pandas as pd
 from trainables import tracking
 from trainables.config import TrialConfig, experiment_name
 from trainables.tracking import keys
+from trainables.tracking.reader import download_artifact, search_all
 
 KIND_TAG = keys.TAG_KIND  # parent runs of sweeps and summary runs (report, Pareto front) are not trials
 SUMMARY_KIND = keys.SUMMARY_KIND
@@ -73,17 +74,15 @@ def load_sweep(sweep: str, profile: str = "paper", *, tracking_uri: str | None =
 
 def load_experiment(name: str, *, tracking_uri: str | None = None, sweep: str | None = None,
                     profile: str | None = None) -> pd.DataFrame:
-    import mlflow
-
     uri = tracking_uri or tracking.default_tracking_uri()
     check_store_exists(uri)
-    client = mlflow.MlflowClient(uri)
+    client = tracking.mlflow_client(uri)
     experiment = client.get_experiment_by_name(name)
     if experiment is None or experiment.lifecycle_stage != "active":
         existing = sorted(e.name for e in client.search_experiments() if e.name != "Default")
         listed = ", ".join(existing) if existing else "none"
         raise AnalysisInputError(f"no MLflow experiment {name!r} at {uri}; experiments there: {listed}")
-    runs = [run for run in all_runs(client, experiment.experiment_id) if KIND_TAG not in run.data.tags]
+    runs = [run for run in search_all(client, experiment.experiment_id, order_by=None) if KIND_TAG not in run.data.tags]
     if not runs:
         command = f"python -m sweep.run {sweep} --profile {profile}" if sweep and profile else "python -m sweep.run"
         raise AnalysisInputError(f"MLflow experiment {name!r} at {uri} has no trial runs; run the sweep first "
@@ -110,16 +109,6 @@ def check_store_exists(uri: str) -> None:
             tracking.check_server(uri)
         except ValueError as error:
             raise AnalysisInputError(str(error)) from None
-
-
-def all_runs(client, experiment_id: str) -> list:
-    runs, token = [], None
-    while True:
-        page = client.search_runs([experiment_id], max_results=1000, page_token=token)
-        runs.extend(page)
-        token = page.token
-        if not token:
-            return runs
 
 
 def is_search_run(run) -> bool:
@@ -249,17 +238,13 @@ def load_explanations(run_id: str, *, tracking_uri: str,
 
     Raises AnalysisInputError when the run has no such artifact (e.g. it failed before explaining).
     """
-    import mlflow
-
     target = Path(destination) if destination else None
     cached = target / SAMPLES_ARTIFACT if target else None
     if cached is None or not cached.is_file():
         if target:
             target.mkdir(parents=True, exist_ok=True)
         try:
-            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=SAMPLES_ARTIFACT,
-                                                       dst_path=str(target) if target else None,
-                                                       tracking_uri=tracking_uri)
+            path = download_artifact(tracking_uri, run_id, SAMPLES_ARTIFACT, target)
         except Exception as error:  # mlflow raises several types (OSError, MlflowException) for a missing file
             raise AnalysisInputError(f"run {run_id} has no {SAMPLES_ARTIFACT} ({type(error).__name__})") from None
         cached = Path(path)

@@ -46,7 +46,3 @@ CURVE_FIGURES = {
     ("inception_resnet_v2", "skin_lesion"): 6, ("inception_resnet_v2", "diabetic_retinopathy"): 7,
     ("inception_resnet_v2", "pneumothorax"): 8,
 }
-
-
-def published_for(task: str, backbone: str) -> list[PublishedNumber]:
-    return [number for number in PUBLISHED if number.task == task and number.backbone == backbone]

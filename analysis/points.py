@@ -26,6 +26,7 @@ import pandas as pd
 from trainables.data import get_task
 from trainables.robustness.clinical import adversarial_predictions
 from trainables.tracking import keys
+from trainables.tracking.reader import download_artifact
 
 from .load import finished, trials
 
@@ -58,10 +59,7 @@ def points_rows(arrays: dict[str, np.ndarray], num_classes: int) -> pd.DataFrame
 
 
 def download_points(run_id: str, tracking_uri: str, folder: Path) -> dict[str, np.ndarray]:
-    import mlflow
-
-    path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=keys.POINTS_ARTIFACT,
-                                               dst_path=str(folder), tracking_uri=tracking_uri)
+    path = download_artifact(tracking_uri, run_id, keys.POINTS_ARTIFACT, folder)
     with np.load(path, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
 

@@ -9,7 +9,6 @@ DIR (default reports/<sweep>-<profile>/), and logs DIR as the artifacts of a sum
 
 from __future__ import annotations
 
-import argparse
 import html
 import math
 import os
@@ -25,9 +24,10 @@ import pandas as pd
 
 from trainables import tracking
 from trainables.config import experiment_name, format_epsilon
+from trainables.runtime.cli import OneLineParser
 from trainables.tracking import keys
 
-from . import paper_numbers, units
+from . import figures, paper_numbers, units
 from .evidence import Evidence, gather_evidence
 from .evidence_report import evidence_html, evidence_lines
 from .load import (
@@ -85,8 +85,6 @@ def example_runs(frame: pd.DataFrame, task: str, backbone: str, max_variants: in
 def build_figures(frame: pd.DataFrame, out_dir: Path, explanations: ExplanationLoader | None = None,
                   evidence: Evidence | None = None) -> list[FigureEntry]:
     """Write every figure into out_dir; `explanations(task, backbone)` gives the arrays per variant label."""
-    from . import figures
-
     entries = []
 
     def add(figure, stem: str, section: str, caption: str) -> None:
@@ -123,8 +121,6 @@ def build_figures(frame: pd.DataFrame, out_dir: Path, explanations: ExplanationL
 
 
 def add_evidence_figures(evidence: Evidence, add) -> None:
-    from . import figures
-
     for task, backbone in panels(evidence.pooled):
         add(figures.paired_difference_figure(evidence.pooled, task, backbone), f"paired_{task}_{backbone}",
             "Paired differences", f"{backbone}, {task}: attention - baseline on the same images, 95 % CI")
@@ -396,14 +392,10 @@ def load_evidence(frame: pd.DataFrame, sweep: str, profile: str, tracking_uri: s
 
 # ---------------------------------------------------------------- command line
 
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str):
-        raise AnalysisInputError(f"{message} (see --help)")
-
-
 def build_parser() -> OneLineParser:
     parser = OneLineParser(prog="python -m analysis.report",
-                           description="Figures, tables and an HTML report of a sweep's MLflow experiment.")
+                           description="Figures, tables and an HTML report of a sweep's MLflow experiment.",
+                           error_type=AnalysisInputError)
     parser.add_argument("sweep", help="sweep name (the experiment is <sweep>-<profile>)")
     parser.add_argument("--profile", default="paper", help="profile name; default: paper")
     parser.add_argument("--out", type=Path, help="output folder; default: reports/<sweep>-<profile>/")

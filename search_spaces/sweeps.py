@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 
+from trainables.data import get_task
+from trainables.models import list_placements
 from trainables.registry import Registry
 from trainables.robustness import PRESETS
 
@@ -54,8 +56,6 @@ PAPER_VARIANTS = [
 
 def every_placement(partial: Partial) -> list[Partial]:
     """The baseline plus both soft-attention variants at every placement valid for the backbone."""
-    from trainables.models import list_placements
-
     variants = [{"attention": "none", "placement": "head"}]
     for attention in ("soft_faithful", "soft_corrected"):
         variants += [{"attention": attention, "placement": p} for p in list_placements(partial["backbone"])]
@@ -75,14 +75,10 @@ def in_255_units(value: float) -> float:
 
 
 def ladder_in_255_units(trial: Partial) -> tuple[float, ...]:
-    from trainables.data import get_task
-
     return tuple(in_255_units(e) for e in (trial["epsilons"] or get_task(trial["task"]).epsilons))
 
 
 def reference_in_255_units(trial: Partial) -> float:
-    from trainables.data import get_task
-
     return in_255_units(trial["reference_epsilon"] or get_task(trial["task"]).reference_epsilon)
 
 

@@ -1,4 +1,7 @@
-"""Runs expanded trials on Ray Tune (grid or Optuna search) and summarises them."""
+"""Runs expanded trials on Ray Tune (grid or Optuna search) and summarises them.
+
+ray, optuna and .progress (a Ray Tune callback) are imported inside the functions that start Ray: importing Ray
+costs seconds, and bad input must be refused (exit 2) before that."""
 
 from __future__ import annotations
 
@@ -11,14 +14,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from trainables.config import TrialConfig
+from trainables.models.registry import get_backbone
+from trainables.runtime.resources import tune_resources
+from trainables import tracking
 from trainables.tracking import keys
+from trainables.trial import run_trial
 
 from . import ray_auth
+from .errors import UsageError
 from .failures import failure_cause
-
-
-class UsageError(ValueError):
-    """Bad input found before any trial starts: the CLI prints it on one line and exits 2."""
+from .labels import trial_label, trial_label_from_config
+from .validate import check_fits, cluster_nodes, probe_ray
 
 
 @dataclass(frozen=True)
@@ -55,8 +61,6 @@ DRIVER_ENV = {"TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
 def check_address(address: str) -> None:
     """Fail fast, within the bounded wait (trainables.runtime.waits), on an address where no Ray answers: ray.init
     would otherwise retry for minutes, or hang where something else listens."""
-    from .validate import probe_ray
-
     if address == "local":
         return
     if address == "auto":
@@ -107,8 +111,6 @@ def connect_ray(address: str | None) -> None:
 
 def check_resources(trials: list[TrialConfig]) -> None:
     """Every trial fits some node of the connected cluster (CPUs, GPUs, memory), else Ray keeps it pending forever."""
-    from .validate import check_fits, cluster_nodes
-
     check_fits(trials, cluster_nodes(), where="the Ray cluster")
 
 
@@ -116,8 +118,6 @@ def longest_first(trials: list[TrialConfig]) -> list[TrialConfig]:
     """Trials by decreasing estimated compute (backbone cost per pixel x pixels x epochs; attention breaks ties), so
     that the trials started last are short and no worker idles long while the last one runs. A heuristic: it
     ignores data size and early stopping, and only the order (never a result) depends on it."""
-    from trainables.models.registry import get_backbone
-
     def estimate(trial: TrialConfig) -> tuple[float, bool]:
         per_pixel = get_backbone(trial.backbone, trial.scale).relative_cost
         return per_pixel * trial.image_size**2 * trial.epochs, trial.attention != "none"
@@ -128,15 +128,8 @@ def longest_first(trials: list[TrialConfig]) -> list[TrialConfig]:
 def trainable_with_resources(trials: list[TrialConfig]):
     from ray import tune
 
-    from trainables.runtime.resources import tune_resources
-    from trainables.trial import run_trial
-
     first = trials[0]
     return tune.with_resources(run_trial, tune_resources(first.cpus_per_trial, first.gpus_per_trial, first.memory_gb))
-
-
-def trial_label(trial) -> str:
-    return trial_label_from_config(trial.config)
 
 
 def run_config(name: str, settings: LaunchSettings):
@@ -160,8 +153,6 @@ def fit_in_sweep_run(tuner, settings: LaunchSettings, experiment_id: str, parent
     Ray Tune catches the first Ctrl-C itself and returns early with the trials it had not finished (some never
     started, without metrics, or not even created: fewer than the `expected` trials): that is an interrupt too,
     raised as KeyboardInterrupt (exit 130)."""
-    from trainables import tracking
-
     try:
         results = tuner.fit()
         if interrupted(results, expected):
@@ -185,8 +176,6 @@ def grid_state(trials: list[TrialConfig], experiment_id: str, settings: LaunchSe
                ) -> tuple[str, dict[str, dict[str, Any]], list[TrialConfig], str, str]:
     """(sweep digest, run name -> metrics of the trials with a finished run of the same config, the others, the Ray
     folder's name, its path): read from the tracking store alone."""
-    from trainables import tracking
-
     sweep_id = tracking.sweep_digest(trials, settings.tracking_uri)
     digests = tracking.trial_digests(trials)
     done = tracking.finished_runs_by_digest(settings.tracking_uri, experiment_id)
@@ -223,8 +212,6 @@ def run_grid(trials: list[TrialConfig], experiment_id: str, settings: LaunchSett
     the Ray folder is keyed by the sweep's digest (its trials and tracking store), so changed settings are a new
     run and `ray_results` can be lost without running a finished trial again."""
     from ray import tune
-
-    from trainables import tracking
 
     first = trials[0]
     if settings.fresh:
@@ -283,8 +270,6 @@ def is_local(storage: str) -> bool:
 
 def announce_identity(experiment: str, sweep_id: str, path: str, settings: LaunchSettings, experiment_id: str) -> None:
     """Say when these settings differ from every earlier run of the sweep (in this store or this storage folder)."""
-    from trainables import tracking
-
     earlier = {digest[:8] for digest in tracking.sweep_digests(settings.tracking_uri, experiment_id)}
     if is_local(settings.storage) and Path(settings.storage).is_dir():
         earlier |= {p.name[len(experiment) + 1:][:8] for p in Path(settings.storage).glob(f"{experiment}-*")
@@ -322,8 +307,6 @@ def run_search(base: TrialConfig, space: dict[str, Any], experiment_id: str, set
     from ray import tune
     from ray.tune.search.optuna import OptunaSearch
 
-    from trainables import tracking
-
     from . import progress
 
     storage = optuna.storages.RDBStorage(settings.study_storage)
@@ -359,16 +342,6 @@ def outcomes(results) -> list[TrialOutcome]:
         finished = result.error is None and metrics.get(keys.PHASE) == keys.PHASE_EVALUATED
         found.append(TrialOutcome(label, "finished" if finished else "failed", metrics, failure_cause(result.error)))
     return sorted(found, key=lambda o: o.name)
-
-
-def trial_label_from_config(config: dict[str, Any]) -> str:
-    try:
-        from trainables.trial import RUN_SETTINGS
-
-        return TrialConfig.from_dict({**config.get("trial", {}), **{k: v for k, v in config.items()
-                                                                    if k not in (*RUN_SETTINGS, "trial")}}).run_name
-    except (ValueError, TypeError):
-        return "?"
 
 
 def summary_table(results: list[TrialOutcome]) -> str:

@@ -3,6 +3,8 @@ trainables.tracking with its figure from analysis.figures."""
 
 from __future__ import annotations
 
+from analysis.figures import study_pareto_front
+from trainables import tracking
 from trainables.tracking import keys
 
 OBJECTIVES = keys.SEARCH_OBJECTIVES  # (clean accuracy, robust objective), the study's two values in this order
@@ -30,9 +32,6 @@ def pareto_table(study) -> str:
 
 def log_pareto_front(study, tracking_uri: str, experiment: str) -> str:
     """A summary run 'optuna-pareto-front' holding the front as JSON and as a figure; returns its run id."""
-    from analysis.figures import study_pareto_front
-    from trainables import tracking
-
     rows = pareto_rows(study)
     completed = [t.values for t in study.trials if t.values is not None]
     figure = study_pareto_front(completed, [[row[k] for k in OBJECTIVES] for row in rows])

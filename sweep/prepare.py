@@ -15,15 +15,18 @@ import traceback
 from search_spaces import PROFILES, expand
 from trainables.config import parse_assignments
 from trainables.data import list_tasks
+from trainables.runtime.cli import OneLineParser
 
 from .data_prep import check_data_folders, prepare_data
-from .launcher import UsageError, connect_ray
-from .run import OneLineParser, positive_int
+from .errors import UsageError
+from .launcher import connect_ray
+from .run import positive_int
 
 
 def build_parser() -> OneLineParser:
     parser = OneLineParser(prog="python -m sweep.prepare",
-                           description="Prepare (decode once) the data of a sweep's trials of the given tasks, on Ray.")
+                           description="Prepare (decode once) the data of a sweep's trials of the given tasks, on Ray.",
+                           error_type=UsageError)
     parser.add_argument("tasks", nargs="+", metavar="TASK", help=f"one or more of: {', '.join(list_tasks())}")
     parser.add_argument("--profile", default="paper", help="profile name; default: paper")
     parser.add_argument("--sweep", default="paper_grid", help="whose trials' data to prepare; default: paper_grid")

@@ -12,7 +12,9 @@ from collections.abc import Iterable
 
 from ray.tune import Callback
 
-from trainables.tracking import keys
+from trainables.tracking import keys, mark_trial_failed
+
+from .labels import trial_label
 
 _active: "ProgressPrinter | None" = None
 
@@ -35,8 +37,6 @@ class ProgressCallback(Callback):
 
     def on_trial_error(self, iteration, trials, trial, **info):
         if _active:
-            from trainables.tracking import mark_trial_failed
-
             mark_trial_failed(_active.tracking_uri, _active.experiment_name, trial.trial_id)
             _active.finish(trial, "FAILED")
 
@@ -55,14 +55,10 @@ class ProgressPrinter:
         return len(self.counted)
 
     def begin(self, trial) -> None:
-        from .launcher import trial_label
-
         self.started[trial.trial_id] = time.monotonic()
         print(f"  start   {trial_label(trial)}", flush=True)
 
     def finish(self, trial, status: str) -> None:
-        from .launcher import trial_label
-
         label = trial_label(trial)  # a trial finished before is counted already (search trials can share a label)
         if label in self.earlier:  # a restored run hands it back (Ctrl-C came before Tune saw it end): not news
             return

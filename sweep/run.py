@@ -16,21 +16,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first
 
 from search_spaces import PROFILES, SWEEPS, Sweep, expand, get_sweep, parse_only, select_trials
 from trainables.config import TrialConfig, experiment_name, format_epsilon, parse_assignments
+from trainables import tracking
 from trainables.registry import DuplicateNameError
+from trainables.runtime.cli import OneLineParser
 
-from . import validate
+from . import launcher, validate
 from .cost import describe_cost, describe_total, trial_cost
 from .data_prep import check_data_folders, prepare_data
-from .launcher import LaunchSettings, UsageError, summary_table
-
-
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str):
-        raise UsageError(f"{message} (see --help)")
+from .errors import UsageError
+from .launcher import LaunchSettings, summary_table
 
 
 def build_parser() -> OneLineParser:
-    parser = OneLineParser(prog="python -m sweep.run", description="Run a named sweep of trials on Ray Tune, logged to MLflow.")
+    parser = OneLineParser(prog="python -m sweep.run", description="Run a named sweep of trials on Ray Tune, logged to MLflow.",
+                           error_type=UsageError)
     parser.add_argument("sweep", nargs="?", help="sweep name (see --list)")
     parser.add_argument("--profile", default="paper", help="profile name (see --list); default: paper")
     parser.add_argument("--list", action="store_true", help="list sweeps and profiles and exit")
@@ -197,9 +196,6 @@ def _prepare(args: argparse.Namespace) -> Plan | None:
             print(f"{len(trials)} trial(s)" + (f"; re-evaluates models of {sweep.evaluate_from}" if sweep.evaluate_from else ""))
         return None
 
-    from trainables import tracking
-
-    from . import launcher
 
     storage = validate.storage_location(args.storage)
     check_data_folders(trials)
@@ -230,9 +226,6 @@ def _prepare(args: argparse.Namespace) -> Plan | None:
 
 def launch(plan: Plan) -> int:
     """Start (or join) Ray and run the trials. UsageError still means bad input found before any trial started."""
-    from trainables import tracking
-
-    from . import launcher
 
     sweep, trials, uri, settings = plan.sweep, plan.trials, plan.tracking_uri, plan.settings
     print(f"MLflow tracking URI: {uri}", flush=True)
@@ -272,9 +265,7 @@ def report_results(results, uri: str, experiment: str) -> int:
 
 def attach_source_runs(trials: list[TrialConfig], tracking_uri: str, source_experiment: str) -> list[TrialConfig]:
     """Re-evaluation: each trial evaluates the model trained by the same-named trial of the source sweep."""
-    from trainables.tracking import finished_runs_by_name
-
-    runs = finished_runs_by_name(tracking_uri, source_experiment)
+    runs = tracking.finished_runs_by_name(tracking_uri, source_experiment)
     if not runs:
         raise UsageError(f"no finished runs with trained models in MLflow experiment {source_experiment!r} at {tracking_uri}; "
                          f"run that sweep first")
@@ -285,7 +276,7 @@ def attach_source_runs(trials: list[TrialConfig], tracking_uri: str, source_expe
 
 
 def print_pareto_front(study, tracking_uri: str, experiment: str) -> None:
-    from .pareto import log_pareto_front, pareto_table
+    from .pareto import log_pareto_front, pareto_table  # matplotlib: only search sweeps draw a front
 
     print(f"\nPareto front of study {study.study_name} ({len(study.trials)} trials in the study):")
     print(pareto_table(study))

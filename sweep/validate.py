@@ -14,8 +14,10 @@ from pathlib import Path
 
 from trainables.config import TrialConfig
 from trainables.runtime.waits import connect_timeout, how_to_wait_longer
+from trainables.tracking import check_sqlite_file, keys
+from trainables.tracking.reader import logged_model
 
-from .launcher import UsageError
+from .errors import UsageError
 
 # --storage URIs handed to Ray (pyarrow file systems) as they are; file:// is a local path
 REMOTE_SCHEMES = ("s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss")
@@ -63,8 +65,6 @@ def check_study_storage(url: str) -> None:
         raise UsageError(f"--study-storage {url!r}: not a database URL; expected e.g. sqlite:////abs/path/optuna.db "
                          f"or postgresql://user@host/db") from None
     if parsed.get_backend_name() == "sqlite":
-        from trainables.tracking import check_sqlite_file
-
         if not parsed.database or parsed.database == ":memory:":
             raise UsageError(f"--study-storage {url}: name a database file (a study must outlive the run)")
         path = Path(parsed.database).absolute()
@@ -100,26 +100,18 @@ def first_line(error: BaseException) -> str:
 
 def check_source_runs(trials: Iterable[TrialConfig], tracking_uri: str) -> None:
     """Every source_run_id names a run in the tracking store that logged a model."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    from trainables.tracking import keys
-
     run_ids = sorted({t.source_run_id for t in trials if t.source_run_id})
     if not run_ids:
         return
     if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri[len("sqlite:///"):]).is_file():
         raise UsageError(f"source_run_id {run_ids[0]!r}: no such MLflow run, the store {tracking_uri} does not exist "
                          f"yet; expected the id of a finished trial run there")
-    client = mlflow.MlflowClient(tracking_uri)
     for run_id in run_ids:
-        try:
-            client.get_run(run_id)
-        except MlflowException:
+        found = logged_model(tracking_uri, run_id)
+        if found is None:
             raise UsageError(f"source_run_id {run_id!r}: no such MLflow run at {tracking_uri}; expected the id of a "
-                             f"finished trial run (or leave it unset to train)") from None
-        folder, _, name = keys.MODEL_ARTIFACT.rpartition("/")
-        if not any(item.path == keys.MODEL_ARTIFACT for item in client.list_artifacts(run_id, folder)):
+                             f"finished trial run (or leave it unset to train)")
+        if not found:
             raise UsageError(f"source_run_id {run_id!r}: the run logged no {keys.MODEL_ARTIFACT}; expected a finished "
                              f"trial run that trained a model")
 

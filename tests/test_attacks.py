@@ -227,6 +227,7 @@ def test_per_attack_metrics_round_trip_through_mlflow_into_the_report_table(tmp_
     from analysis import load_sweep
     from analysis.tables import attack_gap_table, text_report
     from trainables import tracking
+    from trainables.tracking import artifacts
     from trainables.config import TrialConfig
 
     model, images, labels, _ = linear_problem(7, 60, LINEAR_EPSILONS, seed=3)
@@ -237,7 +238,7 @@ def test_per_attack_metrics_round_trip_through_mlflow_into_the_report_table(tmp_
     config = TrialConfig(task="skin_lesion", backbone="resnet50", scale="mini", epsilons=LINEAR_EPSILONS,
                          sweep="paper_grid", profile="tiny")
     run_id = client.create_run(experiment, run_name=config.run_name).info.run_id
-    metrics = {**tracking.accuracy_metrics(result.accuracy), **tracking.attack_metrics(result),
+    metrics = {**artifacts.accuracy_metrics(result.accuracy), **artifacts.attack_metrics(result),
                tracking.CLEAN_ACC: result.clean_accuracy}
     client.log_batch(run_id, params=[Param(k, v) for k, v in config.as_params().items()],
                      metrics=[Metric(k, v, 0, 0) for k, v in metrics.items()])

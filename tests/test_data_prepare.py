@@ -48,6 +48,7 @@ def test_skipped_images_reach_the_console_and_the_trial_s_mlflow_run(tmp_path):
 
     from sweep.data_prep import describe
     from trainables import tracking
+    from trainables.tracking import artifacts
 
     write_chestxray14(tmp_path / "cxr", patients=40)
     broken = corrupt(tmp_path / "cxr", 2)
@@ -60,7 +61,7 @@ def test_skipped_images_reach_the_console_and_the_trial_s_mlflow_run(tmp_path):
     opened = open_task("pneumothorax", "original", **kwargs)
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
     with mlflow.start_run() as run:
-        tracking.log_skipped_images(opened.info)
+        artifacts.log_skipped_images(opened.info)
     client = mlflow.MlflowClient()
     assert client.get_run(run.info.run_id).data.metrics[tracking.SKIPPED_IMAGES] == 2
     listed = mlflow.artifacts.load_text(f"{run.info.artifact_uri}/{tracking.SKIPPED_ARTIFACT}")

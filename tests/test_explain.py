@@ -15,7 +15,7 @@ from trainables.explain import (  # noqa: E402
     write_explanations,
 )
 from analysis.figures import gradcam_preview, perturbation_preview, write_png  # noqa: E402
-from analysis.figures.previews import CELL, TITLE  # noqa: E402
+from trainables.previews import CELL, TITLE  # noqa: E402
 from trainables.robustness import evaluate_robustness  # noqa: E402
 
 SIZE, CLASSES, CHANNELS = 10, 3, 4

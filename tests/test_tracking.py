@@ -8,6 +8,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
 from trainables import tracking
+from trainables.tracking import artifacts
 
 INFO = {"source": "synthetic", "task": "pneumothorax", "image_size": 32, "counts": {"train": {0: 3, 1: 1}}}
 IDS = {"train": [0, 1, 2, 3]}
@@ -33,15 +34,15 @@ def test_a_data_set_insert_that_lost_the_race_is_retried_and_logged(tmp_path, mo
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
     calls = failing_first(monkeypatch, DUPLICATE)
     with mlflow.start_run() as run:
-        tracking.log_dataset(INFO, IDS)
+        artifacts.log_dataset(INFO, IDS)
     logged = mlflow.MlflowClient().get_run(run.info.run_id).inputs.dataset_inputs
     assert len(calls) == 2
-    assert [d.dataset.digest for d in logged] == [tracking.dataset_digest(INFO, IDS)]
+    assert [d.dataset.digest for d in logged] == [artifacts.dataset_digest(INFO, IDS)]
 
 
 def test_other_store_errors_are_not_retried(tmp_path, monkeypatch):
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
     calls = failing_first(monkeypatch, "(sqlite3.OperationalError) disk I/O error")
     with mlflow.start_run(), pytest.raises(MlflowException, match="disk I/O"):
-        tracking.log_dataset(INFO, IDS)
+        artifacts.log_dataset(INFO, IDS)
     assert len(calls) == 1

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .config_rules import RULES, check_values
+from .data import get_task, list_sources, list_tasks
 from .data.sources import Source
+from .epoch_callbacks import resolve_epoch_callback
+from .models import default_input_shape, list_attentions, list_backbones, list_placements
 from .models.registry import Scale, get_backbone
 from .registry import closed_value
 from .robustness.attack import AttackTarget
@@ -130,14 +132,6 @@ class TrialConfig:
     def resolved(self) -> "TrialConfig":
         """This trial with what its task and backbone decide filled in, every name checked against its registry.
         Idempotent; raises ValueError naming the bad value and what is allowed."""
-        from .data import get_task, list_sources, list_tasks
-        from .models import (
-            default_input_shape,
-            list_attentions,
-            list_backbones,
-            list_placements,
-        )
-        from .training import resolve_epoch_callback
 
         for key, options in (("task", list_tasks()), ("source", list_sources()), ("backbone", list_backbones()),
                              ("attention", list_attentions())):
@@ -279,10 +273,3 @@ def format_epsilon(eps: float) -> str:
     units divided by 255 needs them): 0.00125 -> '0.00125', 0.32 -> '0.32', 0 -> '0', 0.32 / 255 -> '0.001254901961'.
     """
     return f"{float(eps):.10g}"
-
-
-_SAFE = re.compile(r"[^A-Za-z0-9_.\- /]")
-
-
-def metric_safe(text: str) -> str:
-    return _SAFE.sub("_", text)

@@ -9,11 +9,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import data, explain, models, robustness, tracking, training
 from .config import TrialConfig
+from .data import UnitFloatView
+from .data.preprocess import xray_sigma
 from .runtime import isolation
 from .runtime.resources import configure_tensorflow
 from .runtime.timing import PhaseTimer
-from .tracking import keys
+from .tracking import artifacts, keys
 
 # What the driver puts into Ray Tune's config beside the trial: where and how to log (not part of the trial).
 RUN_SETTINGS = ("tracking_uri", "experiment_id", "parent_run_id", "sweep_kind")
@@ -68,8 +71,6 @@ def execute(config: TrialConfig, *, tracking_uri: str, experiment_id: str, trial
     A trial whose MLflow run already finished (the driver stopped before Tune recorded its end) reports the logged
     results instead of running again. The process keeps nothing of a trial's graphs: workers run trial after trial.
     """
-    from . import tracking
-
     config = config.resolved()
     finished = tracking.finished_trial_metrics(tracking_uri, experiment_id, trial_id)
     if finished is not None:
@@ -87,8 +88,6 @@ def run_steps(config: TrialConfig, run, *, tracking_uri: str, report, checkpoint
     """run: the trial's MLflow run, a context manager (tracking.trial_run) entered once the data is loaded."""
     import keras
 
-    from . import data, explain, models, robustness, tracking
-
     keras.utils.set_random_seed(config.seed)
     timer = PhaseTimer()
     if startup_seconds is not None:
@@ -100,15 +99,15 @@ def run_steps(config: TrialConfig, run, *, tracking_uri: str, report, checkpoint
     with run, tempfile.TemporaryDirectory() as work:
         work = Path(work)
         tracking.record_attempt(node)
-        tracking.log_dataset(task_data.info, task_data.ids)
-        tracking.log_skipped_images(task_data.info)
+        artifacts.log_dataset(task_data.info, task_data.ids)
+        artifacts.log_skipped_images(task_data.info)
         if config.source_run_id:
             with timer.phase("model"):
-                model = models.load_model(tracking.download_model(tracking_uri, config.source_run_id, work))
+                model = models.load_model(artifacts.download_model(tracking_uri, config.source_run_id, work))
         else:
             with timer.phase("train"):
                 model = train_model(config, task_data, report, checkpoint, timer, tracking.logged_epochs())
-        tracking.log_model_description(models.describe_model(model))
+        artifacts.log_model_description(models.describe_model(model))
 
         x_eval, y_eval = evaluation_points(task_data, config.max_eval)
         with timer.phase("evaluate"):
@@ -124,11 +123,11 @@ def run_steps(config: TrialConfig, run, *, tracking_uri: str, report, checkpoint
             explanations = explain.explain_samples(model, x_eval[result.sample_indices], y_eval[result.sample_indices],
                                                    result.adversarial_samples)
         with timer.phase("mlflow"):
-            tracking.log_evaluation(result, final, task_data.num_classes)
-            tracking.log_explanations(explanations)
+            artifacts.log_evaluation(result, final, task_data.num_classes)
+            artifacts.log_explanations(explanations)
             if not config.source_run_id:
-                tracking.log_model(model)
-        tracking.log_timings(timer.as_metrics())
+                artifacts.log_model(model)
+        artifacts.log_timings(timer.as_metrics())
     metrics = {**final, **timer.as_metrics(), keys.CHECKS_FAILED: ",".join(result.failed_checks()),
                keys.PHASE: keys.PHASE_EVALUATED}
     report(tune_metrics(metrics, config))
@@ -137,8 +136,6 @@ def run_steps(config: TrialConfig, run, *, tracking_uri: str, report, checkpoint
 
 def validation_objectives(model, task_data, config: TrialConfig) -> dict[str, float]:
     """The objectives on the validation split (same attacks and budgets), as val/<objective>."""
-    from . import robustness
-
     x_val, y_val = evaluation_points(task_data, config.max_eval, split="val")
     result = robustness.evaluate_robustness(model, x_val, y_val, config.epsilons, settings=config.attack_settings,
                                             seed=config.seed, sample_indices=[])
@@ -159,8 +156,6 @@ def train_model(config: TrialConfig, task_data, report, checkpoint, timer: Phase
     `logged`: epochs the trial's MLflow run already holds (from an attempt killed before its checkpoint)."""
     from ray import tune
 
-    from . import data, models, tracking, training
-
     model = models.build_model(config.backbone, config.attention, task_data.num_classes,
                                input_shape=(config.image_size, config.image_size, 3), placement=config.placement,
                                weights=config.weights, scale=config.scale, heads=config.heads, dropout=config.dropout,
@@ -180,7 +175,7 @@ def train_model(config: TrialConfig, task_data, report, checkpoint, timer: Phase
     def on_epoch_end(epoch: int, metrics: dict, model, state: training.TrainingState) -> None:
         with timer.phase("mlflow_epochs"):
             if epoch not in logged:
-                tracking.log_epoch(metrics, epoch)
+                artifacts.log_epoch(metrics, epoch)
         with timer.phase("checkpoint"), tempfile.TemporaryDirectory() as folder:
             training.save_checkpoint(Path(folder), model, state)
             report({**metrics, keys.EPOCH: epoch, keys.CLEAN_ACC: metrics[keys.VAL_ACCURACY],
@@ -195,16 +190,12 @@ def train_model(config: TrialConfig, task_data, report, checkpoint, timer: Phase
 
 def model_xray_sigma(config: TrialConfig) -> float | None:
     """The enhancement's blur sigma at the model's input size, when the enhancement is a layer of the model."""
-    from .data.preprocess import xray_sigma
-
     return xray_sigma((config.image_size, config.image_size)) if config.enhancement == "model" else None
 
 
 def evaluation_points(task_data, max_eval: int | None, split: str = "test"):
     """The first max_eval points of the split (deterministic: the data layer's split is seeded), as float32 [0,1]
     converted per indexed batch (data.UnitFloatView): no float32 copy of the split."""
-    from .data import UnitFloatView
-
     images, labels = getattr(task_data, f"x_{split}"), getattr(task_data, f"y_{split}")
     count = len(labels) if max_eval is None else min(max_eval, len(labels))
     return UnitFloatView(images[:count]), labels[:count]

@@ -9,23 +9,24 @@ checks      checks_grid              trials x sanity checks, pass / fail / missi
 paired      paired_difference_figure attention - baseline on the same images vs epsilon, with 95 % CIs
             clinical_figure          sensitivity / specificity (or balanced accuracy) vs epsilon per task
             radius_curves            fraction of points robust at each radius, per model
-curves      trial_accuracy_curve     one trial's curve (the trial's MLflow preview curves/accuracy_vs_epsilon.png)
 pareto      study_pareto_front       an Optuna study's trials and Pareto front (the Pareto-front run's figure)
-previews    perturbation_preview     per-trial OpenCV grids logged beside the explanation arrays (explanations/*.png)
-            gradcam_preview
+
+Re-exported from trainables.previews (drawn by each trial into its MLflow run): trial_accuracy_curve,
+perturbation_preview and gradcam_preview (OpenCV grids logged beside the explanation arrays), write_png.
 
 Artists carry gids so their data can be found again: "robust:<variant>", "clean:<variant>", "band:<variant>",
 "front:<task>", "trials:<task>".
 """
 
+from trainables.previews import gradcam_preview, perturbation_preview, trial_accuracy_curve, write_png
+
 from .base import save_figure
 from .checks import checks_grid
-from .curves import accuracy_curves, trial_accuracy_curve
+from .curves import accuracy_curves
 from .images import gradcam_figure, perturbation_figure
 from .paired import clinical_figure, paired_difference_figure, radius_curves
 from .pareto import pareto_front, pareto_scatter, study_pareto_front
 from .placement import placement_heatmap
-from .previews import gradcam_preview, perturbation_preview, write_png
 
 __all__ = ["accuracy_curves", "checks_grid", "clinical_figure", "paired_difference_figure", "radius_curves", "gradcam_figure", "gradcam_preview", "pareto_front", "pareto_scatter",
            "perturbation_figure", "perturbation_preview", "placement_heatmap", "save_figure", "study_pareto_front",

@@ -64,17 +64,3 @@ def accuracy_curves(frame: pd.DataFrame, task: str, backbone: str) -> Figure:
                   transform=axes.transAxes, ha="right", va="bottom", fontsize=6, color="dimgray")
     note(figure, missing_note(panel))
     return figure
-
-
-def trial_accuracy_curve(accuracy: dict[float, float]) -> Figure:
-    """One trial's robust accuracy vs log epsilon with its clean accuracy dashed (the trial's MLflow preview)."""
-    figure = new_figure(5.0, 3.5)
-    axes = figure.add_subplot()
-    positive = sorted(e for e in accuracy if e > 0)
-    axes.plot(positive, [accuracy[e] for e in positive], marker="o", label="robust", gid="robust:trial")
-    axes.axhline(accuracy[0.0], linestyle="--", color="gray", label="clean", gid="clean:trial")
-    axes.set(xscale="log", xlabel="epsilon (L-inf, [0,1] pixels)", ylabel="accuracy", ylim=(0, 1.02))
-    axes.set_xticks(positive, [format_epsilon(e) for e in positive], fontsize=7, rotation=30)
-    axes.minorticks_off()
-    axes.legend()
-    return figure

@@ -15,7 +15,7 @@ import logging
 
 import numpy as np
 
-from . import SourceRequest, register_source
+from .registry import SourceRequest, register_source
 from ..catalog import Catalog, file_fingerprint, read_files
 from ..errors import DataError
 from ..splits import TRAINVAL

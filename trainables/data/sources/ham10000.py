@@ -9,7 +9,7 @@ No official split: records are split by seed, grouped by lesion_id (one lesion n
 
 from __future__ import annotations
 
-from . import SourceRequest, register_source
+from .registry import SourceRequest, register_source
 from ..catalog import Catalog, class_indices, file_fingerprint, read_files
 from ..errors import DataError
 from .files import check_unique, first_existing, read_table

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import SourceRequest, register_source
+from .registry import SourceRequest, register_source
 from ..catalog import Catalog, file_fingerprint, read_files
 from ..errors import DataError
 from .files import check_unique, first_existing, read_table, require_dir

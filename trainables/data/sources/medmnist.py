@@ -23,7 +23,7 @@ import numpy as np
 from ..catalog import Catalog, ReadResult, file_fingerprint, prepare_arrays
 from ..errors import DataError
 from ..splits import SPLITS
-from . import SourceRequest, register_source
+from .registry import SourceRequest, register_source
 
 LEGACY_SIZE = 28  # MedMNIST v2 files carry no size in their name
 

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from ...registry import Registry
-from . import SourceRequest, register_source
+from .registry import SourceRequest, register_source
 from ..catalog import Catalog, ReadResult
 from ..errors import DataError
 from ..preprocess import prepare_image

@@ -1,5 +1,6 @@
-"""The per-trial preview grids a trial logs beside its explanation arrays (explanations/*.png), drawn with OpenCV:
-matplotlib needs seconds for a (1 + E) x S grid, on every trial.
+"""The previews a trial logs into its MLflow run: its accuracy curve (curves/accuracy_vs_epsilon.png, matplotlib)
+and the grids beside its explanation arrays (explanations/*.png), drawn with OpenCV: matplotlib needs seconds for
+a (1 + E) x S grid, on every trial. Here, not in analysis.figures, because trials (trainables) draw them.
 
 perturbation_preview: per sample row, the clean image then |x_adv - x| per epsilon.
 gradcam_preview: per sample row, Grad-CAM over the clean image then over the adversarial image per epsilon.
@@ -9,11 +10,35 @@ Both take trainables.explain.Explanations and return RGB uint8 (rows x (1 + E) c
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .config import format_epsilon
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+# cv2 and matplotlib are imported where they draw: a trial's worker imports tracking long before it draws.
+
 CELL = 96  # px per grid cell: small inputs are upscaled so the previews stay readable
 TITLE = 14  # px of title strip above each cell
+
+
+def trial_accuracy_curve(accuracy: dict[float, float]) -> Figure:
+    """One trial's robust accuracy vs log epsilon with its clean accuracy dashed (the trial's MLflow preview)."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5.0, 3.5), layout="constrained")
+    axes = figure.add_subplot()
+    positive = sorted(e for e in accuracy if e > 0)
+    axes.plot(positive, [accuracy[e] for e in positive], marker="o", label="robust", gid="robust:trial")
+    axes.axhline(accuracy[0.0], linestyle="--", color="gray", label="clean", gid="clean:trial")
+    axes.set(xscale="log", xlabel="epsilon (L-inf, [0,1] pixels)", ylabel="accuracy", ylim=(0, 1.02))
+    axes.set_xticks(positive, [format_epsilon(e) for e in positive], fontsize=7, rotation=30)
+    axes.minorticks_off()
+    axes.legend()
+    return figure
 
 
 def _cell(image_rgb: np.ndarray, title: str) -> np.ndarray:
