@@ -12,6 +12,7 @@ from scipy import stats as scipy_stats
 from analysis import figures, paper_numbers, tables
 from analysis.load import COLUMNS
 from analysis.stats import format_gain, relative_gain, seed_interval
+from trainables.previews import gradcam_overlay
 
 EPSILONS = (0.00125, 0.0025, 0.005, 0.01)
 # (attention, seed) -> (clean, robust accuracy per epsilon)
@@ -212,11 +213,18 @@ def test_image_figures_show_the_arrays_of_a_correctly_classified_sample():
     sample = 1  # the only sample both variants classify correctly on clean input
     np.testing.assert_allclose(grid[0, 0].images[0].get_array(), arrays["no attention"]["images"][sample])
     np.testing.assert_allclose(grid[2, 2].images[0].get_array(), arrays["soft_faithful @ head"]["adversarial"][1, sample])
-    np.testing.assert_array_equal(grid[3, 1].images[0].get_array(), arrays["soft_faithful @ head"]["perturbation"][0, sample])
+    np.testing.assert_array_equal(grid[3, 1].images[0].get_array()[..., 0],
+                                  arrays["soft_faithful @ head"]["perturbation"][0, sample])
     assert "eps 0.02" in grid[0, 2].get_title()
     cams = np.array(figures.gradcam_figure(arrays).axes).reshape(2, 3)
-    np.testing.assert_allclose(cams[1, 2].images[1].get_array(), arrays["soft_faithful @ head"]["gradcam_adversarial"][1, sample])
-    np.testing.assert_allclose(cams[0, 0].images[1].get_array(), arrays["no attention"]["gradcam_clean"][sample])
+    attention, baseline = arrays["soft_faithful @ head"], arrays["no attention"]
+    # the trial previews' pixels: one drawing of a Grad-CAM overlay (trainables.previews)
+    np.testing.assert_array_equal(cams[1, 2].images[0].get_array(),
+                                  gradcam_overlay(attention["adversarial"][1, sample], attention["gradcam_adversarial"][1, sample]))
+    np.testing.assert_array_equal(cams[0, 0].images[0].get_array(),
+                                  gradcam_overlay(baseline["images"][sample], baseline["gradcam_clean"][sample]))
+    assert not np.array_equal(gradcam_overlay(baseline["images"][sample], baseline["gradcam_clean"][sample]),
+                              gradcam_overlay(baseline["images"][sample], 1 - baseline["gradcam_clean"][sample]))
 
 
 def test_a_trial_s_preview_curve_plots_its_accuracies():

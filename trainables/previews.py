@@ -5,6 +5,8 @@ a (1 + E) x S grid, on every trial. Here, not in analysis.figures, because trial
 perturbation_preview: per sample row, the clean image then |x_adv - x| per epsilon.
 gradcam_preview: per sample row, Grad-CAM over the clean image then over the adversarial image per epsilon.
 Both take trainables.explain.Explanations and return RGB uint8 (rows x (1 + E) cells of CELL px under a title).
+gradcam_overlay and perturbation_image draw one cell's pixels: the report's figures (analysis.figures.images) show
+the same pixels, so there is one drawing of an explanation.
 """
 
 from __future__ import annotations
@@ -51,18 +53,23 @@ def _cell(image_rgb: np.ndarray, title: str) -> np.ndarray:
     return np.vstack([strip, cell])
 
 
-def _to_uint8(image: np.ndarray) -> np.ndarray:
+def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
 
 
-def _overlay(image: np.ndarray, cam: np.ndarray) -> np.ndarray:
+def gradcam_overlay(image: np.ndarray, cam: np.ndarray) -> np.ndarray:
     """Grad-CAM (h, w) in [0, 1] stretched over the image as a jet heat map, 45 % opaque."""
     import cv2
 
     height, width = image.shape[:2]
-    heat = cv2.resize(_to_uint8(cam), (width, height), interpolation=cv2.INTER_LINEAR)
+    heat = cv2.resize(to_uint8(cam), (width, height), interpolation=cv2.INTER_LINEAR)
     heat = cv2.cvtColor(cv2.applyColorMap(heat, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
-    return cv2.addWeighted(_to_uint8(image), 0.55, heat, 0.45, 0)
+    return cv2.addWeighted(to_uint8(image), 0.55, heat, 0.45, 0)
+
+
+def perturbation_image(perturbation: np.ndarray) -> np.ndarray:
+    """|x_adv - x| (h, w) uint8, already scaled to 0-255 per image by trainables.explain, as a gray RGB image."""
+    return np.repeat(perturbation[..., None], 3, axis=-1)
 
 
 def _tile(rows: list[list[np.ndarray]]) -> np.ndarray:
@@ -72,10 +79,9 @@ def _tile(rows: list[list[np.ndarray]]) -> np.ndarray:
 def perturbation_preview(explanations) -> np.ndarray:
     rows = []
     for row, image in enumerate(explanations.images):
-        cells = [_cell(_to_uint8(image), f"y={explanations.labels[row]} p={explanations.predictions_clean[row]}")]
+        cells = [_cell(to_uint8(image), f"y={explanations.labels[row]} p={explanations.predictions_clean[row]}")]
         for column, eps in enumerate(explanations.epsilons):
-            gray = explanations.perturbation[column, row]
-            cells.append(_cell(np.repeat(gray[..., None], 3, axis=-1),
+            cells.append(_cell(perturbation_image(explanations.perturbation[column, row]),
                                f"e={eps:g} p={explanations.predictions_adversarial[column, row]}"))
         rows.append(cells)
     return _tile(rows)
@@ -84,10 +90,11 @@ def perturbation_preview(explanations) -> np.ndarray:
 def gradcam_preview(explanations) -> np.ndarray:
     rows = []
     for row, image in enumerate(explanations.images):
-        cells = [_cell(_overlay(image, explanations.gradcam_clean[row]),
+        cells = [_cell(gradcam_overlay(image, explanations.gradcam_clean[row]),
                        f"y={explanations.labels[row]} p={explanations.predictions_clean[row]}")]
         for column, eps in enumerate(explanations.epsilons):
-            cells.append(_cell(_overlay(explanations.adversarial[column, row], explanations.gradcam_adversarial[column, row]),
+            cells.append(_cell(gradcam_overlay(explanations.adversarial[column, row],
+                                               explanations.gradcam_adversarial[column, row]),
                                f"e={eps:g} p={explanations.predictions_adversarial[column, row]}"))
         rows.append(cells)
     return _tile(rows)

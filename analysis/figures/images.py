@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from trainables.config import format_epsilon
+from trainables.previews import gradcam_overlay, perturbation_image
 
 from .base import empty, new_figure
 
@@ -53,10 +54,7 @@ def _show(axes, image, title: str = "", **kwargs) -> None:
 
 
 def _overlay(axes, image: np.ndarray, cam: np.ndarray, title: str) -> None:
-    height, width = image.shape[:2]
-    _show(axes, image, title)
-    axes.imshow(cam, cmap="jet", alpha=0.45, vmin=0, vmax=1, interpolation="bilinear",
-                extent=(-0.5, width - 0.5, height - 0.5, -0.5))
+    _show(axes, gradcam_overlay(image, cam), title)
 
 
 def _prediction(arrays, key: str, index) -> str:
@@ -88,7 +86,7 @@ def perturbation_figure(explanations: Mapping[str, Mapping[str, np.ndarray]], *,
             eps = format_epsilon(float(arrays["epsilons"][e]))
             _show(top[column], arrays["adversarial"][e, sample],
                   f"eps {eps}\n{_prediction(arrays, 'predictions_adversarial', (e, sample))}")
-            _show(bottom[column], arrays["perturbation"][e, sample], cmap="magma", vmin=0, vmax=255)
+            _show(bottom[column], perturbation_image(arrays["perturbation"][e, sample]))
     figure.suptitle(title or "adversarial examples and perturbations", fontsize=9, y=0.995, va="top")
     return figure
 
