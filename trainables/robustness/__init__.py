@@ -1,6 +1,19 @@
-"""Adversarial robustness of [0, 1]-image classifiers: the worst case over an attack ensemble, with sanity checks."""
+"""Robustness of [0, 1]-image classifiers: the worst case over an attack ensemble, with sanity checks (an upper
+bound), and randomized-smoothing certificates of the smoothed classifier (a lower bound)."""
 
 from .attack import ATTACK_OUTPUTS
+from .certify import (
+    CertificationResult,
+    CertifiedAccuracy,
+    SmoothedPrediction,
+    certified_accuracy,
+    certify,
+    ladder_warning,
+    max_certified_radius,
+    minimum_samples,
+    predict_smoothed,
+    validate_smoothing,
+)
 from .checks import CHECKS, CheckConfig
 from .ensemble import ATTACKS, RADIUS, WORST_CASE, list_attacks, validate_attacks
 from .evaluate import evaluate_robustness, robust_accuracy
@@ -19,13 +32,23 @@ __all__ = [
     "WORST_CASE_ATTACKS",
     "AttackSettings",
     "AttackTarget",
+    "CertificationResult",
+    "CertifiedAccuracy",
     "CheckConfig",
     "CheckResult",
     "RobustnessResult",
+    "SmoothedPrediction",
+    "certified_accuracy",
+    "certify",
     "evaluate_robustness",
+    "ladder_warning",
     "list_attacks",
+    "max_certified_radius",
+    "minimum_samples",
     "objectives",
+    "predict_smoothed",
     "robust_accuracy",
     "select_sample_indices",
     "validate_attacks",
+    "validate_smoothing",
 ]
