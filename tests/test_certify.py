@@ -1,4 +1,4 @@
-"""Randomized smoothing: the closed form on linear models, ART's certify and predict, streaming and seeding, bad input."""
+"""Randomized smoothing: the closed form on a linear model, ART, streaming and seeding, bad input."""
 
 import math
 
