@@ -6,13 +6,13 @@ and not clipped. CERTIFY picks c_A from n0 selection draws, counts c_A in n fres
 otherwise the certified L2 radius is sigma * Phi^-1(pA_lower). PREDICT abstains when the two-sided binomial test of
 the top two counts has p > alpha. The certificate is about g, never about the base model f.
 
-Streaming: the (point, draw) pairs of a stage are laid end to end and cut into batches of `batch_size` rows; each
+Streaming: the (point, draw) pairs of a stream are laid end to end and cut into batches of `batch_size` rows; each
 batch reads only its points from `images` (an array or a lazy source indexable by row arrays, such as
 trainables.data.UnitFloatView), and the noise, the forward pass and the vote are one compiled call. Memory is set by
 the batch, never by n, by the number of points or by how many batches there are; votes are accumulated in a
 (points, classes) count table.
 
-Noise is counter-based: the draw d of point p in stage s (selection, estimation, prediction) is
+Noise is counter-based: the draw d of point p in noise stream s (selection, estimation, prediction) is
 stateless_normal(image_shape, key=(point_key(seed, s, p), d)), TensorFlow's Philox keyed per draw, so a draw does not
 depend on the batch size, on which points share a batch or on the order points are visited. `point_ids` names each
 point (default: its row); certifying a subset or a permutation with its ids gives the same per-point result.
@@ -32,7 +32,7 @@ from .evaluate import output_width
 from .inputs import validate_images, validate_labels, validate_positive_int
 
 
-class Stage(IntEnum):
+class NoiseStream(IntEnum):
     """Independent noise streams: CERTIFY's estimation draws must be independent of its selection draws."""
 
     SELECTION = 0
@@ -133,9 +133,9 @@ def ladder_warning(epsilons: Sequence[float], *, sigma: float, n: int, alpha: fl
 
 # --- the noise and the votes ---------------------------------------------------------------------------------------
 
-def point_keys(seed: int, stage: Stage, point_ids: np.ndarray) -> np.ndarray:
-    """One 63-bit Philox key per point and stage: (seed, stage, point id) hashed by numpy's SeedSequence. (P,) int64."""
-    return np.array([np.random.SeedSequence([seed, int(stage), int(point)]).generate_state(1, np.uint64)[0] >> 1
+def point_keys(seed: int, stream: NoiseStream, point_ids: np.ndarray) -> np.ndarray:
+    """One 63-bit Philox key per point and stream, (seed, stream, point id) hashed by SeedSequence. (P,) int64."""
+    return np.array([np.random.SeedSequence([seed, int(stream), int(point)]).generate_state(1, np.uint64)[0] >> 1
                      for point in point_ids], dtype=np.int64)
 
 
@@ -158,12 +158,12 @@ def compile_votes(model, image_shape: Sequence[int], sigma: float):
     return votes
 
 
-def count_votes(votes, images, point_ids: np.ndarray, draws: int, num_classes: int, *, stage: Stage, seed: int,
+def count_votes(votes, images, point_ids: np.ndarray, draws: int, num_classes: int, *, stream: NoiseStream, seed: int,
                 batch_size: int) -> np.ndarray:
     """Votes of `draws` noisy copies of every point, streamed in batches of batch_size rows. -> counts (N, K) int64."""
     import tensorflow as tf
 
-    keys = point_keys(seed, stage, point_ids)
+    keys = point_keys(seed, stream, point_ids)
     counts = np.zeros((len(point_ids), num_classes), dtype=np.int64)
     total = len(point_ids) * draws
     for start in range(0, total, batch_size):
@@ -210,9 +210,9 @@ def certify(model, images, labels, *, sigma: float, n0: int, n: int, alpha: floa
     images, ids, batch_size, seed, votes, num_classes = _prepare(model, images, point_ids, batch_size, seed, sigma)
     labels = validate_labels(labels, len(images), num_classes)
     common = dict(num_classes=num_classes, seed=seed, batch_size=batch_size)
-    selection = count_votes(votes, images, ids, n0, stage=Stage.SELECTION, **common)
+    selection = count_votes(votes, images, ids, n0, stream=NoiseStream.SELECTION, **common)
     candidate = np.argmax(selection, axis=1)
-    estimation = count_votes(votes, images, ids, n, stage=Stage.ESTIMATION, **common)
+    estimation = count_votes(votes, images, ids, n, stream=NoiseStream.ESTIMATION, **common)
     p_lower = clopper_pearson_lower(estimation[np.arange(len(ids)), candidate], n, alpha)
     certified = p_lower > 0.5
     prediction = np.where(certified, candidate, ABSTAIN).astype(np.int64)
@@ -228,7 +228,7 @@ def predict_smoothed(model, images, *, sigma: float, n: int, alpha: float, batch
     counts has p > alpha (g's prediction is then wrong with probability at most alpha when it does not abstain)."""
     sigma, _, n, alpha = validate_smoothing(sigma=sigma, n0=1, n=n, alpha=alpha)
     images, ids, batch_size, seed, votes, num_classes = _prepare(model, images, point_ids, batch_size, seed, sigma)
-    counts = count_votes(votes, images, ids, n, num_classes, stage=Stage.PREDICTION, seed=seed,
+    counts = count_votes(votes, images, ids, n, num_classes, stream=NoiseStream.PREDICTION, seed=seed,
                          batch_size=batch_size)
     order = np.argsort(-counts, axis=1, kind="stable")
     top, second = (counts[np.arange(len(ids)), order[:, rank]] for rank in (0, 1))
