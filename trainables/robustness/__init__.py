@@ -1,7 +1,20 @@
-"""Adversarial robustness of [0, 1]-image classifiers: the worst case over an attack ensemble, with sanity checks."""
+"""Robustness of [0, 1]-image classifiers: the worst case over an attack ensemble, with sanity checks (an upper
+bound), and randomized-smoothing certificates of the smoothed classifier (a lower bound)."""
 
 from .attack import ATTACK_OUTPUTS, AttackTarget
 from .attack_spec import ATTACKS, RADIUS, WORST_CASE, AttackSpec, Budget, list_attacks, register_attack, validate_attacks
+from .certify import (
+    CertificationResult,
+    CertifiedAccuracy,
+    SmoothedPrediction,
+    certified_accuracy,
+    certify,
+    ladder_warning,
+    max_certified_radius,
+    minimum_samples,
+    predict_smoothed,
+    validate_smoothing,
+)
 from .checks import CHECKS, CheckConfig
 from .evaluate import evaluate_robustness, robust_accuracy
 from .inputs import select_sample_indices
@@ -26,13 +39,23 @@ __all__ = [
     "WORST_CASE_ATTACKS",
     "AttackSettings",
     "AttackTarget",
+    "CertificationResult",
+    "CertifiedAccuracy",
     "CheckConfig",
     "CheckResult",
     "RobustnessResult",
+    "SmoothedPrediction",
+    "certified_accuracy",
+    "certify",
     "evaluate_robustness",
+    "ladder_warning",
     "list_attacks",
+    "max_certified_radius",
+    "minimum_samples",
     "objectives",
+    "predict_smoothed",
     "robust_accuracy",
     "select_sample_indices",
     "validate_attacks",
+    "validate_smoothing",
 ]
