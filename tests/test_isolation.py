@@ -60,6 +60,7 @@ def test_trial_scope_leaves_no_functions_or_gradient_registrations(config):
     assert len(function_names()) == functions  # the train-step graphs, no longer pinned by the registry, are gone
 
 
+@pytest.mark.slow  # three whole trials through execute()
 def test_same_trial_twice_in_one_process_gives_identical_results_and_a_finished_trial_is_not_rerun():
     trial = expand("paper_grid", "tiny", overrides=dict(max_train=32, max_test=16, max_eval=16, epochs=1,
                                                         explain_samples=2, batch_size=16, eval_batch_size=16))[1]
@@ -121,6 +122,7 @@ class Killed(Exception):
     """The trial dies right after an epoch was logged, before Ray recorded that epoch's checkpoint."""
 
 
+@pytest.mark.slow  # two whole trials through execute()
 def test_a_trial_restarted_from_an_older_checkpoint_logs_each_epoch_once():
     trial = expand("paper_grid", "tiny", overrides=dict(max_train=32, max_test=16, max_eval=16, epochs=2,
                                                         explain_samples=2, batch_size=16, eval_batch_size=16))[0]

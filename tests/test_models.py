@@ -368,6 +368,7 @@ def full_models():
     return {key: build_model(*key, num_classes=7) for key in PAPER_COUNTS}
 
 
+@pytest.mark.slow  # full-size Keras backbones: seconds each
 @pytest.mark.parametrize("key", list(PAPER_COUNTS))
 def test_full_size_paper_parameter_counts(full_models, key):
     model = full_models[key]
@@ -376,6 +377,7 @@ def test_full_size_paper_parameter_counts(full_models, key):
     assert tuple(model.outputs[0].shape) == (None, 7)
 
 
+@pytest.mark.slow
 def test_full_size_heads_attach_where_the_paper_cuts(full_models):
     resnet, irv2 = full_models[("resnet50", "soft_faithful")], full_models[("inception_resnet_v2", "soft_faithful")]
     assert tuple(resnet.get_layer("backbone_features").output.shape[1:]) == (7, 7, 2048)
@@ -400,6 +402,7 @@ FULL_PLACEMENTS = {  # (backbone, placement): shape the attention block sees at 
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key", list(FULL_PLACEMENTS))
 def test_full_size_placements_build(full_models, key):
     backbone, placement = key
@@ -410,6 +413,7 @@ def test_full_size_placements_build(full_models, key):
     assert model.count_params() == PAPER_COUNTS[(backbone, "none")] + 9 * channels * 16 + 16
 
 
+@pytest.mark.slow
 def test_full_size_imagenet_transfer_keeps_every_backbone_weight(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     source = keras.applications.ResNet50(weights=None)  # stands in for the downloaded ImageNet file
