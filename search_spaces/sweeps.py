@@ -131,6 +131,16 @@ register_sweep(Sweep(
     evaluate_from="paper_grid",
 ))
 
+SMOOTHING_SIGMAS = axis("noise_sigma", [0.12, 0.25, 0.5])
+
+register_sweep(Sweep(
+    name="smoothing_grid",
+    description="randomized smoothing: per task x backbone x {no attention, soft attention at the head} x noise "
+                "sigma in {0.12, 0.25, 0.5}, trained with that noise and certified (a lower bound beside the attacks)",
+    axes=(TASKS, BACKBONES, PAPER_VARIANTS, SMOOTHING_SIGMAS),
+    values={"certify": True},
+))
+
 register_sweep(Sweep(
     name="optuna_robust",
     description="Optuna multi-objective search (clean accuracy, robust objective on the validation split) over "

@@ -80,6 +80,8 @@ def trial_cost(trial: TrialConfig) -> TrialCost:
     check_epsilons = min(CHECK_EPSILONS, epsilons)
     checks = sample * (1 + check_epsilons * (2 * pgd.steps * (pgd.restarts + 1) + 1))
     samples = min(trial.explain_samples, points) * epsilons * pgd.steps
+    if trial.certify:  # every certified point's n0 selection and n estimation draws are forward passes
+        queries += min(trial.certify_points, points) * (trial.certify_n0 + trial.certify_n)
     return TrialCost(per_epoch, training, points, gradients + checks + samples, queries)
 
 

@@ -199,6 +199,8 @@ def _prepare(args: argparse.Namespace) -> Plan | None:
 
     storage = validate.storage_location(args.storage)
     check_data_folders(trials)
+    for line in validate.certification_warnings(trials):
+        print(line, file=sys.stderr)
     if not args.address:  # a cluster's nodes are known once it is joined (launcher.check_resources)
         node = validate.local_node(count_gpus=any(t.gpus_per_trial for t in trials))  # Ray's import: ~1 s
         validate.check_fits(trials, [node], where="this machine's local Ray")

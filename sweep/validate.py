@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from trainables.config import TrialConfig
+from trainables.robustness.certify import ladder_warning
 from trainables.runtime.waits import connect_timeout, how_to_wait_longer
 from trainables.tracking import check_sqlite_file, keys
 from trainables.tracking.reader import logged_model
@@ -119,6 +120,18 @@ def check_source_runs(trials: Iterable[TrialConfig], tracking_uri: str) -> None:
 # ---------------------------------------------------------------- does each trial fit a node?
 
 RESOURCE_NAMES = {"CPU": "CPUs", "GPU": "GPUs", "memory": "memory"}
+
+
+def certification_warnings(trials: Iterable[TrialConfig]) -> list[str]:
+    """One line per distinct case of ladder epsilons that no certificate can reach at a trial's sigma and n."""
+    found = []
+    for trial in trials:
+        if trial.certify:
+            line = ladder_warning(trial.epsilons, sigma=trial.noise_sigma, n=trial.certify_n,
+                                  alpha=trial.certify_alpha, image_shape=(trial.image_size, trial.image_size, 3))
+            if line and f"warning: {line}" not in found:
+                found.append(f"warning: {line}")
+    return found
 
 
 def trial_needs(trial: TrialConfig) -> dict[str, float]:

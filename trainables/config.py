@@ -24,6 +24,7 @@ from .models.registry import Scale, get_backbone
 from .registry import closed_value
 from .robustness.attack import AttackTarget
 from .robustness.attack_spec import ATTACKS, validate_attacks
+from .robustness.certify import validate_smoothing
 from .robustness.presets import PRESETS, SELECTION_KEYS
 
 
@@ -70,6 +71,15 @@ class TrialConfig:
     eval_batch_size: int = 64
     max_eval: int | None = None  # attack at most this many test points (None: all)
     ensemble_points: int | None = None  # the worst case on this many seeded points (None: all evaluated)
+    # randomized smoothing (Cohen et al. 2019): training adds N(0, noise_sigma^2) to every training image in [0, 1]
+    # space (0: the paper's training); certify=True certifies the smoothed classifier at that sigma on certify_points
+    # seeded test points with certify_n0 selection and certify_n estimation draws at level certify_alpha
+    noise_sigma: float = 0.0
+    certify: bool = False
+    certify_points: int = 500
+    certify_n0: int = 100
+    certify_n: int = 100_000
+    certify_alpha: float = 0.001
     explain_samples: int = 16
     # where the objectives reported to Ray Tune / Optuna come from: "test", or "val" for a search, so that choosing
     # configurations never looks at the test split (the test numbers are logged as always, beside val/<objective>)
@@ -163,6 +173,12 @@ class TrialConfig:
         try:
             settings = trial.attack_settings
             validate_attacks(settings.attacks, task.num_classes, radius_attack=settings.radius_attack)
+            if trial.certify:
+                if trial.noise_sigma <= 0:
+                    raise ValueError("certify=true certifies the smoothed classifier at noise_sigma; set noise_sigma "
+                                     "> 0 (e.g. 0.25)")
+                validate_smoothing(sigma=trial.noise_sigma, n0=trial.certify_n0, n=trial.certify_n,
+                                   alpha=trial.certify_alpha)
         except ValueError as error:
             raise ValueError(f"{trial.run_name}: {error}") from None
         return trial
@@ -193,7 +209,8 @@ class TrialConfig:
 
     @property
     def run_name(self) -> str:
-        return f"{self.task}-{self.backbone}-{self.attention}-{self.placement}-s{self.seed}"
+        noise = f"-n{self.noise_sigma:g}" if self.noise_sigma else ""  # a noise-trained model is another model
+        return f"{self.task}-{self.backbone}-{self.attention}-{self.placement}{noise}-s{self.seed}"
 
     @property
     def experiment_name(self) -> str:

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import data, explain, models, robustness, tracking, training
 from .config import TrialConfig
 from .data import UnitFloatView
@@ -119,12 +121,18 @@ def run_steps(config: TrialConfig, run, *, tracking_uri: str, report, checkpoint
         if config.objective_split == "val":
             with timer.phase("evaluate_val"):
                 final.update(validation_objectives(model, task_data, config))
+        certification = None
+        if config.certify:
+            with timer.phase("certify"):
+                certification = certify_points(model, x_eval, y_eval, config)
         with timer.phase("explain"):
             explanations = explain.explain_samples(model, x_eval[result.sample_indices], y_eval[result.sample_indices],
                                                    result.adversarial_samples)
         with timer.phase("mlflow"):
             artifacts.log_evaluation(result, final, task_data.num_classes)
             artifacts.log_explanations(explanations)
+            if certification is not None:
+                artifacts.log_certification(*certification, config.epsilons, x_eval.shape[1:])
             if not config.source_run_id:
                 artifacts.log_model(model)
         artifacts.log_timings(timer.as_metrics())
@@ -132,6 +140,17 @@ def run_steps(config: TrialConfig, run, *, tracking_uri: str, report, checkpoint
                keys.PHASE: keys.PHASE_EVALUATED}
     report(tune_metrics(metrics, config))
     return metrics
+
+
+def certify_points(model, x_eval, y_eval, config: TrialConfig):
+    """Randomized-smoothing certificates of the smoothed classifier (noise_sigma) on certify_points seeded test points
+    (their identity in the noise keys is their test index) -> (result, their test indices, their labels)."""
+    count = min(config.certify_points, len(y_eval))
+    rows = np.sort(np.random.default_rng([config.seed, 3]).choice(len(y_eval), count, replace=False))
+    result = robustness.certify(model, x_eval.subset(rows), y_eval[rows], sigma=config.noise_sigma,
+                                n0=config.certify_n0, n=config.certify_n, alpha=config.certify_alpha,
+                                batch_size=config.eval_batch_size, seed=config.seed, point_ids=rows)
+    return result, rows, y_eval[rows]
 
 
 def validation_objectives(model, task_data, config: TrialConfig) -> dict[str, float]:
@@ -167,7 +186,8 @@ def train_model(config: TrialConfig, task_data, report, checkpoint, timer: Phase
             state = training.load_checkpoint(Path(folder), model)
 
     train_data = data.training_dataset(task_data.x_train, task_data.y_train, num_classes=task_data.num_classes,
-                                       batch_size=config.batch_size, seed=config.seed, epoch_fraction=config.epoch_fraction)
+                                       batch_size=config.batch_size, seed=config.seed, epoch_fraction=config.epoch_fraction,
+                                       noise_sigma=config.noise_sigma)
     val_data = data.eval_dataset(task_data.x_val, task_data.y_val, num_classes=task_data.num_classes,
                                  batch_size=config.eval_batch_size)
     class_weight = data.class_weights(task_data.y_train, task_data.num_classes) if config.class_weighting else None

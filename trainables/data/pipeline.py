@@ -84,12 +84,14 @@ def _batches_of_indices(indices, x_uint8: np.ndarray | SplitImages, y: np.ndarra
 
 
 def training_dataset(x_uint8: np.ndarray | SplitImages, y: np.ndarray, *, num_classes: int, batch_size: int, seed: int,
-                     epoch_fraction: float | None = None):
+                     epoch_fraction: float | None = None, noise_sigma: float = 0.0):
     """Shuffled batches of (float32 [0, 1] images, one-hot labels); each iteration of the dataset is one epoch.
 
     Every iteration reshuffles (deterministically from `seed`). With epoch_fraction (the skin task's 0.1), each
     iteration yields a fresh random subset of epoch_size(n, fraction) samples: Keras `fit` iterates the dataset
     once per epoch, so every epoch sees a new subset. The last batch may be smaller.
+    noise_sigma > 0: every image gets N(0, noise_sigma^2) noise in [0, 1] space, not clipped (Cohen et al.'s
+    training for randomized smoothing), a fresh draw each epoch from one generator seeded by `seed`.
     """
     import tensorflow as tf
 
@@ -100,7 +102,23 @@ def training_dataset(x_uint8: np.ndarray | SplitImages, y: np.ndarray, *, num_cl
     indices = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True)
     if epoch_fraction is not None:
         indices = indices.take(epoch_size(n, epoch_fraction))
-    return _batches_of_indices(indices, x_uint8, y, num_classes, batch_size)
+    batches = _batches_of_indices(indices, x_uint8, y, num_classes, batch_size)
+    if noise_sigma < 0:
+        raise DataError(f"noise_sigma must be >= 0; received {noise_sigma!r}")
+    return with_gaussian_noise(batches, noise_sigma, seed) if noise_sigma else batches
+
+
+def with_gaussian_noise(batches, sigma: float, seed: int):
+    """Batches with N(0, sigma^2) added to the images. The map runs sequentially: the generator's draws then follow
+    the batch order, so the same seed gives the same noise (a resumed training draws anew: not bit-identical)."""
+    import tensorflow as tf
+
+    generator = tf.random.Generator.from_seed(seed)
+
+    def add(images, labels):
+        return images + generator.normal(tf.shape(images), stddev=sigma), labels
+
+    return batches.map(add).prefetch(tf.data.AUTOTUNE)
 
 
 def eval_dataset(x_uint8: np.ndarray | SplitImages, y: np.ndarray, *, num_classes: int, batch_size: int):

@@ -83,6 +83,10 @@ class UnitFloatView:
         picked = self.images[index]
         return _unit(np.asarray(picked) if isinstance(picked, SplitImages) else picked)
 
+    def subset(self, positions) -> "UnitFloatView":
+        """The rows at `positions`, still lazy."""
+        return UnitFloatView(SplitImages(self.images.images, self.images.rows[np.asarray(positions, dtype=np.int64)]))
+
     def min(self) -> np.float32:
         return np.float32(self.images.extremes()[0] / 255.0)
 

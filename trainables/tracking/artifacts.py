@@ -16,6 +16,7 @@ import numpy as np
 from .. import previews
 from ..config import format_epsilon
 from ..explain import write_explanations
+from ..robustness.certify import certified_accuracy
 from ..robustness.clinical import worst_case_clinical
 from . import keys
 from .reader import download_artifact
@@ -133,6 +134,25 @@ def log_evaluation(result, objective_values: dict[str, float], num_classes: int 
         np.savez(path, **result.points())
         mlflow.log_artifact(str(path), str(Path(keys.POINTS_ARTIFACT).parent))
     mlflow.log_figure(previews.trial_accuracy_curve(result.accuracy), keys.CURVE_ARTIFACT)
+
+
+def log_certification(result, points: np.ndarray, labels: np.ndarray, epsilons, image_shape) -> None:
+    """Certified accuracy of the smoothed classifier at each ladder epsilon and L2 radius, the abstain rate, and
+    the per-point certificates (robustness/certified.npz, `point` = test index as in points.npz)."""
+    import mlflow
+
+    accuracy = certified_accuracy(result, labels, l2_radii=keys.CERTIFIED_L2_RADII,
+                                  linf_epsilons=(0.0, *epsilons), image_shape=image_shape)
+    metrics = {keys.CERTIFIED_ACC_AT_EPS + format_epsilon(eps): value for eps, value in accuracy.linf.items()}
+    metrics.update({keys.CERTIFIED_ACC_AT_L2 + format_epsilon(r): value for r, value in accuracy.l2.items()})
+    metrics[keys.ABSTAIN_RATE] = float(np.mean(result.prediction < 0)) if len(points) else float("nan")
+    metrics[keys.CERTIFIED_POINTS] = float(len(points))
+    mlflow.log_metrics(metrics)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / Path(keys.CERTIFIED_ARTIFACT).name
+        np.savez(path, point=np.asarray(points), label=np.asarray(labels), prediction=result.prediction,
+                 radius=result.radius, p_lower=result.p_lower)
+        mlflow.log_artifact(str(path), str(Path(keys.CERTIFIED_ARTIFACT).parent))
 
 
 def log_explanations(explanations) -> None:

@@ -54,6 +54,15 @@ def clinical_key(metric: str, epsilon_text: str) -> str:
     return name + AT_EPS + (f"{class_index}/" if class_index else "") + epsilon_text
 
 
+# randomized smoothing (trials with certify=true): the smoothed classifier's certified accuracy (a lower bound) at
+# each L-inf epsilon of the ladder (eps * sqrt(H*W*C) as L2) and at L2 radii, its abstain rate, per-point outcomes
+CERTIFIED_ACC_AT_EPS = "certified_acc_at_eps/"  # + format_epsilon(eps); /0: certified and correct at any radius
+CERTIFIED_ACC_AT_L2 = "certified_acc_at_l2/"  # + format_epsilon(r)
+CERTIFIED_L2_RADII = (0.0, 0.25, 0.5, 0.75, 1.0)
+ABSTAIN_RATE = "abstain_rate"
+CERTIFIED_POINTS = "certified_points"
+CERTIFIED_ARTIFACT = "robustness/certified.npz"  # point, label, prediction (-1 abstain), radius (L2, NaN abstain)
+
 CHECK = "check/"  # + check name; 1 passed, 0 failed
 TIME = "time/"  # + phase name; seconds
 PEAK_RSS_MB = "peak_rss_mb"
