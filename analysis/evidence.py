@@ -18,10 +18,11 @@ class Evidence:
     pooled: pd.DataFrame  # analysis.paired.pooled_comparisons
     clinical: pd.DataFrame  # analysis.clinical.clinical_summary
     radius: pd.DataFrame  # analysis.paired.radius_summary
-    claims: pd.DataFrame  # analysis.claims.claims_table
+    claims: pd.DataFrame  # analysis.claims.verdicts
     units: pd.DataFrame  # analysis.units.units_table
     units_sentence: str
     notes: list[str] = field(default_factory=list)  # comparisons that could not be made, and why
+    untrusted: list[str] = field(default_factory=list)  # trials whose checks failed: in no comparison or verdict
     splits: tuple[str, ...] = ()
     enhancements: tuple[str, ...] = ()
 
@@ -41,7 +42,7 @@ def gather_evidence(frame: pd.DataFrame, *, reader=None, counterpart_frame: pd.D
                     sweep: str | None = None) -> Evidence:
     """counterpart_frame: the same sweep with the other epsilon reading (paper_grid <-> paper_grid_255), if run."""
     points = load_points(frame, reader=reader)
-    paired_rows = pairs(points)
+    paired_rows = pairs(points[points["trusted"].astype(bool)])  # only trusted trials are compared
     per_seed = paired.paired_comparisons(paired_rows)
     pooled = paired.pooled_comparisons(per_seed)
     notes = list(points.attrs.get("missing", [])) + unpaired_notes(points, paired_rows)
@@ -52,6 +53,7 @@ def gather_evidence(frame: pd.DataFrame, *, reader=None, counterpart_frame: pd.D
     table = units.units_table(unit_frame, frame_255)
     return Evidence(points=points, per_seed=per_seed, pooled=pooled,
                     clinical=clinical.clinical_summary(clinical.clinical_table(points)),
-                    radius=paired.radius_summary(points), claims=claims.claims_table(pooled), units=table,
+                    radius=paired.radius_summary(points), claims=claims.verdicts(points), units=table,
+                    untrusted=list(points.attrs.get("untrusted", [])),
                     units_sentence=units.units_sentence(table), notes=notes,
                     splits=tuple(sorted(set(frame["objective_split"]))), enhancements=tuple(sorted(set(frame["enhancement"]))))

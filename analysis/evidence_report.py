@@ -89,16 +89,15 @@ def radius_rows(radius: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
 
 def claim_rows(table: pd.DataFrame, *, short: bool = False) -> tuple[list[str], list[list[str]]]:
     """short: the claim's name instead of the paper's words, no source (the terminal table)."""
-    header = ["claim" if short else "claim (paper)", *([] if short else ["source"]), "task / backbone",
-              "eps (reading)", "attack", "seeds", "difference", "95 % CI", "CI over", "rel. gain", "Holm p", "verdict",
-              "why"]
+    header = ["claim" if short else "claim (paper)", *([] if short else ["read as"]), "task / backbone", "eps",
+              "attack", "seeds", "difference", "95 % CI (seeds; 1 seed: images)", "rel. gain", "Holm p", "verdict", "why"]
     rows = []
     for r in table.itertuples():
         where = f"{r.task} / {r.backbone}"
-        eps = "-" if math.isnan(r.epsilon) else eps_text(r.epsilon) + (f" ({r.reading})" if r.reading else "")
-        rows.append([*([r.claim] if short else [r.paper_says, r.source]), where, eps, r.attack, str(r.n_seeds),
-                     number(r.difference),
-                     ci_text(r.ci_low, r.ci_high), r.ci_over or "-", format_gain(r.relative_gain), p_text(r.p_holm),
+        eps = "-" if math.isnan(r.epsilon) else eps_text(r.epsilon)
+        rows.append([*([r.claim] if short else [r.paper_says, r.reading]), where, eps, r.attack, str(r.n_seeds),
+                     number(r.difference), ci_text(r.ci_low, r.ci_high),
+                     format_gain(relative_gain(r.attention_acc, r.baseline_acc)), p_text(r.p_holm),
                      r.verdict.upper(), r.why])
     return header, rows
 
@@ -127,6 +126,9 @@ def evidence_html(evidence: Evidence, table_html: Callable) -> str:
     if evidence.notes:
         parts.append('<p class="missing">Comparisons not made: ' + "; ".join(html.escape(n) for n in evidence.notes)
                      + "</p>")
+    if evidence.untrusted:
+        parts.append('<p class="missing">Not measured (left out of every comparison and verdict): '
+                     + "; ".join(html.escape(line) for line in evidence.untrusted) + "</p>")
     parts.append("<h2>The paper's claims, checked</h2>")
     parts.append(f'<p class="small">{html.escape(" ".join(CLAIMS_DOC.split()))}</p>')
     parts.append(table(claim_rows(evidence.claims)))
@@ -141,8 +143,8 @@ def evidence_html(evidence: Evidence, table_html: Callable) -> str:
     parts.append(table(clinical_rows(evidence.clinical)) if len(evidence.clinical) else "<p>No per-point outcomes.</p>")
     parts.append("<h2>Robustness radius</h2>")
     parts.append('<p class="small">Per point the smallest adversarial epsilon found (ladder bracket, lowered by the '
-                 "minimal-norm attack's estimate); median over the points of every seed with a 95 % percentile "
-                 "bootstrap CI over points.</p>")
+                 "minimal-norm attack's estimate); median over the points of every seed with a 95 % two-level "
+                 "bootstrap CI (seeds, then points within them).</p>")
     parts.append(table(radius_rows(evidence.radius)) if len(evidence.radius) else "<p>No per-point outcomes.</p>")
     parts.append("<h2>Epsilon units: [0, 1] or [0, 255]?</h2>")
     parts.append(f"<p>{html.escape(evidence.units_sentence)}</p>")
@@ -158,7 +160,9 @@ def fixed_width(header: list[str], rows: list[list[str]], indent: str = "  ") ->
 
 def evidence_lines(evidence: Evidence) -> list[str]:
     lines = ["", "where the numbers come from: " + "; ".join(provenance(evidence))]
-    lines += ["", "the paper's claims, checked (verdict on the pooled paired comparison):"]
+    if evidence.untrusted:
+        lines += ["", "not measured (left out of every comparison and verdict): " + "; ".join(evidence.untrusted)]
+    lines += ["", "the paper's claims, checked (unit: the training seed; Holm over every claim x attack):"]
     lines += fixed_width(*claim_rows(evidence.claims, short=True))
     lines += [f"  {name}: {says}" for name, says in dict(zip(evidence.claims["claim"], evidence.claims["paper_says"])).items()]
     lines += ["", "paired comparisons, attention - baseline on the same images (pooled over seeds; Holm within "

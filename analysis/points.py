@@ -9,10 +9,12 @@ The frame has one row per trial x worst-case point x epsilon (epsilon 0.0 = clea
     pgd_robust    correct at epsilon under the paper's PGD alone (the first attack), same point
     pgd_prediction   its adversarial prediction under that PGD
     radius        the smallest adversarial epsilon found for the point (inf: never broken; 0: wrong clean)
+    trusted       every sanity check of the trial passed (only trusted trials enter comparisons and verdicts)
 
 Only points of the worst case's set (`in_ensemble`) are kept, so every row has both numbers. Pairs are formed by the
 same task, backbone, scale, seed, enhancement and point index (`pairs`). `frame.attrs["missing"]`: one line per finished
-trial whose points could not be read (e.g. a run from before per-point outcomes were logged).
+trial whose points could not be read (e.g. a run from before per-point outcomes were logged); `frame.attrs["untrusted"]`:
+one line per trial whose checks failed, naming them.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from .load import finished, trials
 PAIR_KEYS = ("task", "backbone", "scale", "seed", "enhancement", "point", "epsilon")
 TRIAL_KEYS = ("run_id", "run_name", "task", "backbone", "scale", "attention", "placement", "seed", "enhancement")
 POINT_COLUMNS = (*TRIAL_KEYS, "point", "label", "clean_prediction", "epsilon", "robust", "prediction", "pgd_robust",
-                 "pgd_prediction", "radius")
+                 "pgd_prediction", "radius", "trusted")
 
 
 def points_rows(arrays: dict[str, np.ndarray], num_classes: int) -> pd.DataFrame:
@@ -70,6 +72,8 @@ def load_points(frame: pd.DataFrame, *, reader=None) -> pd.DataFrame:
     reader(run_id) -> points.npz arrays; default: download from the frame's tracking URI."""
     runs = trials(finished(frame))
     parts, missing = [], []
+    untrusted = [f"{run['run_name']}: checks failed on {', '.join(run['failed_checks'])}"
+                 for run in runs.to_dict("records") if run["failed_checks"]]
     with tempfile.TemporaryDirectory() as cache:
         if reader is None:
             uri = frame.attrs["tracking_uri"]
@@ -81,10 +85,10 @@ def load_points(frame: pd.DataFrame, *, reader=None) -> pd.DataFrame:
             except Exception as error:  # mlflow raises several types for a missing artifact; old files lack keys
                 missing.append(f"{run['run_name']}: no usable {keys.POINTS_ARTIFACT} ({type(error).__name__})")
                 continue
-            parts.append(rows.assign(**{key: run[key] for key in TRIAL_KEYS}))
+            parts.append(rows.assign(**{key: run[key] for key in TRIAL_KEYS}, trusted=not run["failed_checks"]))
     points = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(POINT_COLUMNS))
     points = points[list(POINT_COLUMNS)]
-    points.attrs.update(missing=missing, experiment=frame.attrs.get("experiment"))
+    points.attrs.update(missing=missing, untrusted=untrusted, experiment=frame.attrs.get("experiment"))
     return points
 
 

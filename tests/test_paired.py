@@ -28,7 +28,7 @@ def planted_points(task, backbone, attention, seed, robust, *, epsilons=EPSILONS
         "label": np.repeat(labels, width), "clean_prediction": np.repeat(labels, width),
         "epsilon": np.tile(epsilons, count), "robust": robust.ravel(),
         "prediction": np.where(robust, labels[:, None], 1 - labels[:, None]).ravel(),
-        "pgd_robust": robust.ravel(), "pgd_prediction": 0, "radius": 0.01,
+        "pgd_robust": robust.ravel(), "pgd_prediction": 0, "radius": 0.01, "trusted": True,
     })[list(POINT_COLUMNS)]
 
 
@@ -72,14 +72,20 @@ def test_holm_equals_statsmodels_and_a_hand_computation():
         assert paired.holm(drawn) == pytest.approx(multipletests(drawn, method="holm")[1])
 
 
-def planted_sweep(effect, seeds=(0, 1, 2), count=300, task="skin_lesion", backbone="resnet50"):
+def planted_sweep(effect, seeds=(0, 1, 2), count=300, task="skin_lesion", backbone="resnet50",
+                  epsilons_at_zero=False):
+    """epsilons_at_zero: the pneumothorax ladder end (0.32) with both models at accuracy 0 there."""
     rng = np.random.default_rng(7)
     base_acc = (0.9, 0.6, 0.4, 0.2, 0.05)
+    epsilons = (0.0, 0.00125, 0.0025, 0.005, 0.32) if epsilons_at_zero else EPSILONS
+    if epsilons_at_zero:
+        base_acc = (0.9, 0.6, 0.4, 0.2, 0.0)
     parts = []
     for seed in seeds:
-        parts.append(planted_points(task, backbone, "none", seed, nested(base_acc, count, rng)))
-        parts.append(planted_points(task, backbone, "soft_faithful", seed,
-                                    nested([min(1.0, a + effect) for a in base_acc], count, rng)))
+        attention = [min(1.0, a + effect) if a else 0.0 for a in base_acc]
+        parts.append(planted_points(task, backbone, "none", seed, nested(base_acc, count, rng), epsilons=epsilons))
+        parts.append(planted_points(task, backbone, "soft_faithful", seed, nested(attention, count, rng),
+                                    epsilons=epsilons))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -104,26 +110,54 @@ def test_per_seed_and_pooled_comparisons_match_their_definitions():
     assert (cell["ci_low"], cell["ci_high"]) == pytest.approx((differences.mean() - half, differences.mean() + half))
 
 
-def verdicts(effect, seeds=(0, 1, 2)):
-    table = claims.claims_table(paired.pooled_comparisons(paired.paired_comparisons(pairs(planted_sweep(effect, seeds)))))
-    return table[(table["claim"] == "skin_resnet_attention_more_robust") & (table["attack"] == "worst_case")].iloc[0]
+def verdicts(effect, seeds=(0, 1, 2), claim="skin_resnet_attention_more_robust"):
+    table = claims.verdicts(planted_sweep(effect, seeds))
+    return table[(table["claim"] == claim) & (table["attack"] == "worst_case")].iloc[0]
 
 
 def test_a_planted_large_effect_is_supported_and_a_zero_effect_inconclusive():
     assert verdicts(0.3)["verdict"] == claims.SUPPORTED
     assert verdicts(0.0)["verdict"] == claims.INCONCLUSIVE
     assert verdicts(-0.3)["verdict"] == claims.CONTRADICTED
-    single = verdicts(0.3, seeds=(0,))
-    assert single["verdict"] == claims.SUPPORTED and single["ci_over"] == "images" and single["n_seeds"] == 1
+    single = verdicts(0.3, seeds=(0,))  # one seed: two trained models, never a verdict about architectures
+    assert single["verdict"] == claims.INCONCLUSIVE and single["n_seeds"] == 1
+    assert "two trained models" in single["why"] and "seeds at 80% power" in single["why"]
 
 
 def test_a_claim_whose_epsilon_is_not_on_the_ladder_is_not_measured_and_255_units_are_found():
-    points = planted_sweep(0.3)
-    table = claims.claims_table(paired.pooled_comparisons(paired.paired_comparisons(pairs(points))))
+    table = claims.verdicts(planted_sweep(0.3))
     chest = table[table["claim"] == "chest_resnet_equal_at_0.32"].iloc[0]
     assert chest["verdict"] == claims.NOT_MEASURED and math.isnan(chest["ci_low"])
     assert claims.find_epsilon([0.0, 0.00125 / 255, 0.32 / 255], 0.32) == (pytest.approx(0.32 / 255), "[0, 255]")
     assert claims.find_epsilon([0.0, 0.32], 0.32) == (0.32, "[0, 1]")
+
+
+def test_both_models_at_zero_never_support_met_at_0805():
+    sweep = planted_sweep(0.0, task="pneumothorax", epsilons_at_zero=True)
+    row = claims.verdicts(sweep)
+    chest = row[(row["claim"] == "chest_resnet_equal_at_0.32") & (row["attack"] == "worst_case")].iloc[0]
+    assert chest["baseline_acc"] == 0 and chest["attention_acc"] == 0 and chest["verdict"] == claims.CONTRADICTED
+
+
+def test_a_masked_untrusted_attention_trial_never_supports_attention_more_robust():
+    points = planted_sweep(0.3)
+    masked = points.assign(trusted=points["attention"] == "none")  # every attention trial failed its checks
+    row = claims.verdicts(masked)
+    skin = row[(row["claim"] == "skin_resnet_attention_more_robust") & (row["attack"] == "worst_case")].iloc[0]
+    assert skin["verdict"] == claims.NOT_MEASURED and skin["n_seeds"] == 0
+    assert verdicts(0.3)["verdict"] == claims.SUPPORTED  # the same trials, trusted
+
+
+def test_headline_gain_accounts_for_choosing_the_best_cell():
+    five = planted_sweep(0.3, seeds=range(5))
+    table = claims.verdicts(five)
+    headline = table[(table["claim"] == "headline_16pct") & (table["attack"] == "worst_case")].iloc[0]
+    assert headline["verdict"] == claims.SUPPORTED and "the best of 4 cells" in headline["why"]
+    # the Holm p of the best cell is at least the cell count times its own one-sided p (Bonferroni over the cells)
+    per_seed = paired.paired_comparisons(pairs(five))
+    cell = per_seed[(per_seed["attack"] == "worst_case") & np.isclose(per_seed["epsilon"], headline["epsilon"])]
+    own = paired.seed_t_test(cell["attention_acc"].to_numpy() - 1.16 * cell["baseline_acc"].to_numpy(), "greater")
+    assert headline["p_holm"] >= min(1.0, 4 * own) - 1e-12
 
 
 def test_one_test_point_and_a_missing_baseline_give_notes_not_numbers():
