@@ -107,6 +107,7 @@ PREPARER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # two preparer processes, each importing Ray's task machinery
 def test_two_preparers_of_the_same_data_build_it_once(tmp_path):
     write_chestxray14(tmp_path / "cxr")
     start = time.time() + 4  # both import first, then race

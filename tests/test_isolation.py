@@ -39,6 +39,7 @@ def config():
     return expand("paper_grid", "tiny")[0]
 
 
+@pytest.mark.slow  # trains a model: seconds
 def test_optimizer_variables_are_not_created_inside_the_traced_train_step(config):
     with isolation.trial_scope():
         before = set(function_names())
@@ -48,6 +49,7 @@ def test_optimizer_variables_are_not_created_inside_the_traced_train_step(config
     assert added and not [name for name in added if re.search(r"_cond_(true|false)_\d+$", name)]
 
 
+@pytest.mark.slow  # trains a model three times
 def test_trial_scope_leaves_no_functions_or_gradient_registrations(config):
     with isolation.trial_scope():
         train_small_model(config)  # warm-up: TensorFlow's own one-time functions
