@@ -7,9 +7,10 @@ attack gradient evaluations and queries at most: each attack object's cost model
   (gradients, queries) per point and epsilon, per point for the radius attack) times the points it may attack, as if
   no point ever broke (nested balls and early exit make real runs cheaper): the first attack on every attacked point
   at every epsilon > 0, the later ones on the `ensemble_points` points, the radius attack once per ensemble point.
-  Plus the sanity checks: on CHECK_SAMPLE points one gradient, and at the middle and largest epsilon a stronger PGD
-  (2x steps, one more restart) and one FGSM step; the worst case again on the check sample at the two unbounded
-  epsilons; and each explanation sample attacked by PGD at every epsilon.
+  Plus the sanity checks: on CHECK_SAMPLE points two gradients (gradients_usable), and at the middle and largest
+  epsilon the worst case with 2x steps and queries and one more PGD restart (converged) and one FGSM step; the worst
+  case again on the check sample at the two unbounded epsilons; and each explanation sample attacked by PGD at every
+  epsilon.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from trainables.data import get_task
 from trainables.data.pipeline import epoch_size
 from trainables.data.sources.synthetic import split_sizes
 from trainables.robustness import ATTACKS
+from trainables.robustness.checks import stronger_budgets
 
 CHECK_SAMPLE = 32  # trainables.robustness.checks.CheckConfig.sample_size
 CHECK_EPSILONS = 2  # the middle and the largest epsilon
@@ -78,7 +80,11 @@ def trial_cost(trial: TrialConfig) -> TrialCost:
         more = attack_cost(settings.radius_attack, settings, classes, ensemble)
         gradients, queries = gradients + more[0], queries + more[1]
     check_epsilons = min(CHECK_EPSILONS, epsilons)
-    checks = sample * (1 + check_epsilons * (2 * pgd.steps * (pgd.restarts + 1) + 1))
+    checks = sample * (2 + check_epsilons)  # gradients_usable, FGSM
+    stronger = settings.replace(budgets=stronger_budgets(settings, settings.attacks))
+    for name in settings.attacks:  # converged: the worst case, stronger, on the sample at two epsilons
+        more = attack_cost(name, stronger, classes, sample * check_epsilons)
+        gradients, queries = gradients + more[0], queries + more[1]
     samples = min(trial.explain_samples, points) * epsilons * pgd.steps
     if trial.certify:  # every certified point's n0 selection and n estimation draws are forward passes
         queries += min(trial.certify_points, points) * (trial.certify_n0 + trial.certify_n)

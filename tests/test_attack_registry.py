@@ -74,7 +74,8 @@ def test_a_toy_attack_runs_in_the_worst_case_and_in_the_dry_run_cost(flip_regist
     without = trial_cost(trial.replace(attack={"attacks": ["pgd"]}))
     with_flip = trial_cost(trial)
     points, epsilons = min(48, with_flip.attacked_points), len(trial.epsilons)
-    assert with_flip.queries - without.queries == (points * epsilons + 32 * 2) * 2  # ensemble x ladder + checks
+    # the ladder, the unbounded check (2 epsilons) and the converged check (2 epsilons), 2 queries each
+    assert with_flip.queries - without.queries == (points * epsilons + 32 * 2 + 32 * 2) * 2
     assert with_flip.gradient_evaluations == without.gradient_evaluations
 
 

@@ -249,21 +249,33 @@ class ZeroGradientQuantiser(keras.layers.Layer):
         return tf.stop_gradient(tf.round(x * 16.0) / 16.0)
 
 
-@pytest.mark.parametrize("masking", ["saturated_logits", "zero_gradient"])
+class StraightThroughQuantiser(keras.layers.Layer):
+    """Rounds logits to steps of 4 on the forward pass but lets the gradient through unchanged: the gradient is
+    neither zero nor non-finite, yet it does not predict the loss (the check before this one passed such models)."""
+
+    def call(self, z):
+        return z + tf.stop_gradient(tf.round(z / 4.0) * 4.0 - z)
+
+
+@pytest.mark.parametrize("masking", ["saturated_logits", "zero_gradient", "quantised_logits"])
 def test_checks_flag_planted_gradient_masking(cnn_problem, normal_result, masking):
     model, images, labels = cnn_problem
     if masking == "saturated_logits":
         masked = with_output_layer(model, keras.layers.Rescaling(1e4))  # softmax saturates: CE gradient is 0
+    elif masking == "quantised_logits":
+        masked = with_output_layer(with_output_layer(model, keras.layers.Rescaling(20.0)), StraightThroughQuantiser())
     else:
         inputs = keras.Input((CNN_SIZE, CNN_SIZE, 3))
         masked = keras.Model(inputs, model(ZeroGradientQuantiser()(inputs)))
-    with pytest.warns(RuntimeWarning, match="gradients_finite_nonzero"):
+    with pytest.warns(RuntimeWarning, match="gradients_usable"):
         result = evaluate_robustness(masked, images, labels, LADDER, seed=0, **STRONG)
-    assert result.accuracy[0.0] == normal_result.accuracy[0.0]
-    assert result.accuracy[LADDER[-1]] > 0.9  # the attack is fooled ...
-    assert not result.checks["gradients_finite_nonzero"].passed  # ... and the checks say so
-    assert not result.checks["largest_eps_vs_chance"].passed
-    assert {"gradients_finite_nonzero", "largest_eps_vs_chance"} <= set(result.failed_checks())
+    assert not result.checks["gradients_usable"].passed  # the checks say so
+    assert normal_result.checks["gradients_usable"].passed  # the unmasked model passes the same check
+    if masking != "quantised_logits":  # rounding the logits can change a clean prediction
+        assert result.accuracy[0.0] == normal_result.accuracy[0.0]
+        assert result.accuracy[LADDER[-1]] > 0.9  # the attack is fooled ...
+        assert not result.checks["largest_eps_vs_chance"].passed
+        assert {"gradients_usable", "largest_eps_vs_chance"} <= set(result.failed_checks())
 
 
 def test_probability_model_warns_and_fails_its_check(cnn_problem):
@@ -314,9 +326,38 @@ def context(accuracy, **overrides):
     return CheckContext(**values)
 
 
+def band_model(low: float, high: float):
+    """Class 1 (wrong) while the mean |x - 0.5| lies in [low, high], class 0 (the label) otherwise."""
+
+    def model(x, training=False):
+        deviation = tf.reduce_mean(tf.abs(tf.convert_to_tensor(x) - 0.5), axis=[1, 2, 3])
+        margin = tf.minimum(deviation - low, high - deviation)  # > 0 inside the band
+        return tf.stack([-margin, margin], axis=1)
+
+    return model
+
+
+@pytest.mark.parametrize(("band", "fails"), [((0.008, 0.012), True), ((0.008, 1.0), False)])
+def test_attack_monotone_fires_when_a_broken_sample_is_robust_at_a_larger_epsilon(band, fails):
+    images = np.full((4, 2, 2, 3), 0.5, np.float32)
+    adversarial = {eps: images + eps for eps in (0.005, 0.01, 0.02)}  # each epsilon's own attack, as evaluate runs
+    checked = run_checks(context({0.0: 1.0, 0.005: 1.0, 0.01: 0.0, 0.02: 0.0}, labels=np.zeros(4, np.int64),
+                                 model=band_model(*band), adversarial_samples=adversarial,
+                                 sample_indices=np.arange(4)), include_costly=False)["attack_monotone"]
+    assert checked.passed != fails and checked.value == (1.0 if fails else 0.0)
+
+
+def test_deterministic_fires_on_a_model_with_random_input_noise(cnn_problem):
+    model, images, labels = cnn_problem
+    noisy = with_output_layer(model, keras.layers.GaussianNoise(0.5))
+    always_noisy = lambda x, training=False: noisy(x, training=True)  # noqa: E731
+    common = dict(images=images, labels=labels, check_indices=np.arange(8), batch_size=8)
+    assert not run_checks(context({0.0: 1.0}, model=always_noisy, **common), include_costly=False)[
+        "deterministic"].passed
+    assert run_checks(context({0.0: 1.0}, model=model, **common), include_costly=False)["deterministic"].passed
+
+
 def test_cheap_check_rules():
-    rising = run_checks(context({0.0: 0.5, 0.01: 0.25, 0.02: 0.5}), include_costly=False)
-    assert not rising["monotone"].passed and rising["monotone"].value == 0.25
     outside = run_checks(context({0.0: 0.5, 0.2: 0.0}, ball_violation=1e-3), include_costly=False)
     assert not outside["within_ball"].passed and outside["largest_eps_vs_chance"].passed
     high_at_large = run_checks(context({0.0: 1.0, 0.2: 0.75}), include_costly=False)

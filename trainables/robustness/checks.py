@@ -5,7 +5,12 @@ Cheap checks use what the evaluation computed anyway; costly ones attack a fixed
 and largest epsilons only, so their cost does not grow with the test set.
 
 Checks as "name: value; passes when" (thresholds are CheckConfig fields, defaults in brackets):
-- monotone: largest accuracy increase between consecutive epsilons; value <= 0.
+- attack_monotone: the explanation samples are attacked at every epsilon on their own (not nested); fraction of them
+  broken at some epsilon but robust at a larger one (an attack that is not reliable within the ladder; nesting
+  would hide it); value <= monotone_tolerance [0].
+- deterministic: largest difference between the logits of three repeated forward passes of the sample (AutoAttack's
+  check_randomized: a randomized model needs attacks with expectation over its randomness); value <=
+  determinism_atol [1e-5] x (1 + the largest logit).
 - within_ball: largest excess of any attacked input (every point, every attack) over its epsilon ball or [0, 1];
   value <= ball_tolerance [1e-6].
 - logits_not_probabilities: fraction of clean output rows in [0, 1] summing to 1 (+- probability_atol [1e-3]);
@@ -13,14 +18,17 @@ Checks as "name: value; passes when" (thresholds are CheckConfig fields, default
 - largest_eps_vs_chance: accuracy at the largest epsilon, chance = max(1/K, majority rate of the labels); passes
   when the largest epsilon < large_epsilon [0.1] (then informative only) or value <= chance + chance_margin [0.1].
 - eps0_equals_clean: |accuracy at eps 0 - accuracy of an independent eager forward pass|; value <= eps0_tolerance [0].
-- gradients_finite_nonzero: fraction of sampled points whose input gradient of the attack loss is all zero or not
-  finite; value <= max_bad_gradient_fraction [0].
-- converged: largest accuracy drop on the sample when the attack gets twice the steps and one more restart (a point
-  counts robust only if it survives both attacks); value <= converged_delta [0.05].
+- gradients_usable: fraction of sampled points whose input gradient of the attack loss is all zero, not finite, or
+  does not predict the loss (a step of gradient_step [1e-3] along its sign raises the loss by less than half of
+  the first-order prediction g . dx: Athalye et al.'s sign of obfuscated gradients, e.g. quantised logits or a
+  zero-gradient input layer); value <= max_bad_gradient_fraction [0.1].
+- converged: the worst case converged: largest drop of the worst-case accuracy on the sample's ensemble points at the
+  middle and largest epsilons when every attack gets twice its steps and queries and PGD one more restart (a point
+  counts robust only if it survives both); value <= converged_delta [0.05].
 - pgd_not_weaker_than_fgsm: largest (PGD accuracy - FGSM accuracy) on the sample; value <= fgsm_tolerance [0.05].
 - blackbox_not_stronger: fraction of the ensemble points that the gradient-free attack (square) broke after every
-  gradient attack left them robust; value <= blackbox_tolerance [0.02] (the sign of gradient masking, as in
-  AutoAttack). Passes, informative only, when no gradient-free attack ran.
+  gradient attack left them robust; value <= blackbox_tolerance [0.002] (AutoAttack's check_square_sr: the sign of
+  gradient masking). Passes, informative only, when no gradient-free attack ran.
 - unbounded_reaches_zero: the sample's points still robust at the largest epsilon, attacked by the worst case at
   unbounded_epsilons [0.5, 1.0], where any point of a classifier that is not constant can be pushed to another class
   (at 1.0 the ball is the whole [0, 1] box); value = the sample's accuracy at the largest; value <=
@@ -34,13 +42,14 @@ class (0.1 = 25/255 of the pixel range), suggests masked gradients.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..registry import Registry
-from .attack import CHECK_STREAM, PGDRunner, batches, nested_pgd
+from .attack import PGDRunner, batches
 from .attack_spec import ATTACKS
 from .ensemble import standalone, worst_case
 from .result import CheckResult
@@ -55,10 +64,13 @@ class CheckConfig:
     large_epsilon: float = 0.1
     chance_margin: float = 0.1
     eps0_tolerance: float = 0.0
-    max_bad_gradient_fraction: float = 0.0
+    max_bad_gradient_fraction: float = 0.1
+    gradient_step: float = 1e-3
     converged_delta: float = 0.05
     fgsm_tolerance: float = 0.05
-    blackbox_tolerance: float = 0.02
+    blackbox_tolerance: float = 0.002
+    monotone_tolerance: float = 0.0
+    determinism_atol: float = 1e-5
     unbounded_epsilons: tuple[float, ...] = (0.5, 1.0)
     unbounded_tolerance: float = 0.05
     sample_size: int = 32  # points the costly checks attack
@@ -90,6 +102,8 @@ class CheckContext:
     batch_size: int = 32
     worst_case: object = None  # ensemble.WorstCase of the evaluation
     attack_context: object = None  # ensemble.AttackContext for the checks' own attacks (its own counters)
+    adversarial_samples: dict | None = None  # eps -> (S, H, W, C): the samples attacked at each epsilon on their own
+    sample_indices: np.ndarray | None = None  # (S,) their rows
 
     @property
     def check_epsilons(self) -> list[tuple[int, float]]:
@@ -130,13 +144,44 @@ def probability_like_rows(outputs: np.ndarray, atol: float) -> np.ndarray:
     return in_unit & (np.abs(outputs.sum(axis=1) - 1.0) <= atol)
 
 
-@register_check("monotone", costly=False)
-def _monotone(context: CheckContext) -> CheckResult:
-    values = [context.accuracy[eps] for eps in context.epsilons]
-    increase = max([after - before for before, after in zip(values, values[1:])], default=0.0)
-    passed = increase <= 0.0
-    detail = "accuracy never increases with epsilon" if passed else f"accuracy rises by {increase:.4f} somewhere"
-    return CheckResult(passed, float(max(increase, 0.0)), detail)
+def forward_classes(model, images: np.ndarray, batch_size: int) -> np.ndarray:
+    import tensorflow as tf
+
+    return np.concatenate([np.argmax(np.asarray(model(tf.constant(images[ids]), training=False)), axis=1)
+                           for ids in batches(np.arange(len(images)), batch_size)])
+
+
+@register_check("attack_monotone", costly=False)
+def _attack_monotone(context: CheckContext) -> CheckResult:
+    samples, adversarial = context.sample_indices, context.adversarial_samples
+    if samples is None or len(samples) == 0 or not adversarial:
+        return CheckResult(True, 0.0, "no per-epsilon samples: informative only")
+    epsilons = sorted(adversarial)
+    labels = context.labels[samples]
+    robust = np.stack([forward_classes(context.model, adversarial[eps], context.batch_size) == labels
+                       for eps in epsilons], axis=1)  # (S, E): each epsilon attacked on its own
+    regained = np.any(~robust[:, :-1] & np.logical_or.accumulate(robust[:, ::-1], axis=1)[:, ::-1][:, 1:], axis=1)
+    fraction = float(regained.mean())
+    passed = fraction <= context.config.monotone_tolerance
+    detail = (f"{int(regained.sum())} of {len(samples)} samples broken at some epsilon and robust at a larger one, "
+              f"each epsilon attacked on its own" + ("" if passed else ": the attack is not reliable on this ladder"))
+    return CheckResult(passed, fraction, detail)
+
+
+@register_check("deterministic", costly=False)
+def _deterministic(context: CheckContext) -> CheckResult:
+    import tensorflow as tf
+
+    if context.model is None or context.check_indices is None:
+        return CheckResult(True, 0.0, "no model: informative only")
+    x = tf.constant(context.images[context.check_indices[: context.batch_size]])
+    outputs = np.stack([np.asarray(context.model(x, training=False), dtype=np.float64) for _ in range(3)])
+    difference = float(np.max(np.abs(outputs - outputs[0])))
+    limit = context.config.determinism_atol * (1 + float(np.max(np.abs(outputs[0]))))
+    passed = difference <= limit
+    detail = (f"largest logit difference over 3 forward passes of {x.shape[0]} points: {difference:.2e} "
+              f"(limit {limit:.2e})" + ("" if passed else ": the model is randomized; attack it with EoT"))
+    return CheckResult(passed, difference, detail)
 
 
 @register_check("within_ball", costly=False)
@@ -195,58 +240,76 @@ def _eps0_equals_clean(context: CheckContext) -> CheckResult:
     return CheckResult(passed, float(difference), detail)
 
 
-@register_check("gradients_finite_nonzero", costly=True)
-def _gradients_finite_nonzero(context: CheckContext) -> CheckResult:
+def gradient_predicts_loss(loss_and_gradient, image: np.ndarray, label: int, step: float) -> bool:
+    """One point: its gradient is finite, not all zero, and a step of `step` along its sign raises the loss by at
+    least half of the first-order prediction g . dx (float32 noise aside)."""
     import tensorflow as tf
 
+    y = tf.constant([label], tf.int64)
+    loss, gradient = loss_and_gradient(tf.constant(image[None]), y)
+    gradient = gradient.numpy()[0].astype(np.float64)
+    if not np.all(np.isfinite(gradient)) or not np.any(gradient != 0.0):
+        return False
+    moved = np.clip(image + step * np.sign(gradient), 0.0, 1.0).astype(np.float32)
+    predicted = float(np.sum(gradient * (moved.astype(np.float64) - image)))
+    after, _ = loss_and_gradient(tf.constant(moved[None]), y)
+    actual = float(after) - float(loss)
+    noise = 1e-6 * (1 + abs(float(loss)))
+    return predicted <= noise or actual >= 0.5 * predicted  # a flat loss has nothing to predict
+
+
+@register_check("gradients_usable", costly=True)
+def _gradients_usable(context: CheckContext) -> CheckResult:
     indices = context.check_indices
-    bad = 0
-    for ids in batches(indices, context.batch_size):
-        _, gradients = context.runner.compiled.loss_and_gradient(
-            tf.constant(context.images[ids]), tf.constant(context.labels[ids], tf.int64)
-        )
-        gradients = gradients.numpy().reshape(len(ids), -1)
-        finite = np.all(np.isfinite(gradients), axis=1)
-        nonzero = np.any(gradients != 0.0, axis=1)
-        bad += int(np.sum(~(finite & nonzero)))
-    context.runner.gradient_evaluations += len(indices)
+    step = context.config.gradient_step
+    bad = sum(not gradient_predicts_loss(context.runner.compiled.loss_and_gradient, context.images[[i]][0],
+                                         int(context.labels[i]), step) for i in indices)
+    context.runner.gradient_evaluations += 2 * len(indices)
     fraction = bad / max(len(indices), 1)
     passed = fraction <= context.config.max_bad_gradient_fraction
-    detail = f"{bad} of {len(indices)} sampled points have an all-zero or non-finite input gradient of the attack loss"
+    detail = (f"{bad} of {len(indices)} sampled points have an input gradient that is all zero, not finite, or does "
+              f"not predict the loss a step of {step:g} along its sign gives" + ("" if passed else
+                                                                                 ": obfuscated gradients"))
     return CheckResult(passed, float(fraction), detail)
+
+
+STRONGER = {"steps": lambda value: 2 * value, "queries": lambda value: 2 * value, "restarts": lambda value: value + 1}
+
+
+def stronger_budgets(settings, attacks) -> dict:
+    """Every attack's budget with twice its steps and queries and one more restart (fields named so)."""
+    return {name: {field: STRONGER[field](value) for field, value in settings.budget(name).to_dict().items()
+                   if field in STRONGER} for name in attacks}
 
 
 @register_check("converged", costly=True)
 def _converged(context: CheckContext) -> CheckResult:
-    indices, epsilons = context.check_indices, context.check_epsilons
-    if not epsilons:
+    worst, epsilons = context.worst_case, context.check_epsilons
+    if not epsilons or worst is None:
         return CheckResult(True, 0.0, "no epsilon > 0 to attack")
-    columns = [0] + [k for k, _ in epsilons]
-    sample_mask = context.robust_mask[indices][:, columns]
-    stronger = nested_pgd(
-        context.runner,
-        context.images,
-        context.labels,
-        [0.0] + [eps for _, eps in epsilons],
-        sample_mask[:, 0],
-        steps=2 * context.steps,
-        restarts=context.restarts + 1,
-        sample_indices=np.zeros(0, dtype=np.int64),
-        point_ids=indices,
-        stream=CHECK_STREAM,
-    ).robust_mask
-    drops = []
-    for column, (_, eps) in enumerate(epsilons, start=1):
-        before = sample_mask[:, column].mean()
-        after = (sample_mask[:, column] & stronger[:, column]).mean()
-        drops.append((before - after, eps, before, after))
-    drop, eps, before, after = max(drops)
+    rows = np.flatnonzero(np.isin(worst.point_ids, context.check_indices))
+    ids = worst.point_ids[rows]
+    columns = [k for k, _ in epsilons]
+    before = worst.mask[rows][:, columns]
+    attack_context = context.attack_context
+    settings = attack_context.settings
+    strong = dataclasses.replace(attack_context, settings=settings.replace(
+        budgets=stronger_budgets(settings, worst.attacks)))
+    survivors = np.zeros(len(context.labels), dtype=bool)
+    survivors[ids] = worst.mask[rows, 0]
+    ladder = (0.0, *[eps for _, eps in epsilons])
+    first_mask, first_predictions = standalone(strong, worst.attacks[0], ladder, survivors, np.zeros(0, np.int64))
+    after = worst_case(strong, worst.attacks, ladder, ids, survivors, first_mask, first_predictions).mask[:, 1:]
+    drops = [(float(before[:, c].mean() - (before[:, c] & after[:, c]).mean()), eps, float(before[:, c].mean()),
+              float((before[:, c] & after[:, c]).mean())) for c, (_, eps) in enumerate(epsilons)] if len(ids) else []
+    if not drops:
+        return CheckResult(True, 0.0, "no sample point in the worst case's set: informative only")
+    drop, eps, accuracy_before, accuracy_after = max(drops)
     passed = drop <= context.config.converged_delta
-    detail = (
-        f"{2 * context.steps} steps x {context.restarts + 1} restarts on {len(indices)} points: "
-        f"accuracy {before:.4f} -> {after:.4f} at eps {eps:g} (largest drop; delta {context.config.converged_delta:g})"
-    )
-    return CheckResult(passed, float(drop), detail)
+    detail = (f"worst case of {', '.join(worst.attacks)} with 2x steps and queries, one more PGD restart, on "
+              f"{len(ids)} points: accuracy {accuracy_before:.4f} -> {accuracy_after:.4f} at eps {eps:g} (largest "
+              f"drop; delta {context.config.converged_delta:g})" + ("" if passed else ": not converged"))
+    return CheckResult(passed, drop, detail)
 
 
 @register_check("pgd_not_weaker_than_fgsm", costly=True)

@@ -159,6 +159,7 @@ def evaluate_robustness(
         probability_row_fraction=clean.probability_row_fraction, config=config, model=model, images=images,
         runner=check_runner, check_indices=check_indices, steps=pgd.steps, restarts=pgd.restarts,
         batch_size=batch_size, worst_case=worst, attack_context=context(check_runner),
+        adversarial_samples=adversarial_samples, sample_indices=samples,
     )
     checks = run_check_registry(check_context, include_costly=run_checks)
     _warn_failed(checks)
