@@ -139,6 +139,10 @@ def test_every_attack_runs_and_per_point_outcomes_are_consistent(num_classes, tm
     assert np.all(predictions != labels[result.ensemble_indices][broken])
     assert result.median_radius == np.median(radius)
     np.testing.assert_array_equal(points["first_broken_eps/pgd"] == 0.0, ~result.robust_mask[:, 0])
+    # FMN's adversarial inputs count: no point has a radius within an epsilon at which it is still robust
+    robust = points["robust"][inside]
+    assert not np.any(robust & (points["radius"][inside][:, None] <= np.asarray((0.0, *epsilons))[None, :]))
+    assert result.attacks[-1] == "fmn" and result.accuracy == result.accuracy_by_attack["fmn"]
 
 
 def test_explanation_samples_are_attacked_at_each_epsilon(cnn_problem):  # noqa: F811
@@ -285,7 +289,7 @@ class RowsOnDemand:
 def test_a_lazy_image_source_is_only_indexed_in_batches(cnn_problem):  # noqa: F811
     model, images, labels = cnn_problem
     source = RowsOnDemand(images)
-    budgets = {"pgd": {"steps": 3}, "apgd_ce": {"steps": 3}, "apgd_margin": {"steps": 3, "targets": 2},
+    budgets = {"pgd": {"steps": 3, "rel_stepsize": 0.5}, "apgd_ce": {"steps": 3}, "apgd_margin": {"steps": 3, "targets": 2},
                "square": {"queries": 20}, "fmn": {"steps": 3}}  # the same work either way: any budget shows it
     lazy = evaluate_robustness(model, source, labels, LADDER, attacks=WORST_CASE_ATTACKS, seed=0, batch_size=16,
                                radius_attack="fmn", budgets=budgets)

@@ -6,7 +6,8 @@ the built-in ones, in the order the worst case runs them. Adding an attack is on
 
 A worst-case attack's `stage(context, budget, point_ids, epsilon)` attacks the given points at one epsilon and
 returns (broken (M,), predictions of the breaking inputs (M,)); a radius attack's `estimate(context, budget,
-point_ids)` returns each point's smallest adversarial L-inf distance found (inf where none). `cost(budget,
+point_ids)` returns each point's smallest adversarial L-inf distance found (inf where none) and the class of that
+adversarial input; where it lies within an epsilon, the point counts broken there (ensemble.with_radius_successes). `cost(budget,
 num_classes)` is the attack's work at most, as (input gradients, forward-only queries), per point and epsilon for a
 worst-case attack, per point for a radius attack: `--dry-run` adds these up.
 """
@@ -113,7 +114,8 @@ class AttackSpec:
     gradient_free: bool = False
     stage: Stage | None = None  # worst-case attacks
     ladder: Ladder | None = None  # optional: the whole nested ladder at once when the attack runs first
-    estimate: Callable[[AttackContext, Budget, np.ndarray], np.ndarray] | None = None  # radius attacks: (M,) radii
+    # radius attacks: (M,) smallest adversarial L-inf distances found (inf: none), (M,) their classes (-1: none)
+    estimate: Callable[[AttackContext, Budget, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None
 
 
 ATTACKS: Registry[AttackSpec] = Registry("attack")

@@ -9,7 +9,8 @@ adversarial input lies inside every larger ball). A point is robust at epsilon e
 The accuracy "after" an attack is the worst case over it and the attacks before it, as AutoAttack reports it.
 
 The attacks themselves are registered objects (attack_spec.py, catalog.py); `fmn` is a radius attack: it estimates
-each point's smallest adversarial epsilon (Foolbox LInfFMNAttack) and never enters the worst case.
+each point's smallest adversarial epsilon (Foolbox LInfFMNAttack); its adversarial inputs count: a point it breaks
+within epsilon e is broken at e and beyond (with_radius_successes), as AutoAttack counts its minimal-norm attack.
 """
 
 from __future__ import annotations
@@ -99,3 +100,17 @@ def worst_case(context: AttackContext, attacks: tuple[str, ...], epsilons: Seque
             if index > 0:
                 context.seconds[name] = context.seconds.get(name, 0.0) + time.perf_counter() - start
     return WorstCase(attacks, point_ids, after, broken_by, predictions)
+
+
+def with_radius_successes(worst: WorstCase, radius_attack: str, radii: np.ndarray, predictions: np.ndarray,
+                          epsilons: Sequence[float]) -> WorstCase:
+    """The worst case with the radius attack as its last stage: a point whose radius estimate lies within epsilon e
+    (an adversarial input found in that ball) is broken at e and every larger epsilon. radii, predictions: (M,)."""
+    ladder = np.asarray(epsilons, dtype=float)
+    found = np.isfinite(radii)[:, None] & (radii[:, None] <= ladder[None, :]) & (ladder[None, :] > 0)
+    final = worst.mask & ~found
+    newly = worst.mask.sum(axis=1) > final.sum(axis=1)  # nested: fewer robust columns = broken earlier
+    broken_by, broken_predictions = worst.broken_by.copy(), worst.broken_predictions.copy()
+    broken_by[newly], broken_predictions[newly] = len(worst.attacks), predictions[newly]
+    return WorstCase((*worst.attacks, radius_attack), worst.point_ids, {**worst.after, radius_attack: final},
+                     broken_by, broken_predictions)

@@ -20,7 +20,7 @@ from .attack import (
 from .checks import CheckConfig, CheckContext, probability_like_rows
 from .checks import run_checks as run_check_registry
 from .attack_spec import ATTACKS, AttackContext, validate_attacks
-from .ensemble import ensemble_rows, standalone, worst_case
+from .ensemble import ensemble_rows, standalone, with_radius_successes, worst_case
 from .inputs import (
     default_batch_size,
     resolve_seed,
@@ -134,12 +134,16 @@ def evaluate_robustness(
     rows = ensemble_rows(len(images), settings.ensemble_points, seed, single_attack=len(attacks) == 1)
     worst = worst_case(main, attacks, epsilons, rows, clean.correct, first_mask, first_predictions)
     radii = np.full(len(rows), np.nan)
+    reported = worst  # the worst case with the radius attack's successes (the checks re-run `worst`'s attacks)
     if settings.radius_attack is not None:
         radius_start = time.perf_counter()
         attacked_rows = np.flatnonzero(clean.correct[rows])
         radii[~clean.correct[rows]] = 0.0
-        radii[attacked_rows] = ATTACKS[settings.radius_attack].estimate(
+        radius_predictions = np.full(len(rows), -1, dtype=np.int64)
+        radii[attacked_rows], radius_predictions[attacked_rows] = ATTACKS[settings.radius_attack].estimate(
             main, settings.budget(settings.radius_attack), rows[attacked_rows])
+        reported = with_radius_successes(worst, settings.radius_attack, np.where(np.isnan(radii), np.inf, radii),
+                                         radius_predictions, epsilons)
         main.seconds[settings.radius_attack] = time.perf_counter() - radius_start
     gradients_before_samples = main.pgd_runner.gradient_evaluations
     adversarial_samples = per_epsilon_samples(main.pgd_runner, images, labels, epsilons, samples, pgd.steps)
@@ -151,7 +155,7 @@ def evaluate_robustness(
     check_indices = np.sort(
         np.random.default_rng([seed, 1]).choice(len(images), min(config.sample_size, len(images)), replace=False)
     )
-    accuracy = {eps: float(worst.mask[:, k].mean()) for k, eps in enumerate(epsilons)}
+    accuracy = {eps: float(reported.mask[:, k].mean()) for k, eps in enumerate(epsilons)}
     check_context = CheckContext(
         epsilons=epsilons, accuracy=accuracy, robust_mask=first_mask, labels=labels,
         num_classes=num_classes, ball_violation=max(main.pgd_runner.max_ball_violation, main.max_ball_violation),
@@ -180,20 +184,21 @@ def evaluate_robustness(
         cpu_seconds=cpu_seconds,
         check_cpu_seconds=time.process_time() - check_cpu_start,
         seed=seed,
-        settings={**settings.to_dict(), "attacks": list(attacks), "batch_size": batch_size, "device": device,
+        settings={**settings.to_dict(), "attacks": list(reported.attacks), "batch_size": batch_size, "device": device,
                   "check_sample_size": int(len(check_indices))},
-        attacks=attacks,
+        attacks=reported.attacks,
         accuracy_by_attack={name: {eps: float(mask[:, k].mean()) for k, eps in enumerate(epsilons)}
-                            for name, mask in {attacks[0]: first_mask, **dict(list(worst.after.items())[1:])}.items()},
-        masks_after=worst.after,
+                            for name, mask in {attacks[0]: first_mask, **dict(list(reported.after.items())[1:])}.items()},
+        masks_after=reported.after,
         labels=labels,
-        points_by_attack={name: int(len(images) if index == 0 else len(rows)) for index, name in enumerate(attacks)},
+        points_by_attack={name: int(len(images) if index == 0 else len(rows))
+                          for index, name in enumerate(reported.attacks)},
         ensemble_indices=rows,
-        worst_case_mask=worst.mask,
-        broken_by=worst.broken_by,
+        worst_case_mask=reported.mask,
+        broken_by=reported.broken_by,
         clean_predictions=np.argmax(clean.logits, axis=1),
         first_broken_predictions=first_predictions,
-        worst_broken_predictions=worst.broken_predictions,
+        worst_broken_predictions=reported.broken_predictions,
         radius_estimates=radii,
         cost=cost,
         queries=sum(counter.queries for counter in main.counters.values()) + len(images),
