@@ -55,7 +55,7 @@ if not set(IDENTITY) <= set(TrialConfig.field_names()):
 COLUMNS = ("run_id", "run_name", "trial_id", "sweep", "profile", *IDENTITY, "objective_split", "enhancement", "status",
            "start_time", "epsilon",
            "accuracy", "pgd_accuracy", "pgd_accuracy_same_points", *keys.OBJECTIVES, "median_radius", "pgd_points",
-           "worst_case_points", "checks", "failed_checks")
+           "worst_case_points", "worst_case_clean", "checks", "failed_checks")
 
 DEFAULT_ENHANCEMENT = "data"  # runs from before the option: X-ray enhancement ran in the data, before the attack
 UNKNOWN = "?"  # identity of a run that logged no params and has no trial-style name
@@ -196,6 +196,8 @@ def run_rows(run) -> list[dict[str, Any]]:
         "median_radius": float(metrics.get(keys.MEDIAN_RADIUS, math.nan)),
         "pgd_points": float(metrics.get(keys.POINTS + keys.PAPER_ATTACK_NAME, math.nan)),
         "worst_case_points": float(metrics.get(keys.POINTS + keys.WORST_CASE_POINTS, math.nan)),
+        # the clean accuracy of the worst case's own points (acc_at_eps/0): where its curve starts
+        "worst_case_clean": float(metrics.get(keys.ACC_AT_EPS + "0", metrics.get(keys.CLEAN_ACC, math.nan))),
     })
     epsilons = sorted(set(accuracy) | set(parse_epsilons(params.get("epsilons")))) or [math.nan]
     return [{**base, "epsilon": eps, "accuracy": float(accuracy.get(eps, math.nan)),

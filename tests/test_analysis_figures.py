@@ -244,3 +244,12 @@ def test_a_study_s_pareto_figure_draws_its_trials_and_front():
     np.testing.assert_array_equal(lines_by_gid(axes)["front:study"].get_xydata(), [[0.4, 0.3], [0.5, 0.2], [0.6, 0.1]])
     (trials,) = [c for c in axes.collections if c.get_gid() == "trials:study"]
     np.testing.assert_array_equal(trials.get_offsets(), points)
+
+
+def test_the_curve_starts_at_the_clean_accuracy_of_its_own_points():
+    rows = trial_rows("skin_lesion", "resnet50", "none", 0, 0.90, (0.6, 0.3, 0.1, 0.0))
+    subset = pd.DataFrame([{**row, "worst_case_clean": 0.75} for row in rows], columns=list(COLUMNS))
+    every_point = pd.DataFrame(rows, columns=list(COLUMNS))  # a run from before: no acc_at_eps/0 logged
+    clean = lambda frame: tables.accuracy_summary(frame).query("epsilon == 0")["mean"].iloc[0]  # noqa: E731
+    assert clean(subset) == 0.75  # the worst case's points, not clean_acc over every point
+    assert clean(every_point) == 0.90
