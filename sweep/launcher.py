@@ -13,7 +13,7 @@ from typing import Any
 from trainables.config import TrialConfig
 from trainables.tracking import keys
 
-from . import ray_auth
+from . import ray_auth, signals
 from .failures import failure_cause
 
 
@@ -103,6 +103,7 @@ def connect_ray(address: str | None) -> None:
     else:
         ray.init(num_cpus=os.cpu_count(), include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
                  runtime_env={"env_vars": worker_env})
+    signals.take_back()  # ray.init installed its own SIGTERM handler (a stack dump and abort)
 
 
 def check_resources(trials: list[TrialConfig]) -> None:

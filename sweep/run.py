@@ -18,7 +18,7 @@ from search_spaces import PROFILES, SWEEPS, Sweep, expand, get_sweep, parse_only
 from trainables.config import TrialConfig, experiment_name, format_epsilon, parse_assignments
 from trainables.registry import DuplicateNameError
 
-from . import validate
+from . import signals, validate
 from .cost import describe_cost, describe_total, trial_cost
 from .data_prep import check_data_folders, prepare_data
 from .launcher import LaunchSettings, UsageError, summary_table
@@ -96,8 +96,14 @@ def describe_trial(index: int, trial: TrialConfig) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Exit 0: every trial finished; 1: a trial or the launch failed after it started (traceback on stderr);
-    2: bad input, found before any trial starts (one line); 130: interrupted."""
+    2: bad input, found before any trial starts (one line); 130: interrupted (Ctrl-C); 143 / 129: ended by
+    SIGTERM / SIGHUP, which stop the sweep like Ctrl-C (sweep.signals)."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    with signals.as_interrupts():
+        return _main(argv)
+
+
+def _main(argv: list[str]) -> int:
     try:
         plan = prepare(build_parser().parse_args(argv))
         return 0 if plan is None else launch(plan)
@@ -105,8 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"\ninterrupted; continue with:\n  {resume_command(argv)}", file=sys.stderr)
-        return 130
+        ended = "interrupted" if signals.exit_status() == 130 else f"stopped by {signals.received_name()}"
+        print(f"\n{ended}; continue with:\n  {resume_command(argv)}", file=sys.stderr)
+        return signals.exit_status()
     except BrokenPipeError:  # the reader left (`--dry-run --json | head -1`): nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
