@@ -1,0 +1,118 @@
+"""Faults around a sweep (issue 26), without Ray: signals to the driver, runs left RUNNING by a driver that is
+gone, a second driver of the same sweep, malformed or damaged prepared entries, the report of an unfinished sweep.
+Ray Tune's Tuner is the fake of test_sweep_identity."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import mlflow
+import numpy as np
+import pytest
+
+from sweep.run import main
+from test_sweep_identity import argv, evaluated, fake_ray, toy_pair  # noqa: F401 - fake_ray is a fixture
+
+
+def parent_runs(folder):
+    client = mlflow.MlflowClient(f"sqlite:///{folder}/mlflow.db")
+    experiment = client.get_experiment_by_name("toy_pair-tiny")
+    return [r for r in client.search_runs([experiment.experiment_id]) if r.data.tags.get("kind") == "sweep"]
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_sigterm_or_sighup_to_the_driver_ends_it_like_ctrl_c(tmp_path, fake_ray, capsys, signum, status):
+    def fit_then_signal():
+        os.kill(os.getpid(), signum)  # the scheduler's signal, while Tune runs the trials
+        return [evaluated()]
+
+    fake_ray.fit = fit_then_signal
+    command = argv(tmp_path)
+    assert main(command) == status
+    err = capsys.readouterr().err
+    assert f"stopped by {signal.Signals(signum).name}" in err
+    assert err.strip().splitlines()[-1].strip() == "python -m sweep.run " + " ".join(command) + " --resume"
+    (parent,) = parent_runs(tmp_path)
+    assert parent.info.status == "KILLED"
+    assert signal.getsignal(signum) is signal.SIG_DFL  # the test runner's handler is back
+
+
+# ---------------------------------------------------------------- prepared entries
+
+def built_entry(folder, images):
+    from trainables.data import cache
+
+    entry = folder / "entry"
+    cache.load_or_build(entry, saving(images=images, ids=np.arange(len(images))), fingerprint="f")
+    return entry
+
+
+def saving(**arrays):
+    from trainables.data import cache
+
+    def build(folder):
+        for name, array in arrays.items():
+            cache.save_array(folder, name, array)
+    return build
+
+
+MALFORMED = {
+    "a list": lambda m: [m],
+    "a string": lambda m: "entry",
+    "no arrays": lambda m: {k: v for k, v in m.items() if k != "arrays"},
+    "arrays a list": lambda m: {**m, "arrays": list(m["arrays"])},
+    "an array without bytes": lambda m: {**m, "arrays": {"images": {k: v for k, v in m["arrays"]["images"].items()
+                                                                   if k != "bytes"}, "ids": m["arrays"]["ids"]}},
+    "bytes as text": lambda m: {**m, "arrays": {**m["arrays"], "ids": {**m["arrays"]["ids"], "bytes": "80"}}},
+    "no checksums": lambda m: {**m, "arrays": {**m["arrays"], "ids": {**m["arrays"]["ids"], "checksums": None}}},
+}
+
+
+@pytest.mark.parametrize("shape", MALFORMED)
+def test_a_malformed_manifest_of_any_shape_is_rebuilt_with_one_warning(tmp_path, caplog, shape):
+    import json
+
+    from trainables.data import cache
+
+    images = np.full((40, 8, 8), 7, np.uint8)
+    entry = built_entry(tmp_path, images)
+    manifest = entry / cache.MANIFEST
+    manifest.write_text(json.dumps(MALFORMED[shape](json.loads(manifest.read_text()))))
+    with caplog.at_level("WARNING"):
+        arrays, ready = cache.load_or_build(entry, saving(images=images, ids=np.arange(40)), fingerprint="f")
+    assert not ready and int(arrays["images"].sum()) == 7 * images.size
+    assert [r.getMessage() for r in caplog.records].count(caplog.records[0].getMessage()) == 1
+    assert len(caplog.records) == 1 and "rebuilding it" in caplog.text
+    assert cache.load_or_build(entry, lambda folder: pytest.fail("rebuilt twice"), fingerprint="f")[1]
+
+
+def test_zeroed_image_bytes_are_detected_and_the_entry_rebuilt(tmp_path, caplog):
+    from trainables.data import cache
+
+    images = np.arange(300 * 16 * 16 * 3, dtype=np.uint32).astype(np.uint8).reshape(300, 16, 16, 3) | 1
+    entry = built_entry(tmp_path, images)
+    assert cache.load_or_build(entry, lambda folder: pytest.fail("a sound entry was rebuilt"), fingerprint="f")[1]
+    with open(entry / "images.npy", "r+b") as stream:  # black images where the data was, in place
+        stream.seek(-5 * 16 * 16 * 3, 2)
+        stream.write(bytes(5 * 16 * 16 * 3))
+    with caplog.at_level("WARNING"):
+        arrays, ready = cache.load_or_build(entry, saving(images=images, ids=np.arange(300)), fingerprint="f")
+    assert not ready and "fail their checksum" in caplog.text
+    np.testing.assert_array_equal(arrays["images"], images)
+
+
+def test_an_entry_is_verified_once_per_node_until_a_file_of_it_changes(tmp_path, monkeypatch):
+    from trainables.data import cache, checksums
+
+    entry = built_entry(tmp_path, np.ones((20, 4, 4), np.uint8))
+    reads = []
+    original = checksums.first_bad_chunk
+    monkeypatch.setattr(checksums, "first_bad_chunk", lambda path, expected: reads.append(path.name) or
+                        original(path, expected))
+    for _ in range(3):
+        assert cache.read_entry(entry, "f") is not None
+    assert reads == []  # verified when it was built and first read: no trial start reads it again
+    os.utime(entry / "ids.npy")  # written since
+    assert cache.read_entry(entry, "f") is not None
+    assert sorted(reads) == ["ids.npy", "images.npy"]
