@@ -18,7 +18,7 @@ from search_spaces import PROFILES, SWEEPS, Sweep, expand, get_sweep, parse_only
 from trainables.config import TrialConfig, experiment_name, format_epsilon, parse_assignments
 from trainables.registry import DuplicateNameError
 
-from . import signals, validate
+from . import signals, space, validate
 from .cost import describe_cost, describe_total, trial_cost
 from .data_prep import check_data_folders, prepare_data
 from .launcher import LaunchSettings, UsageError, summary_table
@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
+    plan = None
     try:
         plan = prepare(build_parser().parse_args(argv))
         return 0 if plan is None else launch(plan)
@@ -117,7 +118,11 @@ def _main(argv: list[str]) -> int:
     except BrokenPipeError:  # the reader left (`--dry-run --json | head -1`): nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except Exception:  # after launch: Ray, TensorFlow or MLflow broke; not the user's typing
+    except Exception as error:  # after launch: Ray, TensorFlow or MLflow broke; not the user's typing
+        full = plan and space.disk_full_line(error, plan.settings.storage, plan.tracking_uri)
+        if full:
+            print(f"error: {full}\ncontinue with:\n  {resume_command(argv)}", file=sys.stderr)
+            return 1
         traceback.print_exc()
         print("error: the sweep failed after it started (traceback above)", file=sys.stderr)
         return 1
@@ -215,6 +220,7 @@ def _prepare(args: argparse.Namespace) -> Plan | None:
         validate.check_fits(trials, [node], where="this machine's local Ray")
     uri = args.tracking_uri or tracking.default_tracking_uri()
     tracking.check_tracking_uri(uri)
+    space.check_space(storage, uri, min(len(trials), args.max_concurrent or os.cpu_count() or 1))
     if args.address:
         launcher.check_address(args.address)
         if uri.startswith("sqlite:"):

@@ -116,3 +116,34 @@ def test_an_entry_is_verified_once_per_node_until_a_file_of_it_changes(tmp_path,
     os.utime(entry / "ids.npy")  # written since
     assert cache.read_entry(entry, "f") is not None
     assert sorted(reads) == ["ids.npy", "images.npy"]
+
+
+# ---------------------------------------------------------------- full disks
+
+def test_a_full_disk_at_storage_is_one_line_before_launch_naming_the_place_and_the_space(tmp_path, fake_ray, capsys,
+                                                                                         monkeypatch):
+    from trainables.runtime import disk
+
+    monkeypatch.setattr(disk, "free_bytes", lambda path: 10_000_000)
+    assert main(argv(tmp_path)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and fake_ray.given == []
+    assert f"no space left for Ray's results (--storage) at {tmp_path / 'ray'}: needs 3.0 GB, 10.0 MB free" in err
+    monkeypatch.setattr(disk, "free_bytes", lambda path: 100_000_000_000)  # space freed: the same command runs
+    assert main(argv(tmp_path)) == 0 and len(fake_ray.given) == 2
+
+
+def test_a_tracking_store_that_fills_after_launch_is_one_line_and_the_resume_then_works(tmp_path, fake_ray, capsys):
+    from mlflow.exceptions import MlflowException
+
+    def fit_on_a_full_disk():
+        raise MlflowException("(sqlite3.OperationalError) database or disk is full\n[SQL: INSERT INTO metrics]")
+
+    fake_ray.fit = fit_on_a_full_disk
+    command = argv(tmp_path)
+    assert main(command) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"error: no space left for the tracking store at {tmp_path}: needs 200.0 MB" in err
+    assert err.strip().endswith(" --resume")
+    del fake_ray.fit
+    assert main(command + ["--resume"]) == 0

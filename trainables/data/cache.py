@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock, Timeout
 
+from ..runtime.disk import describe_bytes, free_bytes
 from . import checksums
 from .errors import DataError
 
@@ -86,8 +87,8 @@ class ArrayFile:
                 else:
                     stream.truncate(self.nbytes)
             except OSError as error:
-                raise OSError(error.errno, f"{error.strerror}: {self.path.name} needs "
-                                           f"{self.nbytes / 1e9:.2f} GB") from None
+                raise OSError(error.errno, f"{error.strerror}: {self.path.name} needs {describe_bytes(self.nbytes)}, "
+                                           f"{describe_bytes(free_bytes(self.path))} free") from None
 
     def write_rows(self, start: int, rows: np.ndarray) -> None:
         """rows: (n, *shape[1:]) in this file's dtype, written at rows start .. start + n - 1."""
