@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trainables.config import TrialConfig
-from trainables.tracking import keys
+from trainables.tracking import keys, lease
 
 from . import ray_auth, signals
 from .failures import failure_cause
@@ -242,9 +242,11 @@ def run_grid(trials: list[TrialConfig], experiment_id: str, settings: LaunchSett
               "config; not run again)", flush=True)
 
     def start_parent(resume: bool) -> str:
-        return tracking.start_sweep_run(settings.tracking_uri, experiment_id, sweep=first.sweep, profile=first.profile,
-                                        sweep_kind=settings.sweep_kind, trials=len(trials), resume=resume,
-                                        digest=sweep_id)
+        run_id = tracking.start_sweep_run(settings.tracking_uri, experiment_id, sweep=first.sweep, profile=first.profile,
+                                          sweep_kind=settings.sweep_kind, trials=len(trials), resume=resume,
+                                          digest=sweep_id)
+        lease.hold(settings.tracking_uri, experiment_id, run_id, sweep_id, first.experiment_name)
+        return run_id
 
     from . import progress
 
@@ -336,8 +338,10 @@ def run_search(base: TrialConfig, space: dict[str, Any], experiment_id: str, set
                             storage=storage, study_name=base.experiment_name)
     name = f"{base.experiment_name}-{time.strftime('%Y%m%d-%H%M%S')}"
     progress.start(settings.trials, settings.tracking_uri, base.experiment_name)
+    digest = tracking.sweep_digest([base], settings.tracking_uri)
     parent = tracking.start_sweep_run(settings.tracking_uri, experiment_id, sweep=base.sweep, profile=base.profile,
-                                      sweep_kind=settings.sweep_kind, trials=settings.trials)
+                                      sweep_kind=settings.sweep_kind, trials=settings.trials, digest=digest)
+    lease.hold(settings.tracking_uri, experiment_id, parent, digest, base.experiment_name)
     tuner = tune.Tuner(
         trainable_with_resources([base]),
         param_space={"trial": base.to_dict(), **run_settings(settings, experiment_id, parent), **space},

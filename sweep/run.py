@@ -17,6 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first
 from search_spaces import PROFILES, SWEEPS, Sweep, expand, get_sweep, parse_only, select_trials
 from trainables.config import TrialConfig, experiment_name, format_epsilon, parse_assignments
 from trainables.registry import DuplicateNameError
+from trainables.tracking import lease
 
 from . import signals, space, validate
 from .cost import describe_cost, describe_total, trial_cost
@@ -108,7 +109,7 @@ def _main(argv: list[str]) -> int:
     try:
         plan = prepare(build_parser().parse_args(argv))
         return 0 if plan is None else launch(plan)
-    except UsageError as error:
+    except (UsageError, lease.SweepBusy) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -243,6 +244,21 @@ def _prepare(args: argparse.Namespace) -> Plan | None:
 
 def launch(plan: Plan) -> int:
     """Start (or join) Ray and run the trials. UsageError still means bad input found before any trial started."""
+    with lease.heartbeats():
+        return _launch(plan)
+
+
+def claim_sweep(plan: Plan, experiment_id: str) -> None:
+    """First of all: close the runs that drivers now gone left RUNNING, and stop if a live driver runs this sweep."""
+    from trainables import tracking
+
+    for line in lease.end_ghosts(plan.tracking_uri, experiment_id):
+        print(line, flush=True)
+    digest = tracking.sweep_digest(plan.trials[:1] if plan.sweep.search_space else plan.trials, plan.tracking_uri)
+    lease.refuse_if_live(plan.tracking_uri, experiment_id, digest, plan.trials[0].experiment_name)
+
+
+def _launch(plan: Plan) -> int:
     from trainables import tracking
 
     from . import launcher
@@ -254,8 +270,10 @@ def launch(plan: Plan) -> int:
             experiment = pool.submit(tracking.ensure_experiment, uri, trials[0].experiment_name)
             launcher.connect_ray(settings.address)
             experiment_id = experiment.result()
+        claim_sweep(plan, experiment_id)
     else:  # a grid whose trials all finished shows their results without starting or joining Ray
         experiment_id = tracking.ensure_experiment(uri, trials[0].experiment_name)
+        claim_sweep(plan, experiment_id)
         settled = launcher.settled_before_ray(trials, experiment_id, settings)
         if settled is not None:
             return report_results(settled, uri, trials[0].experiment_name)

@@ -147,3 +147,128 @@ def test_a_tracking_store_that_fills_after_launch_is_one_line_and_the_resume_the
     assert err.strip().endswith(" --resume")
     del fake_ray.fit
     assert main(command + ["--resume"]) == 0
+
+
+# ---------------------------------------------------------------- ghosts and a second driver
+
+def sweep_parent(folder, *, driver: str | None, heartbeat_age: float = 0.0, trials_running: int = 1):
+    """A parent run of toy_pair as a driver leaves it (lease tags as trainables.tracking.lease writes them), with
+    RUNNING trial runs under it; returns (client, parent id, trial run ids)."""
+    import socket
+    import time
+
+    from trainables import tracking
+    from trainables.tracking import keys
+
+    uri = f"sqlite:///{folder}/mlflow.db"
+    trials = toy_pair()
+    experiment = tracking.ensure_experiment(uri, trials[0].experiment_name)
+    client = mlflow.MlflowClient(uri)
+    tags = {keys.TAG_KIND: keys.SWEEP_KIND, keys.TAG_SWEEP_DIGEST: tracking.sweep_digest(trials, uri)}
+    if driver:
+        now = time.time()
+        tags.update({keys.TAG_DRIVER: f"{socket.gethostname()}:{driver}" if driver.isdigit() else driver,
+                     keys.TAG_DRIVER_SINCE: str(now - heartbeat_age - 60), keys.TAG_HEARTBEAT: str(now - heartbeat_age)})
+    parent = client.create_run(experiment, run_name="toy_pair-tiny", tags=tags).info.run_id
+    children = [client.create_run(experiment, run_name=trial.run_name, tags={keys.TAG_PARENT: parent}).info.run_id
+                for trial in trials[:trials_running]]
+    return client, parent, children
+
+
+def dead_pid() -> int:
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+@pytest.mark.parametrize("extra", [[], ["--fresh"], ["--resume"]])
+@pytest.mark.parametrize("gone", ["dead pid on this host", "silent on another host"])
+def test_runs_left_running_by_a_gone_driver_are_closed_first_whatever_the_options(tmp_path, fake_ray, capsys,
+                                                                                   extra, gone):
+    driver = str(dead_pid()) if gone.startswith("dead") else "elsewhere:123"
+    client, parent, children = sweep_parent(tmp_path, driver=driver, heartbeat_age=0 if gone.startswith("dead") else 600)
+    assert main(argv(tmp_path, *extra)) == 0
+    assert "left RUNNING" in capsys.readouterr().out
+    for run_id in [parent, *children]:
+        run = client.get_run(run_id)
+        assert run.info.status == "KILLED" and "ended_by" in run.data.tags, gone
+    assert len(fake_ray.given) == 2  # then the sweep ran as asked
+
+
+def test_a_second_driver_of_a_live_sweep_exits_2_naming_it_and_never_suggests_resume(tmp_path, fake_ray, capsys):
+    import socket
+
+    client, parent, children = sweep_parent(tmp_path, driver=str(os.getppid()))  # alive, heartbeat fresh
+    (tmp_path / "ray" / "toy_pair-tiny-0123abcd").mkdir(parents=True)
+    assert main(argv(tmp_path)) == 2
+    err = capsys.readouterr().err
+    assert len([line for line in err.splitlines() if "mlflow.store.db" not in line]) == 1  # MLflow's creating the store
+    assert "--resume" not in err
+    assert f"running in another driver: pid {os.getppid()} on host {socket.gethostname()} since" in err
+    assert fake_ray.given == [] and client.get_run(parent).info.status == "RUNNING"
+    assert main(argv(tmp_path, "--resume")) == 2 and main(argv(tmp_path, "--fresh")) == 2
+    assert all(client.get_run(run_id).info.status == "RUNNING" for run_id in children)
+
+
+def test_of_two_drivers_that_open_parent_runs_together_the_later_gives_way(tmp_path):
+    from trainables import tracking
+    from trainables.tracking import lease
+
+    client, first, _ = sweep_parent(tmp_path, driver=str(os.getppid()), trials_running=0)
+    uri, trials = f"sqlite:///{tmp_path}/mlflow.db", toy_pair()
+    experiment = client.get_experiment_by_name("toy_pair-tiny").experiment_id
+    digest = tracking.sweep_digest(trials, uri)
+    second = tracking.start_sweep_run(uri, experiment, sweep="toy_pair", profile="tiny", sweep_kind="grid", trials=2,
+                                      digest=digest)
+    with lease.heartbeats(), pytest.raises(lease.SweepBusy, match=f"pid {os.getppid()}"):
+        lease.hold(uri, experiment, second, digest, "toy_pair-tiny")
+    assert client.get_run(second).info.status == "KILLED" and client.get_run(first).info.status == "RUNNING"
+
+
+def test_a_held_lease_is_renewed_and_a_live_driver_is_not_a_ghost(tmp_path, monkeypatch):
+    import time
+
+    from trainables import tracking
+    from trainables.tracking import keys, lease
+
+    monkeypatch.setattr(lease, "HEARTBEAT_S", 0.2)
+    monkeypatch.setenv(lease.TIMEOUT_ENV, "1")
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    experiment = tracking.ensure_experiment(uri, "toy_pair-tiny")
+    run_id = tracking.start_sweep_run(uri, experiment, sweep="toy_pair", profile="tiny", sweep_kind="grid", trials=2,
+                                      digest="d")
+    client = mlflow.MlflowClient(uri)
+    with lease.heartbeats():
+        lease.hold(uri, experiment, run_id, "d", "toy_pair-tiny")
+        first = float(client.get_run(run_id).data.tags[keys.TAG_HEARTBEAT])
+        time.sleep(1.5)  # longer than the timeout: only the heartbeat keeps it alive
+        assert float(client.get_run(run_id).data.tags[keys.TAG_HEARTBEAT]) > first
+        assert lease.end_ghosts(uri, experiment) == [] and client.get_run(run_id).info.status == "RUNNING"
+    time.sleep(1.5)  # released without closing (a driver frozen, or its host gone): silent past the timeout
+    client.set_tag(run_id, keys.TAG_DRIVER, "elsewhere:1")
+    assert len(lease.end_ghosts(uri, experiment)) == 1 and client.get_run(run_id).info.status == "KILLED"
+
+
+CREATE_STORE = """
+import sys, time
+from trainables import tracking
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+print(tracking.ensure_experiment(sys.argv[1], "toy_pair-tiny"))
+"""
+
+
+def test_two_processes_creating_a_new_tracking_store_at_once_both_succeed(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    uri, start = f"sqlite:///{tmp_path}/mlflow.db", str(time.time() + 6)  # both past their imports by then
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    processes = [subprocess.Popen([sys.executable, "-c", CREATE_STORE, uri, start], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    outputs = [process.communicate(timeout=120) for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs[0][1][-2000:] + outputs[1][1][-2000:]
+    assert outputs[0][0] == outputs[1][0]  # one experiment

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from . import keys
+from . import keys, store_lock
 from .identity import sweep_digest, trial_digest, trial_digests  # noqa: F401 - part of the interface
 from .keys import *  # noqa: F401,F403 - the names are part of this module's interface
 
@@ -88,14 +88,22 @@ def _client(tracking_uri: str):
 def ensure_experiment(tracking_uri: str, name: str) -> str:
     """The experiment's id, created if new; with sqlite its artifacts live beside the database file, not in the
     current folder (two stores would otherwise share ./mlruns/<id>)."""
-    client = _client(tracking_uri)
-    experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        return experiment.experiment_id
-    location = None
-    if tracking_uri.startswith(_SQLITE):
-        location = (Path(tracking_uri[len(_SQLITE):]).parent / "mlartifacts" / name).as_uri()
-    return client.create_experiment(name, artifact_location=location)
+    from mlflow.exceptions import MlflowException
+
+    with store_lock.first_use(tracking_uri):  # two drivers creating one store (or experiment) at once
+        client = _client(tracking_uri)
+        experiment = client.get_experiment_by_name(name)
+        if experiment is not None:
+            return experiment.experiment_id
+        location = None
+        if tracking_uri.startswith(_SQLITE):
+            location = (Path(tracking_uri[len(_SQLITE):]).parent / "mlartifacts" / name).as_uri()
+        try:
+            return client.create_experiment(name, artifact_location=location)
+        except MlflowException as error:  # an http:// store: another driver created it a moment ago
+            if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            return client.get_experiment_by_name(name).experiment_id
 
 
 # ---------------------------------------------------------------- a sweep's parent run (driver)
