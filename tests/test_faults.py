@@ -272,3 +272,23 @@ def test_two_processes_creating_a_new_tracking_store_at_once_both_succeed(tmp_pa
     outputs = [process.communicate(timeout=120) for process in processes]
     assert [process.returncode for process in processes] == [0, 0], outputs[0][1][-2000:] + outputs[1][1][-2000:]
     assert outputs[0][0] == outputs[1][0]  # one experiment
+
+
+# ---------------------------------------------------------------- the report of an unfinished sweep
+
+def test_the_report_names_unfinished_failed_and_never_started_trials_against_the_grid(tmp_path):
+    from analysis.completeness import completeness_lines
+    from trainables.tracking import keys
+
+    none, soft = sorted(toy_pair(), key=lambda t: t.attention)
+    client, parent, (child,) = sweep_parent(tmp_path, driver=str(dead_pid()))  # the driver was SIGKILLed
+    assert client.get_run(child).info.run_name == none.run_name
+    experiment = client.get_experiment_by_name("toy_pair-tiny").experiment_id
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    assert completeness_lines(uri, experiment, "toy_pair", "tiny") == [
+        "trials: 0 of 2 finished, 1 unfinished (driver gone), 1 never started",
+        f"  unfinished (driver gone): {none.run_name}", f"  never started: {soft.run_name}"]
+    failed = client.create_run(experiment, run_name=soft.run_name, tags={keys.TAG_PARENT: parent}).info.run_id
+    client.set_terminated(failed, "FAILED")
+    assert completeness_lines(uri, experiment, "toy_pair", "tiny")[0] == (
+        "trials: 0 of 2 finished, 1 unfinished (driver gone), 1 failed")
