@@ -292,3 +292,27 @@ def test_the_report_names_unfinished_failed_and_never_started_trials_against_the
     client.set_terminated(failed, "FAILED")
     assert completeness_lines(uri, experiment, "toy_pair", "tiny")[0] == (
         "trials: 0 of 2 finished, 1 unfinished (driver gone), 1 failed")
+
+
+def test_a_tracking_store_that_stops_answering_is_said_on_the_driver_console_once_and_when_back(tmp_path, monkeypatch,
+                                                                                                 capsys):
+    from trainables import tracking
+    from trainables.tracking import lease
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    experiment = tracking.ensure_experiment(uri, "toy_pair-tiny")
+    run_id = tracking.start_sweep_run(uri, experiment, sweep="toy_pair", profile="tiny", sweep_kind="grid", trials=2)
+    beats = lease._Heartbeats()
+
+    class Down:
+        def set_tag(self, *args):
+            raise ConnectionError("connection refused")
+
+    monkeypatch.setattr(lease, "_client", lambda uri: Down())
+    for _ in range(3):
+        beats.renew(run_id, uri)
+    monkeypatch.undo()
+    beats.renew(run_id, uri)
+    err = capsys.readouterr().err
+    assert err.count(f"warning: MLflow at {uri} not answering since") == 1 and "trials keep training" in err
+    assert f"MLflow at {uri} answers again after" in err

@@ -10,7 +10,8 @@ once), or when it has no lease and started more than that long ago (a driver of 
 drivers' parent runs and their RUNNING trial runs are closed KILLED with tag `ended_by`: `end_ghosts`, called first
 by every invocation. `refuse_if_live` stops a second driver before it starts anything; `hold` takes the lease
 on the parent run a driver opened, and when two drivers opened parent runs of one digest at the same moment the
-later one gives way (SweepBusy: exit 2).
+later one gives way (SweepBusy: exit 2). The heartbeat also notices a tracking store that stops answering and
+says so on the driver's console (within HEARTBEAT_S plus the MLflow client's own retries).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import sys
 import threading
 import time
 from typing import Iterator
@@ -124,14 +126,29 @@ class _Heartbeats:
 
     def __init__(self) -> None:
         self.runs: dict[str, str] = {}  # run id -> tracking URI
+        self.down_since: dict[str, float] = {}  # tracking URI -> when it stopped answering
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
 
     def beat(self) -> None:
         while not self.stop.wait(HEARTBEAT_S):
             for run_id, uri in list(self.runs.items()):
-                with contextlib.suppress(Exception):  # a store outage: the next beat tries again
-                    _client(uri).set_tag(run_id, keys.TAG_HEARTBEAT, f"{time.time():.3f}")
+                self.renew(run_id, uri)
+
+    def renew(self, run_id: str, uri: str) -> None:
+        """One heartbeat; a store that stops answering is said on the console once, and again when it is back."""
+        try:
+            _client(uri).set_tag(run_id, keys.TAG_HEARTBEAT, f"{time.time():.3f}")
+        except Exception as error:  # noqa: BLE001 - an outage: the next beat tries again
+            if uri not in self.down_since:
+                self.down_since[uri] = time.time()
+                since = time.strftime("%H:%M:%S", time.localtime(self.down_since[uri]))
+                print(f"warning: MLflow at {uri} not answering since {since} ({type(error).__name__}); "
+                      "trials keep training and retry", file=sys.stderr, flush=True)
+            return
+        if uri in self.down_since:
+            print(f"MLflow at {uri} answers again after {time.time() - self.down_since.pop(uri):.0f} s",
+                  file=sys.stderr, flush=True)
 
 
 _held = _Heartbeats()
@@ -168,4 +185,4 @@ def heartbeats() -> Iterator[None]:
         _held.stop.set()
         if _held.thread is not None:
             _held.thread.join(timeout=HEARTBEAT_S + 5)
-        _held.thread, _held.runs = None, {}
+        _held.thread, _held.runs, _held.down_since = None, {}, {}
