@@ -28,6 +28,7 @@ from trainables.runtime.cli import OneLineParser
 from trainables.tracking import keys
 
 from . import figures, paper_numbers, units
+from .completeness import completeness_lines
 from .evidence import Evidence, gather_evidence
 from .evidence_report import evidence_html, evidence_lines
 from .load import (
@@ -421,7 +422,8 @@ def main(argv: list[str] | None = None) -> int:
     for warning in frame.attrs["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
     evidence = load_evidence(frame, args.sweep, args.profile, args.tracking_uri)
-    print("\n".join([text_report(frame), *evidence_lines(evidence)]), flush=True)
+    print("\n".join([text_report(frame), *evidence_lines(evidence), *completeness_lines(
+        frame.attrs["tracking_uri"], frame.attrs["experiment_id"], args.sweep, args.profile)]), flush=True)
     if args.text_only:
         return 0
     out_dir = args.out or Path("reports") / experiment_name(args.sweep, args.profile)

@@ -17,10 +17,10 @@ from trainables.config import TrialConfig
 from trainables.models.registry import get_backbone
 from trainables.runtime.resources import tune_resources
 from trainables import tracking
-from trainables.tracking import keys
+from trainables.tracking import keys, lease
 from trainables.trial import run_trial
 
-from . import ray_auth
+from . import ray_auth, signals
 from .errors import UsageError
 from .failures import failure_cause
 from .labels import trial_label, trial_label_from_config
@@ -107,6 +107,7 @@ def connect_ray(address: str | None) -> None:
     else:
         ray.init(num_cpus=os.cpu_count(), include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
                  runtime_env={"env_vars": worker_env})
+    signals.take_back()  # ray.init installed its own SIGTERM handler (a stack dump and abort)
 
 
 def check_resources(trials: list[TrialConfig]) -> None:
@@ -228,9 +229,11 @@ def run_grid(trials: list[TrialConfig], experiment_id: str, settings: LaunchSett
               "config; not run again)", flush=True)
 
     def start_parent(resume: bool) -> str:
-        return tracking.start_sweep_run(settings.tracking_uri, experiment_id, sweep=first.sweep, profile=first.profile,
-                                        sweep_kind=settings.sweep_kind, trials=len(trials), resume=resume,
-                                        digest=sweep_id)
+        run_id = tracking.start_sweep_run(settings.tracking_uri, experiment_id, sweep=first.sweep, profile=first.profile,
+                                          sweep_kind=settings.sweep_kind, trials=len(trials), resume=resume,
+                                          digest=sweep_id)
+        lease.hold(settings.tracking_uri, experiment_id, run_id, sweep_id, first.experiment_name)
+        return run_id
 
     from . import progress
 
@@ -318,8 +321,10 @@ def run_search(base: TrialConfig, space: dict[str, Any], experiment_id: str, set
                             storage=storage, study_name=base.experiment_name)
     name = f"{base.experiment_name}-{time.strftime('%Y%m%d-%H%M%S')}"
     progress.start(settings.trials, settings.tracking_uri, base.experiment_name)
+    digest = tracking.sweep_digest([base], settings.tracking_uri)
     parent = tracking.start_sweep_run(settings.tracking_uri, experiment_id, sweep=base.sweep, profile=base.profile,
-                                      sweep_kind=settings.sweep_kind, trials=settings.trials)
+                                      sweep_kind=settings.sweep_kind, trials=settings.trials, digest=digest)
+    lease.hold(settings.tracking_uri, experiment_id, parent, digest, base.experiment_name)
     tuner = tune.Tuner(
         trainable_with_resources([base]),
         param_space={"trial": base.to_dict(), **run_settings(settings, experiment_id, parent), **space},

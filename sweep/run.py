@@ -19,8 +19,9 @@ from trainables.config import TrialConfig, experiment_name, format_epsilon, pars
 from trainables import tracking
 from trainables.registry import DuplicateNameError
 from trainables.runtime.cli import OneLineParser
+from trainables.tracking import lease
 
-from . import launcher, validate
+from . import launcher, signals, space, validate
 from .cost import describe_cost, describe_total, trial_cost
 from .data_prep import check_data_folders, prepare_data
 from .errors import UsageError
@@ -95,21 +96,33 @@ def describe_trial(index: int, trial: TrialConfig) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Exit 0: every trial finished; 1: a trial or the launch failed after it started (traceback on stderr);
-    2: bad input, found before any trial starts (one line); 130: interrupted."""
+    2: bad input, found before any trial starts (one line); 130: interrupted (Ctrl-C); 143 / 129: ended by
+    SIGTERM / SIGHUP, which stop the sweep like Ctrl-C (sweep.signals)."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    with signals.as_interrupts():
+        return _main(argv)
+
+
+def _main(argv: list[str]) -> int:
+    plan = None
     try:
         plan = prepare(build_parser().parse_args(argv))
         return 0 if plan is None else launch(plan)
-    except UsageError as error:
+    except (UsageError, lease.SweepBusy) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"\ninterrupted; continue with:\n  {resume_command(argv)}", file=sys.stderr)
-        return 130
+        ended = "interrupted" if signals.exit_status() == 130 else f"stopped by {signals.received_name()}"
+        print(f"\n{ended}; continue with:\n  {resume_command(argv)}", file=sys.stderr)
+        return signals.exit_status()
     except BrokenPipeError:  # the reader left (`--dry-run --json | head -1`): nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except Exception:  # after launch: Ray, TensorFlow or MLflow broke; not the user's typing
+    except Exception as error:  # after launch: Ray, TensorFlow or MLflow broke; not the user's typing
+        full = plan and space.disk_full_line(error, plan.settings.storage, plan.tracking_uri)
+        if full:
+            print(f"error: {full}\ncontinue with:\n  {resume_command(argv)}", file=sys.stderr)
+            return 1
         traceback.print_exc()
         print("error: the sweep failed after it started (traceback above)", file=sys.stderr)
         return 1
@@ -206,6 +219,7 @@ def _prepare(args: argparse.Namespace) -> Plan | None:
         validate.check_fits(trials, [node], where="this machine's local Ray")
     uri = args.tracking_uri or tracking.default_tracking_uri()
     tracking.check_tracking_uri(uri)
+    space.check_space(storage, uri, min(len(trials), args.max_concurrent or os.cpu_count() or 1))
     if args.address:
         launcher.check_address(args.address)
         if uri.startswith("sqlite:"):
@@ -228,6 +242,19 @@ def _prepare(args: argparse.Namespace) -> Plan | None:
 
 def launch(plan: Plan) -> int:
     """Start (or join) Ray and run the trials. UsageError still means bad input found before any trial started."""
+    with lease.heartbeats():
+        return _launch(plan)
+
+
+def claim_sweep(plan: Plan, experiment_id: str) -> None:
+    """First of all: close the runs that drivers now gone left RUNNING, and stop if a live driver runs this sweep."""
+    for line in lease.end_ghosts(plan.tracking_uri, experiment_id):
+        print(line, flush=True)
+    digest = tracking.sweep_digest(plan.trials[:1] if plan.sweep.search_space else plan.trials, plan.tracking_uri)
+    lease.refuse_if_live(plan.tracking_uri, experiment_id, digest, plan.trials[0].experiment_name)
+
+
+def _launch(plan: Plan) -> int:
 
     sweep, trials, uri, settings = plan.sweep, plan.trials, plan.tracking_uri, plan.settings
     print(f"MLflow tracking URI: {uri}", flush=True)
@@ -236,8 +263,10 @@ def launch(plan: Plan) -> int:
             experiment = pool.submit(tracking.ensure_experiment, uri, trials[0].experiment_name)
             launcher.connect_ray(settings.address)
             experiment_id = experiment.result()
+        claim_sweep(plan, experiment_id)
     else:  # a grid whose trials all finished shows their results without starting or joining Ray
         experiment_id = tracking.ensure_experiment(uri, trials[0].experiment_name)
+        claim_sweep(plan, experiment_id)
         settled = launcher.settled_before_ray(trials, experiment_id, settings)
         if settled is not None:
             return report_results(settled, uri, trials[0].experiment_name)

@@ -6,7 +6,8 @@ a Lustre scratch): the prepare step's Ray tasks on any node write into it and tr
 
 An entry is a folder `<source>-<task>-<size>px-<key>/` of `.npy` files (opened with mmap_mode="r": the page
 cache, not the trial's private memory, holds what is read) and a `manifest.json` (format version, the data
-folder's fingerprint, each array's shape and dtype). key is a SHA-256 over: source, task, image size,
+folder's fingerprint, each array's shape, dtype and per-chunk checksums, verified once per node: checksums.py).
+key is a SHA-256 over: source, task, image size,
 PREPROCESS_VERSION, the data folder's absolute path and the ids of the records read. Without max_train / max_test
 every record is read, so all seeds share one entry (the seeded split is applied when a trial opens it).
 
@@ -14,7 +15,8 @@ Writes: a build fills a temporary folder beside the entry (the image file is all
 too small fails at once with a clear error) and is renamed into place, so a reader sees a complete entry or none;
 a failed build leaves nothing behind. The first process to miss builds under a `filelock.FileLock`
 (`<entry>.lock`); others wait, then read it. An entry that is incomplete, truncated, from another format version,
-or whose data folder changed since (fingerprint mismatch) is rebuilt, with a warning.
+with a malformed manifest or bytes that fail their checksum, or whose data folder changed since (fingerprint
+mismatch) is rebuilt, with a warning.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock, Timeout
 
+from ..runtime.disk import describe_bytes, free_bytes
+from . import checksums
 from .errors import DataError
 
 log = logging.getLogger(__name__)
@@ -39,7 +43,7 @@ log = logging.getLogger(__name__)
 CACHE_ENV = "ARS_CACHE_DIR"
 DEFAULT_CACHE_DIR = Path("~/.cache/attentive-robustness")
 LOCK_TIMEOUT_S = 4 * 3600  # a build of the largest data set at full size takes well under this
-FORMAT_VERSION = 2  # 1: one .npz per entry, read whole; 2: a folder of memory-mappable .npy files
+FORMAT_VERSION = 3  # 1: one .npz per entry, read whole; 2: a folder of memory-mappable .npy files; 3: with checksums
 MANIFEST = "manifest.json"
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
@@ -83,8 +87,8 @@ class ArrayFile:
                 else:
                     stream.truncate(self.nbytes)
             except OSError as error:
-                raise OSError(error.errno, f"{error.strerror}: {self.path.name} needs "
-                                           f"{self.nbytes / 1e9:.2f} GB") from None
+                raise OSError(error.errno, f"{error.strerror}: {self.path.name} needs {describe_bytes(self.nbytes)}, "
+                                           f"{describe_bytes(free_bytes(self.path))} free") from None
 
     def write_rows(self, start: int, rows: np.ndarray) -> None:
         """rows: (n, *shape[1:]) in this file's dtype, written at rows start .. start + n - 1."""
@@ -122,29 +126,31 @@ def write_manifest(folder: Path, fingerprint: str = "") -> None:
     arrays = {}
     for path in sorted(Path(folder).glob("*.npy")):
         array = np.load(path, mmap_mode="r", allow_pickle=False)
-        arrays[path.stem] = {"shape": list(array.shape), "dtype": array.dtype.str, "bytes": path.stat().st_size}
+        arrays[path.stem] = {"shape": list(array.shape), "dtype": array.dtype.str, "bytes": path.stat().st_size,
+                             **checksums.file_checksums(path)}
     (Path(folder) / MANIFEST).write_text(json.dumps(
         {"format": FORMAT_VERSION, "fingerprint": fingerprint, "arrays": arrays}, indent=1))
 
 
 # ---------------------------------------------------------------- reading
 
-def read_entry(path: Path, fingerprint: str | None = None) -> Arrays | None:
+def read_entry(path: Path, fingerprint: str | None = None, *, warn: bool = True) -> Arrays | None:
     """The entry's arrays, memory-mapped read-only; None if there is none or it must be rebuilt (with a warning).
 
     fingerprint: the data folder's current fingerprint; a different one stored in the entry means it changed.
+    warn: False when the caller read the same entry (and warned) a moment before.
     """
     path = Path(path)
     if not path.exists():
         return None
     problem = None
     try:
-        manifest = json.loads((path / MANIFEST).read_text())
-        if manifest.get("format") != FORMAT_VERSION:
-            problem = f"format version {manifest.get('format')!r}, this code reads {FORMAT_VERSION}"
-        elif fingerprint is not None and manifest.get("fingerprint") != fingerprint:
-            problem = f"the data folder changed since it was prepared ({manifest.get('fingerprint')} -> {fingerprint})"
-        else:
+        text = (path / MANIFEST).read_bytes()
+        manifest = json.loads(text)
+        problem = checksums.manifest_problem(manifest, FORMAT_VERSION)
+        if problem is None and fingerprint is not None and manifest["fingerprint"] != fingerprint:
+            problem = f"the data folder changed since it was prepared ({manifest['fingerprint']} -> {fingerprint})"
+        if problem is None:
             arrays = {}
             for name, expected in manifest["arrays"].items():
                 file = path / f"{name}.npy"
@@ -154,10 +160,13 @@ def read_entry(path: Path, fingerprint: str | None = None) -> Arrays | None:
                 if list(array.shape) != expected["shape"] or array.dtype.str != expected["dtype"]:
                     raise ValueError(f"{file.name} holds {array.dtype.str} {array.shape}, expected {expected}")
                 arrays[name] = array
-            return arrays
+            problem = checksums.verify_once(path, text, manifest["arrays"])
+            if problem is None:
+                return arrays
     except (OSError, ValueError, KeyError, TypeError) as error:
         problem = f"unreadable ({error})"
-    log.warning("prepared entry %s: %s; rebuilding it", path, problem)
+    if warn:
+        log.warning("prepared entry %s: %s; rebuilding it", path, problem)
     return None
 
 
@@ -177,7 +186,7 @@ def load_or_build(path: Path, build: Callable[[Path], None], *, fingerprint: str
                         f"set {CACHE_ENV} or cache_dir") from None
     try:
         with FileLock(f"{path}.lock", timeout=LOCK_TIMEOUT_S):
-            arrays = read_entry(path, fingerprint)  # another process may have built it while we waited
+            arrays = read_entry(path, fingerprint, warn=False)  # another process may have built it while we waited
             if arrays is not None:
                 return arrays, True
             _build_into_place(path, build, fingerprint)

@@ -8,6 +8,7 @@ import urllib.request
 from pathlib import Path
 
 from ..runtime.waits import connect_timeout, how_to_wait_longer
+from . import store_lock
 
 # mlflow is imported inside the functions that talk to it: importing it costs seconds, and the CLI's bad-input
 # path and the analysis of cached frames never need it.
@@ -76,11 +77,19 @@ def mlflow_client(tracking_uri: str):
 def ensure_experiment(tracking_uri: str, name: str) -> str:
     """The experiment's id, created if new; with sqlite its artifacts live beside the database file, not in the
     current folder (two stores would otherwise share ./mlruns/<id>)."""
-    client = mlflow_client(tracking_uri)
-    experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        return experiment.experiment_id
-    location = None
-    if tracking_uri.startswith(SQLITE):
-        location = (Path(tracking_uri[len(SQLITE):]).parent / "mlartifacts" / name).as_uri()
-    return client.create_experiment(name, artifact_location=location)
+    from mlflow.exceptions import MlflowException
+
+    with store_lock.first_use(tracking_uri):  # two drivers creating one store (or experiment) at once
+        client = mlflow_client(tracking_uri)
+        experiment = client.get_experiment_by_name(name)
+        if experiment is not None:
+            return experiment.experiment_id
+        location = None
+        if tracking_uri.startswith(SQLITE):
+            location = (Path(tracking_uri[len(SQLITE):]).parent / "mlartifacts" / name).as_uri()
+        try:
+            return client.create_experiment(name, artifact_location=location)
+        except MlflowException as error:  # an http:// store: another driver created it a moment ago
+            if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            return client.get_experiment_by_name(name).experiment_id
