@@ -253,3 +253,13 @@ def test_the_curve_starts_at_the_clean_accuracy_of_its_own_points():
     clean = lambda frame: tables.accuracy_summary(frame).query("epsilon == 0")["mean"].iloc[0]  # noqa: E731
     assert clean(subset) == 0.75  # the worst case's points, not clean_acc over every point
     assert clean(every_point) == 0.90
+
+
+def test_pgd_on_every_point_is_its_own_curve():
+    rows = trial_rows("skin_lesion", "resnet50", "none", 0, 0.90, (0.6, 0.3, 0.1, 0.0))
+    frame = pd.DataFrame([{**row, "pgd_accuracy": min(1.0, row["accuracy"] + 0.1), "worst_case_clean": 0.8}
+                          for row in rows], columns=list(COLUMNS))
+    lines = {line.get_gid(): line for line in figures.accuracy_curves(frame, "skin_lesion", "resnet50").axes[0].lines}
+    pgd, robust = lines["pgd:no attention"], lines["robust:no attention"]
+    np.testing.assert_allclose(pgd.get_ydata(), np.asarray(robust.get_ydata()) + 0.1)
+    assert lines["clean:no attention"].get_ydata()[0] == 0.8  # the worst case's own points

@@ -14,7 +14,8 @@ from .base import empty, new_figure, note, pretty
 
 
 def accuracy_curves(frame: pd.DataFrame, task: str, backbone: str) -> Figure:
-    """Robust accuracy (solid, markers) vs log epsilon and clean accuracy (dashed, same colour) per variant.
+    """Robust accuracy (solid, markers: the worst case on its points) vs log epsilon, the clean accuracy of the same
+    points (dashed, same colour), and where it differs the paper's PGD on every point (dotted) per variant.
 
     With several seeds the line is their mean and the shaded band the 95 % t-interval (analysis.stats), clipped
     to the possible accuracies [0, 1]; a trial without results is named in a note at the bottom.
@@ -32,6 +33,8 @@ def accuracy_curves(frame: pd.DataFrame, task: str, backbone: str) -> Figure:
         return figure
     axes = figure.add_subplot()
     several_seeds = False
+    every_point = panel.assign(accuracy=panel["pgd_accuracy"], worst_case_clean=np.nan)  # clean: clean_acc
+    pgd_summary = accuracy_summary(every_point) if every_point["accuracy"].notna().any() else summary.iloc[:0]
     for index, (attention, placement) in enumerate(variants(panel)):
         rows = summary[(summary["attention"] == attention) & (summary["placement"] == placement)]
         if rows.empty:
@@ -48,6 +51,11 @@ def accuracy_curves(frame: pd.DataFrame, task: str, backbone: str) -> Figure:
             axes.fill_between(robust["epsilon"], np.where(banded, robust["ci_low"].clip(0, 1), np.nan),
                               np.where(banded, robust["ci_high"].clip(0, 1), np.nan), color=colour, alpha=0.2,
                               linewidth=0, gid=f"band:{label}")
+        pgd = pgd_summary.query("attention == @attention and placement == @placement and epsilon > 0")
+        if len(pgd) and not np.allclose(pgd.sort_values("epsilon")["mean"].to_numpy(), robust["mean"].to_numpy()
+                                        if len(robust) == len(pgd) else np.nan):
+            axes.plot(pgd["epsilon"], pgd["mean"], linestyle=":", marker=".", color=colour, gid=f"pgd:{label}",
+                      label=f"{label}, paper's PGD on every point")  # its own point set: its own curve
         clean = rows[rows["epsilon"] == 0]
         if len(clean):
             axes.axhline(float(clean["mean"].iloc[0]), linestyle="--", color=colour, linewidth=1.2,
