@@ -37,7 +37,9 @@ from .points import pairs
 
 ALPHA = 0.05
 POWER = 0.8
-ASSUMED_SEED_SD = 0.02  # seed-to-seed SD of an accuracy difference when one seed cannot show it (Picard 2021 order)
+# seed-to-seed SD of an accuracy difference: assumed where one seed cannot show it (Picard 2021's order), and the
+# floor of the observed one (seeds that agree exactly on a few points prove nothing)
+ASSUMED_SEED_SD = 0.02
 LEVEL_MARGIN = 0.05  # "met at 0.805": each model within this of the stated level
 EQUAL_MARGIN = 0.02  # ... and the two within this of each other
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_MEASURED = "supported", "contradicted", "inconclusive", "not measured"
@@ -129,8 +131,8 @@ def find_epsilon(available, epsilon: float) -> tuple[float | None, str]:
 def component_test(components: list[Component]) -> tuple[float, float]:
     """(p on the claimed side: the largest component p, an intersection-union test; p on the opposite side: the
     smallest opposite p, Bonferroni over the components). NaN below 2 seeds."""
-    claimed = [paired.seed_t_test(values, side) for values, side in components]
-    opposite = [paired.seed_t_test(values, OPPOSITE[side]) for values, side in components]
+    claimed = [paired.seed_t_test(values, side, ASSUMED_SEED_SD) for values, side in components]
+    opposite = [paired.seed_t_test(values, OPPOSITE[side], ASSUMED_SEED_SD) for values, side in components]
     if any(math.isnan(p) for p in claimed):
         return math.nan, math.nan
     return max(claimed), min(1.0, len(opposite) * min(opposite))
@@ -209,7 +211,7 @@ def check_best_gain(claim: Claim, per_seed: pd.DataFrame, attack: str) -> dict:
     for cell in cells:
         (values, side), = STATISTICS[claim.statistic](cell["attention_acc"].to_numpy(float),
                                                        cell["baseline_acc"].to_numpy(float), claim.threshold)
-        tested.append((paired.seed_t_test(values, side), float(values.mean()), cell))
+        tested.append((paired.seed_t_test(values, side, ASSUMED_SEED_SD), float(values.mean()), cell))
     best_p, _, best = min(tested, key=lambda item: (math.inf if math.isnan(item[0]) else item[0], -item[1]))
     if math.isnan(best_p):  # one seed: show the cell with the largest relative gain
         best = max(cells, key=lambda cell: float(cell["attention_acc"].mean() - (1 + claim.threshold)

@@ -160,19 +160,23 @@ def median_ci(values: np.ndarray, *, n_resamples: int = N_RESAMPLES, seed: int =
     return median, float(order[int(math.floor(low))]), float(order[int(math.ceil(high))])
 
 
-def seed_t_test(differences: np.ndarray, alternative: str = "two-sided") -> float:
+def seed_t_test(differences: np.ndarray, alternative: str = "two-sided", sd_floor: float = 0.0) -> float:
     """Student's one-sample t-test of per-seed differences against 0 (the unit: a training run); NaN below 2 seeds.
-    Differences without spread give 0 when their mean lies on the tested side, else 1."""
+    sd_floor: the seed-to-seed SD used is at least this (a few seeds that happen to agree exactly, e.g. 3 of 64
+    points in each, are not proof; analysis.claims floors it). Without spread or floor: 0 on the tested side, else 1."""
     from scipy import stats
 
     differences = np.asarray(differences, dtype=float)
     if len(differences) < 2:
         return math.nan
-    mean = float(differences.mean())
-    if np.all(differences == differences[0]):
+    mean, sd = float(differences.mean()), max(float(differences.std(ddof=1)), sd_floor)
+    if sd == 0:
         on_side = {"two-sided": mean != 0, "greater": mean > 0, "less": mean < 0}[alternative]
         return 0.0 if on_side else 1.0
-    return float(stats.ttest_1samp(differences, 0.0, alternative=alternative).pvalue)
+    t = mean / (sd / math.sqrt(len(differences)))
+    degrees = len(differences) - 1
+    return float({"two-sided": 2 * stats.t.sf(abs(t), degrees), "greater": stats.t.sf(t, degrees),
+                  "less": stats.t.cdf(t, degrees)}[alternative])
 
 
 def two_level_median_ci(radii_by_seed: list[np.ndarray], *, n_resamples: int = N_RESAMPLES,

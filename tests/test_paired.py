@@ -156,7 +156,8 @@ def test_headline_gain_accounts_for_choosing_the_best_cell():
     # the Holm p of the best cell is at least the cell count times its own one-sided p (Bonferroni over the cells)
     per_seed = paired.paired_comparisons(pairs(five))
     cell = per_seed[(per_seed["attack"] == "worst_case") & np.isclose(per_seed["epsilon"], headline["epsilon"])]
-    own = paired.seed_t_test(cell["attention_acc"].to_numpy() - 1.16 * cell["baseline_acc"].to_numpy(), "greater")
+    own = paired.seed_t_test(cell["attention_acc"].to_numpy() - 1.16 * cell["baseline_acc"].to_numpy(), "greater",
+                             claims.ASSUMED_SEED_SD)
     assert headline["p_holm"] >= min(1.0, 4 * own) - 1e-12
 
 
@@ -222,3 +223,10 @@ def test_runs_without_per_point_outcomes_still_give_a_report_that_says_why():
     assert set(evidence.claims["verdict"]) == {claims.NOT_MEASURED} and evidence.claims["p_holm"].isna().all()
     text = "\n".join(evidence_lines(evidence))
     assert "NOT COMPARED" in text and "Cannot tell which units" in text
+
+
+def test_seeds_that_agree_exactly_on_a_few_points_prove_nothing():
+    tiny = np.array([0.047, 0.047])  # e.g. 3 of 64 points broken by one model and not the other, in both seeds
+    assert paired.seed_t_test(tiny, "greater") == 0.0  # the bare t-test: infinitely significant
+    assert paired.seed_t_test(tiny, "greater", claims.ASSUMED_SEED_SD) > 0.05  # with the floor: not evidence
+    assert paired.seed_t_test(np.array([-0.8, -0.8, -0.8]), "less", claims.ASSUMED_SEED_SD) < 1e-3  # a far level is

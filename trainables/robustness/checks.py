@@ -7,7 +7,7 @@ and largest epsilons only, so their cost does not grow with the test set.
 Checks as "name: value; passes when" (thresholds are CheckConfig fields, defaults in brackets):
 - attack_monotone: the explanation samples are attacked at every epsilon on their own (not nested); fraction of them
   broken at some epsilon but robust at a larger one (an attack that is not reliable within the ladder; nesting
-  would hide it); value <= monotone_tolerance [0].
+  would hide it); value <= monotone_tolerance [0.125].
 - deterministic: largest difference between the logits of three repeated forward passes of the sample (AutoAttack's
   check_randomized: a randomized model needs attacks with expectation over its randomness); value <=
   determinism_atol [1e-5] x (1 + the largest logit).
@@ -69,7 +69,7 @@ class CheckConfig:
     converged_delta: float = 0.05
     fgsm_tolerance: float = 0.05
     blackbox_tolerance: float = 0.002
-    monotone_tolerance: float = 0.0
+    monotone_tolerance: float = 0.125  # one sample in 8: a random-start attack near its boundary flips now and then
     determinism_atol: float = 1e-5
     unbounded_epsilons: tuple[float, ...] = (0.5, 1.0)
     unbounded_tolerance: float = 0.05
