@@ -73,7 +73,8 @@ def cases(root: Path, ports: dict[str, int]) -> list[tuple[str, list[str], dict[
               "dropout=1", "attack.pgd.random_start=maybe", "batch_size=0", "gpus_per_trial=-1", "backbone=vgg",
               "attention=hard", "attack.attacks=pgd,foo", "attack_preset=nosuch", "attack.square.queries=0",
               "attack.nosuch.steps=1", "epochz=3", "source_run_id=0123abc", "cpus_per_trial=3",
-              "memory_gb=500", "enhancement=inside", "objective_split=train"]
+              "memory_gb=500", "enhancement=inside", "objective_split=train", "eval_checkpoint_s=0",
+              "eval_checkpoint_s=-5"]
     found = [(f"--set {value}", [*tiny, "--set", value], {}) for value in values]
     found += [
         ("enhancement=model on a task without the filter", [*skin, "--set", "enhancement=model"], {}),

@@ -47,7 +47,7 @@ def main() -> None:
     model.compile("adam", loss=__import__("keras").losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(images[:512], labels[:512], epochs=3, batch_size=32, verbose=0)
     images, labels = images[512:], labels[512:]
-    settings = PRESETS["smoke"].settings(batch_size=args.batch_size, radius_attack="fmn")
+    settings = PRESETS["smoke"].settings(batch_size=args.batch_size)
 
     def evaluate(progress):
         start = time.perf_counter()

@@ -11,6 +11,7 @@ tf = pytest.importorskip("tensorflow")
 
 from test_robustness import LINEAR_EPSILONS, linear_problem  # noqa: E402
 
+from trainables.config import TrialConfig  # noqa: E402
 from trainables.robustness import WORST_CASE_ATTACKS, attack_units, evaluate_robustness  # noqa: E402
 from trainables.robustness.progress_store import FILE_NAME, PREVIOUS_SUFFIX, EvaluationProgress  # noqa: E402
 
@@ -122,3 +123,10 @@ def test_a_checkpoint_of_another_config_digest_is_refused(problem, tmp_path):
 def test_a_non_positive_interval_is_refused(tmp_path):
     with pytest.raises(ValueError, match="eval_checkpoint_s must be > 0"):
         EvaluationProgress(tmp_path, "d", interval_s=0)
+
+
+@pytest.mark.parametrize("value", [0, -5, "abc"])
+def test_a_trial_with_a_non_positive_eval_checkpoint_interval_is_refused(value):
+    with pytest.raises(ValueError, match="eval_checkpoint_s must be a finite number > 0"):
+        TrialConfig(eval_checkpoint_s=value)
+    assert TrialConfig(eval_checkpoint_s=0.5).eval_checkpoint_s == 0.5

@@ -81,7 +81,7 @@ class EvaluationProgress:
         self.digest, self.interval_s, self.clock = digest, float(interval_s), clock
         self.after_unit, self.on_save = after_unit, on_save
         self.units: dict[str, Record] = {}
-        self.units_run = self.units_replayed = self.saves = 0
+        self.units_run = self.units_replayed = self.saves = self._run_at_save = 0
         self.bytes_written: list[int] = []
         self.last_save = clock()
         self.status: dict[str, float | str] = {}
@@ -133,7 +133,7 @@ class EvaluationProgress:
 
     def flush(self) -> None:
         """Save now when a unit ran since the last save (the end of an attack)."""
-        if self.units_run and (not self.bytes_written or self.units_run != self._run_at_save):
+        if self.units_run != self._run_at_save:
             self.save()
 
     def save(self) -> None:
@@ -155,8 +155,6 @@ class EvaluationProgress:
         self.bytes_written.append(len(blob))
         if self.on_save is not None:
             self.on_save(self)
-
-    _run_at_save = 0
 
 
 def counted_unit(progress: EvaluationProgress | None, context, key: str, attack: str,
