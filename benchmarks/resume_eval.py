@@ -61,7 +61,8 @@ def main() -> None:
 
     def same(first, second) -> bool:
         return (first[0].keys() == second[0].keys() and first[1] == second[1]
-                and all(np.array_equal(first[0][name], second[0][name], equal_nan=first[0][name].dtype.kind == "f") for name in first[0]))
+                and all(np.array_equal(first[0][name], second[0][name], equal_nan=first[0][name].dtype.kind == "f")
+                        for name in first[0]))
 
     evaluate(None)  # trace every compiled function before any clock
     plain, stored, sizes, total_units = [], [], [], 0
@@ -103,7 +104,7 @@ def main() -> None:
           f"{total_units} units, interval {args.interval} s, best of {args.repeats}")
     print(f"bytes per checkpoint: mean {np.mean(sizes):.0f}, max {max(sizes)} ({len(sizes) // args.repeats} saves "
           f"per evaluation)")
-    print(f"| variant | wall s | units redone | outcomes = (a) |\n|---|---|---|---|")
+    print("| variant | wall s | units redone | outcomes = (a) |\n|---|---|---|---|")
     for name, seconds, redone, identical in rows:
         print(f"| {name} | {seconds:.2f} | {redone} | {identical} |")
     overhead = min(stored) / min(plain) - 1
