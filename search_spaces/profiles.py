@@ -40,7 +40,7 @@ register_profile(Profile(
         # AutoAttack's budgets (the `standard` attack preset) on 1,000 seeded test points; PGD runs on all of them
         attack_preset="standard", ensemble_points=1000,
         # randomized smoothing (trials with certify=true): Cohen et al.'s budgets on 500 seeded test points
-        certify_points=500, certify_n0=100, certify_n=100_000, certify_alpha=0.001,
+        certify_points=500, certify_n0=100, certify_n=100_000, certify_alpha=0.001, eval_checkpoint_s=300.0,
     ),
 ))
 
@@ -54,7 +54,7 @@ register_profile(Profile(
         epochs=8, patience=4, batch_size=32, epoch_fraction=1.0,  # 10 % of 600 images is too few steps
         # the `smoke` attack preset: fewer PGD steps need larger steps to travel as far, 10 x 0.25 eps
         attack_preset="smoke", explain_samples=8, eval_batch_size=100, ensemble_points=64,
-        certify_points=32, certify_n0=20, certify_n=500, certify_alpha=0.001,
+        certify_points=32, certify_n0=20, certify_n=500, certify_alpha=0.001, eval_checkpoint_s=10.0,
         cpus_per_trial=1, memory_gb=1.5,  # measured peak_private_mb 0.97-1.25 GB with the ensemble (RSS 1.46-1.73)
     ),
 ))
@@ -67,7 +67,7 @@ register_profile(Profile(
         max_train=128, max_test=48, max_eval=48,
         epochs=2, patience=2, batch_size=32,
         attack_preset="tiny", explain_samples=4, eval_batch_size=48,
-        certify_points=8, certify_n0=10, certify_n=50, certify_alpha=0.01,
+        certify_points=8, certify_n0=10, certify_n=50, certify_alpha=0.01, eval_checkpoint_s=2.0,
         cpus_per_trial=1, memory_gb=1.5,  # measured peak_private_mb about 0.7 GB
     ),
 ))
@@ -80,7 +80,7 @@ register_profile(Profile(
         source="synthetic", scale="full", weights=None,  # ImageNet files are not downloadable here
         max_train=16, max_test=8, max_eval=4, epochs=2,  # the paper's batch size (32) holds the 16 images
         attack_preset="rehearsal", explain_samples=2, eval_batch_size=8,  # every attack runs, at token budgets
-        certify_points=2, certify_n0=4, certify_n=20, certify_alpha=0.01,
+        certify_points=2, certify_n0=4, certify_n=20, certify_alpha=0.01, eval_checkpoint_s=2.0,
         # measured peak_private_mb 6.5 GB (RSS 7.0 GB), both backbones
         cpus_per_trial=2, gpus_per_trial=0, memory_gb=8.0,
     ),

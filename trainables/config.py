@@ -81,6 +81,7 @@ class TrialConfig:
     certify_n: int = 100_000
     certify_alpha: float = 0.001
     explain_samples: int = 16
+    eval_checkpoint_s: float = 300.0  # the evaluation saves its finished units at most this often (progress_store)
     # where the objectives reported to Ray Tune / Optuna come from: "test", or "val" for a search, so that choosing
     # configurations never looks at the test split (the test numbers are logged as always, beside val/<objective>)
     objective_split: str = "test"

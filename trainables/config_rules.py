@@ -154,7 +154,7 @@ RULES: dict[str, Rule] = {
     "noise_sigma": Rule("float", low=0), "certify": Rule("bool"), "certify_points": Rule("int", low=1),
     "certify_n0": Rule("int", low=1), "certify_n": Rule("int", low=1),
     "certify_alpha": Rule("float", low=0, high=1, low_open=True, high_open=True),
-    "explain_samples": Rule("int", low=0),
+    "explain_samples": Rule("int", low=0), "eval_checkpoint_s": Rule("float", low=0, low_open=True),
     "seed": Rule("int", low=0), "sweep": Rule("str"), "profile": Rule("str"),
     "source_run_id": Rule("str", nullable=True),
     "cpus_per_trial": Rule("int", low=1), "gpus_per_trial": Rule("int", low=0),

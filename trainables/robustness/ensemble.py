@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .attack_spec import ATTACKS, AttackContext
+from .attack_units import ladder_units, stage_units
+from .progress_store import EvaluationProgress
 
 
 def ensemble_rows(num_points: int, size: int | None, seed: int, single_attack: bool) -> np.ndarray:
@@ -32,11 +34,14 @@ def ensemble_rows(num_points: int, size: int | None, seed: int, single_attack: b
 
 
 def standalone(context: AttackContext, name: str, epsilons: Sequence[float], clean_correct: np.ndarray,
-               sample_indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One attack alone on every point over the nested ladder -> (mask (N, E), breaking predictions (N,))."""
+               sample_indices: np.ndarray, progress: EvaluationProgress | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One attack alone on every point over the nested ladder -> (mask (N, E), breaking predictions (N,)).
+    progress: the resumable store (progress_store.py); a ladder attack's unit is then a chunk of points."""
     start = time.perf_counter()
     attack, budget = ATTACKS[name], context.budget(name)
-    if attack.ladder is not None:
+    if attack.ladder is not None and progress is not None:
+        mask, predictions = ladder_units(progress, context, name, epsilons, clean_correct, sample_indices)
+    elif attack.ladder is not None:
         mask, predictions = attack.ladder(context, budget, epsilons, clean_correct, sample_indices)
     else:
         mask = np.zeros((len(clean_correct), len(epsilons)), dtype=bool)
@@ -44,10 +49,12 @@ def standalone(context: AttackContext, name: str, epsilons: Sequence[float], cle
         predictions = np.full(len(clean_correct), -1, dtype=np.int64)
         for k in range(1, len(epsilons)):
             rows = np.flatnonzero(mask[:, k - 1])
-            broken, hit = attack.stage(context, budget, rows, float(epsilons[k]))
+            broken, hit = stage_units(progress, context, name, rows, k, float(epsilons[k]))
             predictions[rows[broken]] = hit[broken]
             mask[rows[~broken], k] = True
     context.seconds[name] = context.seconds.get(name, 0.0) + time.perf_counter() - start
+    if progress is not None:
+        progress.flush()
     return mask, predictions
 
 
@@ -73,7 +80,8 @@ class WorstCase:
 
 
 def worst_case(context: AttackContext, attacks: tuple[str, ...], epsilons: Sequence[float], point_ids: np.ndarray,
-               clean_correct: np.ndarray, first_mask: np.ndarray, first_predictions: np.ndarray) -> WorstCase:
+               clean_correct: np.ndarray, first_mask: np.ndarray, first_predictions: np.ndarray,
+               progress: EvaluationProgress | None = None) -> WorstCase:
     """attacks[0] already ran alone on every point (first_mask (N, E), first_predictions (N,)); the others attack
     the survivors, epsilon by epsilon. clean_correct: (N,)."""
     count = len(point_ids)
@@ -91,14 +99,16 @@ def worst_case(context: AttackContext, attacks: tuple[str, ...], epsilons: Seque
                 broken = ~first_mask[point_ids[rows], k]
                 hit_predictions = first_predictions[point_ids[rows]]
             else:
-                broken, hit_predictions = ATTACKS[name].stage(context, context.budget(name), point_ids[rows],
-                                                               float(epsilons[k]))
+                broken, hit_predictions = stage_units(progress, context, name, point_ids[rows], k,
+                                                      float(epsilons[k]))
             broken_by[rows[broken]] = index
             predictions[rows[broken]] = hit_predictions[broken]
             alive[rows[broken]] = False
             after[name][:, k] = alive
             if index > 0:
                 context.seconds[name] = context.seconds.get(name, 0.0) + time.perf_counter() - start
+        if progress is not None:
+            progress.flush()
     return WorstCase(attacks, point_ids, after, broken_by, predictions)
 
 

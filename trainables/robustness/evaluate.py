@@ -20,6 +20,7 @@ from .attack import (
 from .checks import CheckConfig, CheckContext, probability_like_rows
 from .checks import run_checks as run_check_registry
 from .attack_spec import ATTACKS, AttackContext, validate_attacks
+from .attack_units import radius_units
 from .ensemble import ensemble_rows, standalone, with_radius_successes, worst_case
 from .inputs import (
     default_batch_size,
@@ -30,6 +31,7 @@ from .inputs import (
     validate_labels,
     validate_sample_indices,
 )
+from .progress_store import EvaluationProgress
 from .result import RobustnessResult
 from .settings import PAPER_ATTACK, AttackSettings
 
@@ -80,6 +82,7 @@ def evaluate_robustness(
     sample_indices: Sequence[int] | None = None,
     run_checks: bool = True,
     check_config: CheckConfig | None = None,
+    progress: EvaluationProgress | None = None,
     **changes,
 ) -> RobustnessResult:
     """Robust accuracy at increasing epsilons: the worst case over `settings.attacks` (see ensemble.py), nested.
@@ -94,6 +97,7 @@ def evaluate_robustness(
     attack, for explanation maps (default: 16 class-balanced).
     run_checks: also run the costly checks (on `check_config.sample_size` points); the cheap ones always run.
     Failed checks are reported with `warnings.warn` and in `result.checks`.
+    progress: a resumable store (progress_store.py): finished units are replayed from it, new ones saved to it.
     """
     start, cpu_start = time.perf_counter(), time.process_time()
     settings = settings.replace(**changes) if changes else settings
@@ -130,9 +134,10 @@ def evaluate_robustness(
                              device=device, forward=logits, pgd_runner=pgd_runner, compiled_apgd=compiled_apgd)
 
     main = context(runner())
-    first_mask, first_predictions = standalone(main, attacks[0], epsilons, clean.correct, np.zeros(0, np.int64))
+    first_mask, first_predictions = standalone(main, attacks[0], epsilons, clean.correct, np.zeros(0, np.int64),
+                                              progress)
     rows = ensemble_rows(len(images), settings.ensemble_points, seed, single_attack=len(attacks) == 1)
-    worst = worst_case(main, attacks, epsilons, rows, clean.correct, first_mask, first_predictions)
+    worst = worst_case(main, attacks, epsilons, rows, clean.correct, first_mask, first_predictions, progress)
     radii = np.full(len(rows), np.nan)
     reported = worst  # the worst case with the radius attack's successes (the checks re-run `worst`'s attacks)
     if settings.radius_attack is not None:
@@ -140,8 +145,8 @@ def evaluate_robustness(
         attacked_rows = np.flatnonzero(clean.correct[rows])
         radii[~clean.correct[rows]] = 0.0
         radius_predictions = np.full(len(rows), -1, dtype=np.int64)
-        radii[attacked_rows], radius_predictions[attacked_rows] = ATTACKS[settings.radius_attack].estimate(
-            main, settings.budget(settings.radius_attack), rows[attacked_rows])
+        radii[attacked_rows], radius_predictions[attacked_rows] = radius_units(progress, main, settings.radius_attack,
+                                                                               rows[attacked_rows])
         reported = with_radius_successes(worst, settings.radius_attack, np.where(np.isnan(radii), np.inf, radii),
                                          radius_predictions, epsilons)
         main.seconds[settings.radius_attack] = time.perf_counter() - radius_start
