@@ -125,6 +125,18 @@ def check_matrix(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(values, index=list(runs["run_name"]), columns=names, dtype=float)
 
 
+UNTRUSTED_MARK = " (!)"  # a model whose mean includes trials with failed checks: left out of every verdict
+
+
+def untrusted_models(frame: pd.DataFrame) -> set[tuple]:
+    """(task, backbone, attention, placement) of every model with a finished trial whose checks failed."""
+    runs = trials(finished(frame))
+    if runs.empty:
+        return set()
+    failing = runs[runs["failed_checks"].map(lambda failed: bool(failed))]
+    return set(map(tuple, failing[list(MODEL_KEYS)].to_numpy()))
+
+
 def check_failures(frame: pd.DataFrame) -> pd.DataFrame:
     runs = trials(frame)
     failing = runs[runs["failed_checks"].map(len) > 0]
@@ -153,8 +165,11 @@ def text_report(frame: pd.DataFrame) -> str:
     """Compact fixed-width tables: per task x backbone, mean accuracy (±95 % CI half-width) per epsilon."""
     summary = accuracy_summary(frame)
     gains = gain_table(summary)
+    untrusted = untrusted_models(frame)
     lines = [f"experiment {frame.attrs.get('experiment', '?')}: {frame['run_id'].nunique()} trial(s), "
-             f"accuracy = mean over seeds ± 95 % t-interval half-width; gain = (att - base) / base"]
+             f"accuracy = mean over seeds ± 95 % t-interval half-width; gain = (att - base) / base"
+             + (f"; {UNTRUSTED_MARK.strip()} = includes trials whose checks failed (left out of every verdict)"
+                if untrusted else "")]
     for task, backbone in panels(frame):
         panel = summary[(summary["task"] == task) & (summary["backbone"] == backbone)]
         epsilons = sorted(set(frame[(frame["task"] == task) & (frame["backbone"] == backbone)]["epsilon"].dropna()))
@@ -167,7 +182,9 @@ def text_report(frame: pd.DataFrame) -> str:
             n = int(rows["n"].max()) if len(rows) else 0
             half_width = (rows["ci_high"] - rows["ci_low"]) / 2
             cells = [format_cell(rows["mean"].get(e, math.nan), half_width.get(e, math.nan)) for e in columns]
-            lines.append(f"  {variant_label(attention, placement):32s} {n:2d}  " + " ".join(f"{c:>13s}" for c in cells))
+            label = variant_label(attention, placement) + (
+                UNTRUSTED_MARK if (task, backbone, attention, placement) in untrusted else "")
+            lines.append(f"  {label:32s} {n:2d}  " + " ".join(f"{c:>13s}" for c in cells))
             gain = gains[(gains["task"] == task) & (gains["backbone"] == backbone) & (gains["attention"] == attention)
                          & (gains["placement"] == placement)].set_index("epsilon")["gain"]
             if len(gain):

@@ -263,3 +263,15 @@ def test_pgd_on_every_point_is_its_own_curve():
     pgd, robust = lines["pgd:no attention"], lines["robust:no attention"]
     np.testing.assert_allclose(pgd.get_ydata(), np.asarray(robust.get_ydata()) + 0.1)
     assert lines["clean:no attention"].get_ydata()[0] == 0.8  # the worst case's own points
+
+
+def test_models_with_untrusted_trials_are_marked_in_the_table_and_the_curves():
+    rows = trial_rows("skin_lesion", "resnet50", "none", 0, 0.9, (0.6, 0.3, 0.1, 0.0),
+                      checks={"gradients_usable": False, "within_ball": True})
+    rows += trial_rows("skin_lesion", "resnet50", "soft_faithful", 0, 0.9, (0.7, 0.4, 0.2, 0.1))
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    text = tables.text_report(frame)
+    assert "no attention (!)" in text and "soft_faithful @ head (!)" not in text
+    labels = [line.get_label() for line in figures.accuracy_curves(frame, "skin_lesion", "resnet50").axes[0].lines]
+    assert any(label.startswith("no attention (!)") for label in labels)
+    assert not any("(!)" in label for label in labels if label.startswith("soft"))

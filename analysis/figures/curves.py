@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from trainables.config import format_epsilon
 
 from .. import paper_numbers
-from ..tables import accuracy_summary, missing_note, variant_label, variants
+from ..tables import UNTRUSTED_MARK, accuracy_summary, missing_note, untrusted_models, variant_label, variants
 from .base import empty, new_figure, note, pretty
 
 
@@ -33,6 +33,7 @@ def accuracy_curves(frame: pd.DataFrame, task: str, backbone: str) -> Figure:
         return figure
     axes = figure.add_subplot()
     several_seeds = False
+    untrusted = untrusted_models(panel)
     every_point = panel.assign(accuracy=panel["pgd_accuracy"], worst_case_clean=np.nan)  # clean: clean_acc
     pgd_summary = accuracy_summary(every_point) if every_point["accuracy"].notna().any() else summary.iloc[:0]
     for index, (attention, placement) in enumerate(variants(panel)):
@@ -40,11 +41,12 @@ def accuracy_curves(frame: pd.DataFrame, task: str, backbone: str) -> Figure:
         if rows.empty:
             continue
         label = variant_label(attention, placement)
+        marked = label + (UNTRUSTED_MARK if (task, backbone, attention, placement) in untrusted else "")
         colour = f"C{index % 10}"
         robust = rows[rows["epsilon"] > 0].sort_values("epsilon")
         seeds = int(rows["n"].max())
         axes.plot(robust["epsilon"], robust["mean"], marker="o", color=colour, gid=f"robust:{label}",
-                  label=f"{label} (n={seeds})")
+                  label=f"{marked} (n={seeds})")
         if (robust["n"] >= 2).any():
             several_seeds = True
             banded = robust["n"] >= 2
