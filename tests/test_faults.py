@@ -29,13 +29,14 @@ def test_sigterm_or_sighup_to_the_driver_ends_it_like_ctrl_c(tmp_path, fake_ray,
 
     fake_ray.fit = fit_then_signal
     command = argv(tmp_path)
+    before = signal.getsignal(signum)  # SIG_DFL alone; an earlier in-process ray.init leaves its own
     assert main(command) == status
     err = capsys.readouterr().err
     assert f"stopped by {signal.Signals(signum).name}" in err
     assert err.strip().splitlines()[-1].strip() == "python -m sweep.run " + " ".join(command) + " --resume"
     (parent,) = parent_runs(tmp_path)
     assert parent.info.status == "KILLED"
-    assert signal.getsignal(signum) is signal.SIG_DFL  # the test runner's handler is back
+    assert signal.getsignal(signum) is before  # the handler from before the driver ran is back
 
 
 # ---------------------------------------------------------------- prepared entries
