@@ -17,7 +17,7 @@ from trainables.config import TrialConfig
 from trainables.models.registry import get_backbone
 from trainables.runtime.resources import tune_resources
 from trainables import tracking
-from trainables.tracking import keys, lease
+from trainables.tracking import buffer, keys, lease
 from trainables.trial import run_trial
 
 from . import ray_auth, signals
@@ -53,7 +53,8 @@ class TrialOutcome:
 
 
 TRIAL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
-SHARED_ENV = ("ARS_CACHE_DIR",)  # the driver's value, when set, is passed to every worker
+# the driver's value, when set, is passed to every worker
+SHARED_ENV = ("ARS_CACHE_DIR", buffer.OUTAGE_ENV, *buffer.TRIAL_MLFLOW_ENV)
 # Per-epoch checkpoints are small at CPU scale; Ray's warning about frequent snapshots is noise here.
 DRIVER_ENV = {"TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0", "RAY_AIR_NEW_OUTPUT": "0"}
 
@@ -93,7 +94,8 @@ def connect_ray(address: str | None) -> None:
     if ray.is_initialized():  # an embedding program (or a test) already connected
         return
     # trials and prepare tasks on every node open the prepared data where the driver prepared it
-    worker_env = {**TRIAL_ENV, **{name: os.environ[name] for name in SHARED_ENV if name in os.environ}}
+    worker_env = {**TRIAL_ENV, **buffer.TRIAL_MLFLOW_ENV,
+                  **{name: os.environ[name] for name in SHARED_ENV if name in os.environ}}
     if address:
         check_address(address)
         ray_auth.use_token_if_available()

@@ -19,7 +19,7 @@ from trainables.config import TrialConfig, experiment_name, format_epsilon, pars
 from trainables import tracking
 from trainables.registry import DuplicateNameError
 from trainables.runtime.cli import OneLineParser
-from trainables.tracking import lease
+from trainables.tracking import buffer, lease
 
 from . import launcher, signals, space, validate
 from .cost import describe_cost, describe_total, trial_cost
@@ -219,6 +219,7 @@ def _prepare(args: argparse.Namespace) -> Plan | None:
         validate.check_fits(trials, [node], where="this machine's local Ray")
     uri = args.tracking_uri or tracking.default_tracking_uri()
     tracking.check_tracking_uri(uri)
+    buffer.outage_limit_s()  # the trials' bound on an outage of the store: a bad value is a usage error now
     space.check_space(storage, uri, min(len(trials), args.max_concurrent or os.cpu_count() or 1))
     if args.address:
         launcher.check_address(args.address)

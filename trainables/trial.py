@@ -18,7 +18,7 @@ from .data.preprocess import xray_sigma
 from .runtime import isolation
 from .runtime.resources import configure_tensorflow
 from .runtime.timing import PhaseTimer
-from .tracking import artifacts, keys
+from .tracking import artifacts, buffer, keys
 
 # What the driver puts into Ray Tune's config beside the trial: where and how to log (not part of the trial).
 RUN_SETTINGS = ("tracking_uri", "experiment_id", "parent_run_id", "sweep_kind")
@@ -74,7 +74,8 @@ def execute(config: TrialConfig, *, tracking_uri: str, experiment_id: str, trial
     results instead of running again. The process keeps nothing of a trial's graphs: workers run trial after trial.
     """
     config = config.resolved()
-    finished = tracking.finished_trial_metrics(tracking_uri, experiment_id, trial_id)
+    finished = buffer.writes.when_answering(
+        lambda: tracking.finished_trial_metrics(tracking_uri, experiment_id, trial_id))
     if finished is not None:
         report(tune_metrics(finished, config))
         return finished
@@ -108,7 +109,8 @@ def run_steps(config: TrialConfig, run, *, tracking_uri: str, report, checkpoint
                 model = models.load_model(artifacts.download_model(tracking_uri, config.source_run_id, work))
         else:
             with timer.phase("train"):
-                model = train_model(config, task_data, report, checkpoint, timer, tracking.logged_epochs())
+                logged = buffer.writes.when_answering(tracking.logged_epochs)
+                model = train_model(config, task_data, report, checkpoint, timer, logged)
         artifacts.log_model_description(models.describe_model(model))
 
         x_eval, y_eval = evaluation_points(task_data, config.max_eval)

@@ -18,10 +18,10 @@ from ..config import format_epsilon
 from ..explain import write_explanations
 from ..robustness.certify import certified_accuracy
 from ..robustness.clinical import worst_case_clinical
-from . import keys
+from . import buffer, keys
 from .reader import download_artifact
 
-# mlflow is imported inside the functions that use it (see store.py).
+# mlflow is imported inside the functions that use it (see store.py); every write goes through buffer.writes.
 
 def dataset_digest(info: dict[str, Any], ids: dict[str, Any]) -> str:
     """What identifies the data a trial saw: source, task, size, preprocessing and every record id per split."""
@@ -35,7 +35,6 @@ def dataset_digest(info: dict[str, Any], ids: dict[str, Any]) -> str:
 
 def log_dataset(info: dict[str, Any], ids: dict[str, Any]) -> None:
     """The trial's data as an MLflow input (the run page's Datasets): source, task, split sizes, digest."""
-    import mlflow
     from mlflow.data.code_dataset_source import CodeDatasetSource
     from mlflow.data.meta_dataset import MetaDataset
 
@@ -44,7 +43,7 @@ def log_dataset(info: dict[str, Any], ids: dict[str, Any]) -> None:
                                      "data_root": str(info.get("data_root")), "image_size": str(info.get("image_size")),
                                      **{f"{split}_size": str(n) for split, n in sizes.items()}})
     dataset = MetaDataset(source, name=f"{info.get('task')}-{info.get('source')}", digest=dataset_digest(info, ids))
-    _retry_on_duplicate(lambda: mlflow.log_input(dataset, context=keys.DATASET_CONTEXT))
+    buffer.writes.log_input(dataset, context=keys.DATASET_CONTEXT, retry=_retry_on_duplicate)
 
 
 def _retry_on_duplicate(write, attempts: int = 4) -> None:
@@ -64,26 +63,20 @@ def _retry_on_duplicate(write, attempts: int = 4) -> None:
 
 
 def log_model_description(description: dict[str, Any]) -> None:
-    import mlflow
-
-    mlflow.log_params({keys.MODEL_PARAM + key: str(value) for key, value in description.items()})
+    buffer.writes.log_params({keys.MODEL_PARAM + key: str(value) for key, value in description.items()})
 
 
 def log_skipped_images(info: dict[str, Any]) -> None:
     """How many unreadable images the data layer skipped (a metric, 0 when none) and which (a text artifact)."""
-    import mlflow
-
     skipped = list(info.get("skipped", []))
-    mlflow.log_metric(keys.SKIPPED_IMAGES, len(skipped))
+    buffer.writes.log_metric(keys.SKIPPED_IMAGES, len(skipped))
     if skipped:
         lines = list(info.get("skipped_problems", [])) or skipped
-        mlflow.log_text("\n".join(lines) + "\n", keys.SKIPPED_ARTIFACT)
+        buffer.writes.log_text("\n".join(lines) + "\n", keys.SKIPPED_ARTIFACT)
 
 
 def log_epoch(metrics: dict[str, float], epoch: int) -> None:
-    import mlflow
-
-    mlflow.log_metrics({k: float(metrics[k]) for k in keys.EPOCH_METRICS if k in metrics}, step=epoch)
+    buffer.writes.log_metrics({k: float(metrics[k]) for k in keys.EPOCH_METRICS if k in metrics}, step=epoch)
 
 
 def accuracy_metrics(accuracy: dict[float, float]) -> dict[str, float]:
@@ -118,68 +111,58 @@ def log_evaluation(result, objective_values: dict[str, float], num_classes: int 
     objectives, check outcomes (metrics + tag),
     the result as JSON (its one schema: RobustnessResult.to_dict), the per-point outcomes (points.npz), the
     accuracy curve (trainables.previews.trial_accuracy_curve)."""
-    import mlflow
-
     metrics = accuracy_metrics(result.accuracy)
     metrics.update(attack_metrics(result))
     if num_classes is not None:
         metrics.update(clinical_metrics(result, num_classes))
     metrics.update(objective_values)
     metrics.update({keys.CHECK + name: float(check.passed) for name, check in result.checks.items()})
-    mlflow.log_metrics(metrics)
-    mlflow.set_tag(keys.TAG_CHECKS_FAILED, ",".join(result.failed_checks()))
-    mlflow.log_text(json.dumps(result.to_dict(), indent=2), keys.RESULT_ARTIFACT)
+    buffer.writes.log_metrics(metrics)
+    buffer.writes.set_tag(keys.TAG_CHECKS_FAILED, ",".join(result.failed_checks()))
+    buffer.writes.log_text(json.dumps(result.to_dict(), indent=2), keys.RESULT_ARTIFACT)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / Path(keys.POINTS_ARTIFACT).name
         np.savez(path, **result.points())
-        mlflow.log_artifact(str(path), str(Path(keys.POINTS_ARTIFACT).parent))
-    mlflow.log_figure(previews.trial_accuracy_curve(result.accuracy), keys.CURVE_ARTIFACT)
+        buffer.writes.log_artifact(str(path), str(Path(keys.POINTS_ARTIFACT).parent))
+    buffer.writes.log_figure(previews.trial_accuracy_curve(result.accuracy), keys.CURVE_ARTIFACT)
 
 
 def log_certification(result, points: np.ndarray, labels: np.ndarray, epsilons, image_shape) -> None:
     """Certified accuracy of the smoothed classifier at each ladder epsilon and L2 radius, the abstain rate, and
     the per-point certificates (robustness/certified.npz, `point` = test index as in points.npz)."""
-    import mlflow
-
     accuracy = certified_accuracy(result, labels, l2_radii=keys.CERTIFIED_L2_RADII,
                                   linf_epsilons=(0.0, *epsilons), image_shape=image_shape)
     metrics = {keys.CERTIFIED_ACC_AT_EPS + format_epsilon(eps): value for eps, value in accuracy.linf.items()}
     metrics.update({keys.CERTIFIED_ACC_AT_L2 + format_epsilon(r): value for r, value in accuracy.l2.items()})
     metrics[keys.ABSTAIN_RATE] = float(np.mean(result.prediction < 0)) if len(points) else float("nan")
     metrics[keys.CERTIFIED_POINTS] = float(len(points))
-    mlflow.log_metrics(metrics)
+    buffer.writes.log_metrics(metrics)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / Path(keys.CERTIFIED_ARTIFACT).name
         np.savez(path, point=np.asarray(points), label=np.asarray(labels), prediction=result.prediction,
                  radius=result.radius, p_lower=result.p_lower)
-        mlflow.log_artifact(str(path), str(Path(keys.CERTIFIED_ARTIFACT).parent))
+        buffer.writes.log_artifact(str(path), str(Path(keys.CERTIFIED_ARTIFACT).parent))
 
 
 def log_explanations(explanations) -> None:
     """explanations/samples.npz (trainables.explain's arrays) and the two preview grids drawn by trainables.previews."""
-    import mlflow
-
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         write_explanations(explanations, folder / keys.SAMPLES_FILE)
         previews.write_png(previews.perturbation_preview(explanations), folder / Path(keys.PERTURBATION_PREVIEW).name)
         previews.write_png(previews.gradcam_preview(explanations), folder / Path(keys.GRADCAM_PREVIEW).name)
-        mlflow.log_artifacts(str(folder), keys.EXPLANATIONS_DIR)
+        buffer.writes.log_artifacts(str(folder), keys.EXPLANATIONS_DIR)
 
 
 def log_timings(metrics: dict[str, float]) -> None:
-    import mlflow
-
-    mlflow.log_metrics(metrics)
+    buffer.writes.log_metrics(metrics)
 
 
 def log_model(model) -> None:
-    import mlflow
-
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / Path(keys.MODEL_ARTIFACT).name
         model.save(path)
-        mlflow.log_artifact(str(path), str(Path(keys.MODEL_ARTIFACT).parent))
+        buffer.writes.log_artifact(str(path), str(Path(keys.MODEL_ARTIFACT).parent))
 
 
 def download_model(tracking_uri: str, run_id: str, destination: str | os.PathLike) -> Path:

@@ -8,7 +8,7 @@ import json
 import os
 from typing import Any, Iterator
 
-from . import keys
+from . import buffer, keys
 from .identity import trial_digest
 from .reader import finished_with_digests, run_for_trial
 from .store import ensure_experiment, mlflow_client
@@ -62,29 +62,40 @@ def supersede_finished(tracking_uri: str, experiment_id: str, digests, by: str) 
 @contextlib.contextmanager
 def trial_run(config, tracking_uri: str, experiment_id: str, trial_id: str, *, run_name: str | None = None,
               parent_run_id: str | None = None, sweep_kind: str = "grid") -> Iterator[Any]:
-    """The trial's MLflow run; a restarted trial (same Ray trial id) continues its earlier run."""
+    """The trial's MLflow run; a restarted trial (same Ray trial id) continues its earlier run. Its writes go through
+    buffer.writes: through an outage of the store the trial goes on, and the run ends once they are all logged."""
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri)
-    existing = run_for_trial(mlflow_client(tracking_uri), experiment_id, trial_id)
+    if mlflow.active_run() is not None:  # left here by an earlier trial of this worker that lost its store
+        buffer.writes.abandon_run("FAILED")
+    existing = buffer.writes.when_answering(lambda: run_for_trial(mlflow_client(tracking_uri), experiment_id, trial_id))
     if existing is not None:
-        run = mlflow.start_run(run_id=existing.info.run_id)
+        run = buffer.writes.when_answering(lambda: mlflow.active_run() or mlflow.start_run(run_id=existing.info.run_id))
     else:
         tags = {keys.TAG_SWEEP: config.sweep, keys.TAG_PROFILE: config.profile, keys.TAG_SWEEP_KIND: sweep_kind,
                 keys.TAG_TRIAL_ID: trial_id, keys.TAG_SOURCE_RUN: str(config.source_run_id),
                 keys.TAG_CONFIG_DIGEST: trial_digest(config)}
         if parent_run_id:
             tags[keys.TAG_PARENT] = parent_run_id
-        run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name or config.run_name, tags=tags)
-        mlflow.log_params(config.as_params())
+        run = buffer.writes.when_answering(lambda: mlflow.active_run() or mlflow.start_run(
+            experiment_id=experiment_id, run_name=run_name or config.run_name, tags=tags))
+        buffer.writes.log_params(config.as_params())
     try:
         yield run
-    except BaseException:
-        mlflow.set_tag(keys.TAG_STATUS, keys.STATUS_FAILED)
-        mlflow.end_run("FAILED")
+    except buffer.TrackingOutage:
+        buffer.writes.abandon_run("FAILED")
         raise
-    mlflow.set_tag(keys.TAG_STATUS, keys.STATUS_FINISHED)
-    mlflow.end_run("FINISHED")
+    except BaseException:
+        buffer.writes.set_tag(keys.TAG_STATUS, keys.STATUS_FAILED)
+        buffer.writes.end_run("FAILED")
+        raise
+    try:
+        buffer.writes.set_tag(keys.TAG_STATUS, keys.STATUS_FINISHED)
+        buffer.writes.end_run("FINISHED")
+    except buffer.TrackingOutage:
+        buffer.writes.abandon_run("FAILED")
+        raise
 
 
 def record_attempt(node: str) -> None:
@@ -93,7 +104,7 @@ def record_attempt(node: str) -> None:
 
     run = mlflow.active_run()
     attempts = int(run.data.tags.get(keys.TAG_ATTEMPTS, "0")) + 1 if run else 1
-    mlflow.set_tags({keys.TAG_NODE: node, keys.TAG_ATTEMPTS: str(attempts)})
+    buffer.writes.set_tags({keys.TAG_NODE: node, keys.TAG_ATTEMPTS: str(attempts)})
 
 
 def mark_trial_failed(tracking_uri: str, experiment_name: str, trial_id: str) -> None:
