@@ -24,3 +24,11 @@ def announce_epochs(event, *, path: str) -> None:
     0.2 s: without the wait the next epoch was sometimes logged, then repeated after the restart)."""
     Path(path).write_text(f"{os.getpid()} {event.epoch}")
     time.sleep(1.0)
+
+
+def timed_epochs(event, *, path: str, seconds: float) -> None:
+    """Append "<pid> <epoch> <time.time()>" to path after each epoch, then wait `seconds`: slow epochs, so that a
+    fault lands mid-training, and a record of when each epoch ended."""
+    with open(path, "a") as file:
+        file.write(f"{os.getpid()} {event.epoch} {time.time():.3f}\n")
+    time.sleep(seconds)
