@@ -86,6 +86,13 @@ def find_auto_address() -> str:
     return found
 
 
+def trial_worker_env() -> dict[str, str]:
+    """Every worker's environment: TRIAL_ENV, MLflow's HTTP retries shortened so that a trial buffers its writes
+    through an outage (trainables.tracking.buffer), and the driver's values of SHARED_ENV over both."""
+    shared = {name: os.environ[name] for name in SHARED_ENV if name in os.environ}
+    return {**TRIAL_ENV, **buffer.TRIAL_MLFLOW_ENV, **shared}
+
+
 def connect_ray(address: str | None) -> None:
     import ray
 
@@ -94,8 +101,7 @@ def connect_ray(address: str | None) -> None:
     if ray.is_initialized():  # an embedding program (or a test) already connected
         return
     # trials and prepare tasks on every node open the prepared data where the driver prepared it
-    worker_env = {**TRIAL_ENV, **buffer.TRIAL_MLFLOW_ENV,
-                  **{name: os.environ[name] for name in SHARED_ENV if name in os.environ}}
+    worker_env = trial_worker_env()
     if address:
         check_address(address)
         ray_auth.use_token_if_available()

@@ -261,7 +261,13 @@ def test_a_bad_ars_tracking_outage_s_is_one_line_and_exit_2_before_launch(tmp_pa
 
 
 def test_the_outage_bound_and_mlflows_retries_reach_the_trial_workers(monkeypatch):
+    for name in (buffer.OUTAGE_ENV, *buffer.TRIAL_MLFLOW_ENV):
+        monkeypatch.delenv(name, raising=False)
+    assert {name: launcher.trial_worker_env()[name] for name in buffer.TRIAL_MLFLOW_ENV} == {
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+    assert buffer.OUTAGE_ENV not in launcher.trial_worker_env()  # the worker's default is the driver's: 600
     monkeypatch.setenv(buffer.OUTAGE_ENV, "90")
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "5")
-    assert {buffer.OUTAGE_ENV, "MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT"} <= set(launcher.SHARED_ENV)
-    assert buffer.outage_limit_s({}) == 600 and buffer.outage_limit_s({buffer.OUTAGE_ENV: "90"}) == 90
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "5")  # the user's choice wins
+    env = launcher.trial_worker_env()
+    assert env[buffer.OUTAGE_ENV] == "90" and env["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "5"
+    assert buffer.outage_limit_s({}) == 600 and buffer.outage_limit_s(env) == 90

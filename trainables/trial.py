@@ -75,7 +75,7 @@ def execute(config: TrialConfig, *, tracking_uri: str, experiment_id: str, trial
     """
     config = config.resolved()
     finished = buffer.writes.when_answering(
-        lambda: tracking.finished_trial_metrics(tracking_uri, experiment_id, trial_id))
+        lambda: tracking.finished_trial_metrics(tracking_uri, experiment_id, trial_id), tracking_uri)
     if finished is not None:
         report(tune_metrics(finished, config))
         return finished

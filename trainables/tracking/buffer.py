@@ -92,7 +92,6 @@ def is_outage(error: BaseException) -> bool:
 class _Write:
     """One write: `send` now; `later` what a buffered copy sends (files it needs copied into `spool`)."""
 
-    what: str
     send: Callable[[], Any]
     later: Callable[[Path], Callable[[], Any]] | None = None
     spool: Path | None = None
@@ -101,7 +100,7 @@ class _Write:
         if self.later is None:
             return self
         spool = Path(tempfile.mkdtemp(prefix="ars-outage-"))
-        return _Write(self.what, self.later(spool), spool=spool)
+        return _Write(self.later(spool), spool=spool)
 
     def done(self) -> None:
         if self.spool is not None:
@@ -131,7 +130,7 @@ class Writes:
 
         now = int(time.time() * 1000)  # when it was logged, not when it was sent
         batch = [Metric(key, float(value), now, step or 0) for key, value in metrics.items()]
-        self._batch(f"{len(batch)} metrics", metrics=batch)
+        self._batch(metrics=batch)
 
     def log_metric(self, key: str, value: float) -> None:
         self.log_metrics({key: value})
@@ -139,21 +138,21 @@ class Writes:
     def log_params(self, params: dict[str, Any]) -> None:
         from mlflow.entities import Param
 
-        self._batch(f"{len(params)} params", params=[Param(key, str(value)) for key, value in params.items()])
+        self._batch(params=[Param(key, str(value)) for key, value in params.items()])
 
     def set_tags(self, tags: dict[str, Any]) -> None:
         from mlflow.entities import RunTag
 
-        self._batch(f"tags {', '.join(tags)}", tags=[RunTag(key, str(value)) for key, value in tags.items()])
+        self._batch(tags=[RunTag(key, str(value)) for key, value in tags.items()])
 
     def set_tag(self, key: str, value: Any) -> None:
         self.set_tags({key: value})
 
     def log_text(self, text: str, artifact_file: str) -> None:
-        self._run_write(artifact_file, lambda client, run_id: client.log_text(run_id, text, artifact_file))
+        self._run_write(lambda client, run_id: client.log_text(run_id, text, artifact_file))
 
     def log_figure(self, figure, artifact_file: str) -> None:
-        self._run_write(artifact_file, lambda client, run_id: client.log_figure(run_id, figure, artifact_file))
+        self._run_write(lambda client, run_id: client.log_figure(run_id, figure, artifact_file))
 
     def log_artifact(self, local_path: str, artifact_path: str | None = None) -> None:
         self._file_write(local_path, shutil.copy2,
@@ -169,8 +168,7 @@ class Writes:
         from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
         entity = DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag(MLFLOW_DATASET_CONTEXT, context)])
-        self._run_write(f"data set {dataset.name}",
-                        lambda client, run_id: retry(lambda: client.log_inputs(run_id, datasets=[entity])))
+        self._run_write(lambda client, run_id: retry(lambda: client.log_inputs(run_id, datasets=[entity])))
 
     def end_run(self, status: str) -> None:
         """End the active run once every earlier write is in the store (waiting for the flush, within the bound)."""
@@ -178,7 +176,7 @@ class Writes:
 
         run_id, client = self._target()
         self.drain()
-        self._write(_Write("end of run", lambda: mlflow.end_run(status),  # ends it here, then in the store
+        self._write(_Write(lambda: mlflow.end_run(status),  # ends it here, then in the store
                            later=lambda spool: lambda: client.set_terminated(run_id, status)))
         self.drain()
 
@@ -190,9 +188,9 @@ class Writes:
         with contextlib.suppress(Exception):  # MLflow ends the run locally before it sends
             mlflow.end_run(status)
 
-    def when_answering(self, call: Callable[[], Any]) -> Any:
-        """call() (a read, or the start of the run) retried every RETRY_S while the store does not answer: the trial
-        waits at its start, within the same bound, instead of failing."""
+    def when_answering(self, call: Callable[[], Any], uri: str | None = None) -> Any:
+        """call() (a read, or the start of the run) retried every RETRY_S while the store (uri, default MLflow's
+        tracking URI) does not answer: the trial waits at its start, within the same bound, instead of failing."""
         import mlflow
 
         started, said = self.clock(), False
@@ -202,7 +200,7 @@ class Writes:
             except Exception as error:
                 if not is_outage(error):
                     raise
-                self._uri, down = mlflow.get_tracking_uri(), self.clock() - started
+                self._uri, down = uri or mlflow.get_tracking_uri(), self.clock() - started
                 if down > self._limit():
                     raise TrackingOutage(self._outage_line(down, "")) from None
                 if not said:
@@ -230,12 +228,12 @@ class Writes:
         self._uri = mlflow.get_tracking_uri()
         return run.info.run_id, self.client_for(self._uri)
 
-    def _batch(self, what: str, **entities) -> None:
-        self._run_write(what, lambda client, run_id: client.log_batch(run_id, **entities))
+    def _batch(self, **entities) -> None:
+        self._run_write(lambda client, run_id: client.log_batch(run_id, **entities))
 
-    def _run_write(self, what: str, send: Callable[[Any, str], Any]) -> None:
+    def _run_write(self, send: Callable[[Any, str], Any]) -> None:
         run_id, client = self._target()
-        self._write(_Write(what, lambda: send(client, run_id)))
+        self._write(_Write(lambda: send(client, run_id)))
 
     def _file_write(self, local: str, copy: Callable, send: Callable[[Any, str, Path], Any]) -> None:
         run_id, client = self._target()
@@ -245,7 +243,7 @@ class Writes:
             copy(local, kept)
             return lambda: send(client, run_id, kept)
 
-        self._write(_Write(Path(local).name, lambda: send(client, run_id, Path(local)), later=later))
+        self._write(_Write(lambda: send(client, run_id, Path(local)), later=later))
 
     def _write(self, write: _Write) -> None:
         with self._changed:
@@ -273,8 +271,8 @@ class Writes:
             self._generation += 1
             generation = self._generation
         print(f"MLflow at {self._uri} not answering ({type(error).__name__}): keeping this trial's writes in order "
-              f"and retrying every {self.retry_s:g} s, for at most {self._limit():g} s ({OUTAGE_ENV}); training goes on",
-              file=sys.stderr, flush=True)
+              f"and retrying every {self.retry_s:g} s, for at most {self._limit():g} s ({OUTAGE_ENV}); training "
+              f"goes on", file=sys.stderr, flush=True)
         threading.Thread(target=self._flush, args=(generation,), name="mlflow-outage-flush", daemon=True).start()
 
     def _flush(self, generation: int) -> None:
