@@ -131,6 +131,18 @@ class EvaluationProgress:
 
     _segment_start, _segment_done = 0.0, 0
 
+    def line(self) -> str:
+        """The status as one line: "apgd_ce eps 0.00392: 96/128 points, 12.3 points/s, ~3 s left; 14 units (5 from
+        the checkpoint)"."""
+        status = self.status
+        units = f"{len(self.units)} units ({self.units_replayed} from the checkpoint)"
+        if not status:
+            return units
+        epsilon = status["epsilon"]
+        where = status["attack"] if epsilon != epsilon or epsilon == float("inf") else f"{status['attack']} eps {epsilon:g}"
+        left = f", ~{status['eta_s']:.0f} s left" if status["eta_s"] == status["eta_s"] else ""
+        return (f"{where}: {status['done']}/{status['total']} points, {status['rate']:.3g} points/s{left}; {units}")
+
     def flush(self) -> None:
         """Save now when a unit ran since the last save (the end of an attack)."""
         if self.units_run != self._run_at_save:
@@ -164,15 +176,19 @@ def counted_unit(progress: EvaluationProgress | None, context, key: str, attack:
     if progress is None:
         return compute()
     counter = context.counter(attack)
+    checkers = (context, context.pgd_runner)  # each keeps its own ball statistics (PGD's runner, the other attacks)
 
     def measured() -> Record:
-        before = (counter.gradient_evaluations, counter.queries, context.points_checked)
-        context.max_ball_violation, previous_violation = 0.0, context.max_ball_violation
+        before = (counter.gradient_evaluations, counter.queries, sum(c.points_checked for c in checkers))
+        previous = [c.max_ball_violation for c in checkers]
+        for checker in checkers:
+            checker.max_ball_violation = 0.0
         record = compute()
         record["cost"] = np.array([counter.gradient_evaluations - before[0], counter.queries - before[1],
-                                   context.points_checked - before[2]], np.int64)
-        record["ball_violation"] = np.array(context.max_ball_violation)
-        context.max_ball_violation = max(previous_violation, context.max_ball_violation)
+                                   sum(c.points_checked for c in checkers) - before[2]], np.int64)
+        record["ball_violation"] = np.array(max(c.max_ball_violation for c in checkers))
+        for checker, earlier in zip(checkers, previous):
+            checker.max_ball_violation = max(earlier, checker.max_ball_violation)
         return record
 
     replay = key in progress.units

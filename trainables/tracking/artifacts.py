@@ -167,6 +167,13 @@ def log_explanations(explanations) -> None:
         mlflow.log_artifacts(str(folder), keys.EXPLANATIONS_DIR)
 
 
+def log_evaluation_progress(line: str, counts: dict[str, float], step: int) -> None:
+    import mlflow
+
+    mlflow.set_tag(keys.EVAL_PROGRESS, line)
+    mlflow.log_metrics({keys.EVAL_PROGRESS_METRIC + name: float(value) for name, value in counts.items()}, step=step)
+
+
 def log_timings(metrics: dict[str, float]) -> None:
     import mlflow
 
