@@ -4,7 +4,10 @@ A unit is one attack at one epsilon on one batch of points (or one batch of anyt
 e.g. certification's points with their per-point counts): its key names it, its record is a dict of arrays (the
 per-point outcomes plus the cost counters it added). `EvaluationProgress.run(key, compute)` returns the stored
 record of a finished unit without running it, else runs `compute()` and stores the result. The store is written
-at most every `interval_s` seconds and on `flush()` (the end of each attack), atomically (temp file + rename, the
+after a unit when `interval_s` seconds have passed since the last save, or sooner when saves are cheap: as soon as
+the time since the last save is SAVE_COST_SHARE^-1 (33) times what that save took, so saving costs at most ~3 % of the
+evaluation and units longer than that (a GPU batch of a paper trial: seconds; a save: tens of milliseconds) are each
+saved (a kill then redoes one unit); and on `flush()` (the end of each attack), atomically (temp file + rename, the
 previous good file kept as `<name>.prev` until the new one is in place), with the evaluation's digest and a
 SHA-256 of its payload: a file of another digest is refused (ValueError, one line); a truncated or corrupt one is
 discarded with a warning and the previous good file is used instead. Units are pure functions of (seed, attack,
@@ -26,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 MAGIC = b"ARS-EVAL-PROGRESS-1\n"
+SAVE_COST_SHARE = 0.03  # the most of the evaluation's time that saving may take
 FILE_NAME = "evaluation_progress.bin"
 PREVIOUS_SUFFIX = ".prev"
 
@@ -84,6 +88,7 @@ class EvaluationProgress:
         self.units_run = self.units_replayed = self.saves = self._run_at_save = 0
         self.bytes_written: list[int] = []
         self.last_save = clock()
+        self.last_save_seconds = 0.0
         self.status: dict[str, float | str] = {}
         if self.path is not None:
             self.units = self._load()
@@ -113,7 +118,7 @@ class EvaluationProgress:
             self.units_replayed += 1
         if self.after_unit is not None:
             self.after_unit(key, ran)
-        if ran and self.clock() - self.last_save >= self.interval_s:
+        if ran and self.clock() - self.last_save >= min(self.interval_s, self.last_save_seconds / SAVE_COST_SHARE):
             self.save()
         return self.units[key]
 
@@ -149,8 +154,10 @@ class EvaluationProgress:
             self.save()
 
     def save(self) -> None:
+        """Write the store and hand it to on_save; what both took sets how soon the next save may come."""
+        start = self.clock()
         self._run_at_save = self.units_run
-        self.last_save = self.clock()
+        self.last_save = start
         if self.path is None:
             return
         blob = encode(self.digest, self.units)
@@ -167,6 +174,8 @@ class EvaluationProgress:
         self.bytes_written.append(len(blob))
         if self.on_save is not None:
             self.on_save(self)
+        self.last_save = self.clock()
+        self.last_save_seconds = self.last_save - start
 
 
 def counted_unit(progress: EvaluationProgress | None, context, key: str, attack: str,
