@@ -32,7 +32,7 @@ class ProgressCallback(Callback):
             _active.begin(trial)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
-        if _active and result.get(keys.PHASE) == keys.PHASE_EVALUATING:
+        if _active and keys.EVAL_PROGRESS in result:
             _active.evaluating(trial, result[keys.EVAL_PROGRESS])
 
     def on_trial_complete(self, iteration, trials, trial, **info):

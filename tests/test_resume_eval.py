@@ -182,17 +182,25 @@ def test_the_status_line_names_the_attack_epsilon_points_rate_and_time_left(tmp_
     assert progress.line() == "apgd_ce eps 0.00392: 40/128 points, 4 points/s, ~22 s left; 0 units (0 from the checkpoint)"
 
 
-def test_the_driver_prints_each_evaluation_save(capsys):
+def test_every_save_is_reported_with_its_checkpoint_and_the_driver_prints_a_line_per_interval(capsys, monkeypatch):
     from sweep import progress as driver_progress
-    from trainables.evaluation_progress import progress_result
+    from trainables import evaluation_progress
 
     class Trial:
         trial_id, config = "t1", {"trial": {"run_name": "skin-resnet50-none-head-s0"}}
 
+    logged, reported = [], []
+    monkeypatch.setattr(evaluation_progress, "log_progress", logged.append)
+    ticks = iter([0.0, 0.0, 1.0, 2.0, 2.0])  # three saves: at 0 s (line), 1 s (none: within 2 s), 2 s (line)
+    publish = evaluation_progress.ProgressPublisher(TrialConfig(eval_checkpoint_s=2.0), reported.append,
+                                                    clock=lambda: next(ticks))
     saved = EvaluationProgress(None, "d")
     saved.report("square", 0.01, 3, 4)
-    result = progress_result(saved)
-    assert np.isnan(result["robust_objective"])  # a searcher expects its objectives in every result
+    for _ in range(3):
+        publish(saved)
+    assert len(logged) == 3 and len(reported) == 3  # MLflow and the checkpoint: every save
+    assert all(np.isnan(result["robust_objective"]) for result in reported)  # a searcher expects its objectives
     driver_progress.start(1, "sqlite://", "x")
-    driver_progress.ProgressCallback().on_trial_result(0, [], Trial(), result)
-    assert "square eps 0.01: 3/4 points" in capsys.readouterr().out
+    for result in reported:
+        driver_progress.ProgressCallback().on_trial_result(0, [], Trial(), result)
+    assert capsys.readouterr().out.count("square eps 0.01: 3/4 points") == 2

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,11 +42,23 @@ def open_progress(config: TrialConfig, folder: Path, *, name: str = "",
                               interval_s=config.eval_checkpoint_s, after_unit=after_unit, on_save=publish)
 
 
-def progress_result(progress: EvaluationProgress) -> dict:
-    """What Ray Tune receives with the checkpoint of a save (the driver prints keys.EVAL_PROGRESS). The objectives
-    are NaN until the evaluation ends, as during training: a searcher expects them in every result."""
-    return {**dict.fromkeys(keys.OBJECTIVES, math.nan), keys.PHASE: keys.PHASE_EVALUATING,
-            keys.EVAL_PROGRESS: progress.line()}
+class ProgressPublisher:
+    """Hands every save to the trial's MLflow run (log_progress) and to Ray Tune with the checkpoint (`report_save`);
+    the line the driver prints (keys.EVAL_PROGRESS) comes with a save at most every eval_checkpoint_s, however often
+    cheap saves come. The objectives are NaN until the evaluation ends, as during training: a searcher expects them
+    in every result."""
+
+    def __init__(self, config: TrialConfig, report_save: Callable[[dict], None],
+                 clock: Callable[[], float] = time.monotonic):
+        self.interval_s, self.report_save, self.clock = config.eval_checkpoint_s, report_save, clock
+        self.last_line = -math.inf
+
+    def __call__(self, progress: EvaluationProgress) -> None:
+        log_progress(progress)
+        result = {**dict.fromkeys(keys.OBJECTIVES, math.nan), keys.PHASE: keys.PHASE_EVALUATING}
+        if self.clock() - self.last_line >= self.interval_s:
+            result[keys.EVAL_PROGRESS], self.last_line = progress.line(), self.clock()
+        self.report_save(result)
 
 
 def log_progress(progress: EvaluationProgress) -> None:

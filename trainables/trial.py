@@ -16,7 +16,7 @@ from . import data, explain, models, robustness, tracking, training
 from .config import TrialConfig
 from .data import UnitFloatView
 from .data.preprocess import xray_sigma
-from .evaluation_progress import log_progress, open_progress, progress_result
+from .evaluation_progress import ProgressPublisher, open_progress
 from .runtime import isolation
 from .runtime.resources import configure_tensorflow
 from .runtime.timing import PhaseTimer
@@ -115,10 +115,7 @@ def run_steps(config: TrialConfig, run, *, tracking_uri: str, report, checkpoint
                                     restored=checkpoint is not None)
         artifacts.log_model_description(models.describe_model(model))
 
-        def publish(progress) -> None:
-            log_progress(progress)
-            report(progress_result(progress), checkpoint=checkpoint_of(folder))
-
+        publish = ProgressPublisher(config, lambda result: report(result, checkpoint=checkpoint_of(folder)))
         x_eval, y_eval = evaluation_points(task_data, config.max_eval)
         with timer.phase("evaluate"):
             result = robustness.evaluate_robustness(
