@@ -88,7 +88,7 @@ class EvaluationProgress:
         self.units_run = self.units_replayed = self.saves = self._run_at_save = 0
         self.bytes_written: list[int] = []
         self.last_save = clock()
-        self.last_save_seconds = 0.0
+        self.last_save_seconds = self.seconds_saving = 0.0
         self.status: dict[str, float | str] = {}
         if self.path is not None:
             self.units = self._load()
@@ -176,6 +176,7 @@ class EvaluationProgress:
             self.on_save(self)
         self.last_save = self.clock()
         self.last_save_seconds = self.last_save - start
+        self.seconds_saving += self.last_save_seconds
 
 
 def counted_unit(progress: EvaluationProgress | None, context, key: str, attack: str,
