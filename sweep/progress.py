@@ -31,6 +31,10 @@ class ProgressCallback(Callback):
         if _active:
             _active.begin(trial)
 
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        if _active and keys.EVAL_PROGRESS in result:
+            _active.evaluating(trial, result[keys.EVAL_PROGRESS])
+
     def on_trial_complete(self, iteration, trials, trial, **info):
         if _active:
             _active.finish(trial, "finished")
@@ -57,6 +61,10 @@ class ProgressPrinter:
     def begin(self, trial) -> None:
         self.started[trial.trial_id] = time.monotonic()
         print(f"  start   {trial_label(trial)}", flush=True)
+
+    def evaluating(self, trial, line: str) -> None:
+        """A save of the trial's resumable evaluation (every eval_checkpoint_s at most)."""
+        print(f"  eval    {trial_label(trial)}  {line}", flush=True)
 
     def finish(self, trial, status: str) -> None:
         label = trial_label(trial)  # a trial finished before is counted already (search trials can share a label)

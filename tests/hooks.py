@@ -2,6 +2,7 @@
 point, so that no test hook lives in the product."""
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -24,6 +25,25 @@ def announce_epochs(event, *, path: str) -> None:
     0.2 s: without the wait the next epoch was sometimes logged, then repeated after the restart)."""
     Path(path).write_text(f"{os.getpid()} {event.epoch}")
     time.sleep(1.0)
+
+
+def kill_at_units(event, *, kills: list, folder: str) -> None:
+    """An evaluation callback: SIGKILL this worker after the `count`-th unit whose key starts with `prefix` that ran
+    in this process, once per [prefix, count] of `kills` (a marker file in `folder` remembers the kills done). The
+    unit was not saved yet, so the restarted trial redoes it and replays the units before it."""
+    if not event.ran:
+        return
+    ran = _units_ran.setdefault(os.getpid(), {})
+    for index, (prefix, count) in enumerate(kills):
+        if event.key.startswith(prefix):
+            ran[prefix] = ran.get(prefix, 0) + 1
+            marker = Path(folder) / f"killed-{index}"
+            if ran[prefix] >= count and not marker.exists():
+                marker.write_text(f"{os.getpid()} {event.key}")
+                os.kill(os.getpid(), signal.SIGKILL)
+
+
+_units_ran: dict[int, dict[str, int]] = {}
 
 
 def timed_epochs(event, *, path: str, seconds: float) -> None:

@@ -21,18 +21,18 @@ def local_ray():
 
 def test_search_writes_its_study_and_a_second_run_extends_it(local_ray, tmp_path, capsys):
     study_url = f"sqlite:///{tmp_path}/optuna.db"
-    argv = ["optuna_robust", "--profile", "tiny", "--trials", "2", "--study-storage", study_url,
+    argv = ["optuna_robust", "--profile", "tiny", "--trials", "1", "--study-storage", study_url,
             "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db", "--storage", str(tmp_path / "ray"), *SHRUNK]
     assert main(argv) == 0
     study = optuna.load_study(study_name="optuna_robust-tiny", storage=study_url)
-    assert len(study.trials) == 2 and study.directions == [optuna.study.StudyDirection.MAXIMIZE] * 2
+    assert len(study.trials) == 1 and study.directions == [optuna.study.StudyDirection.MAXIMIZE] * 2
     assert all(t.state == optuna.trial.TrialState.COMPLETE and len(t.values) == 2 for t in study.trials)
     assert {"attention", "heads", "learning_rate"} <= set(study.trials[0].params)
     assert study.metric_names == ["clean_acc", "robust_objective"]  # named in optuna-dashboard, not "0" and "1"
     assert "Pareto front" in capsys.readouterr().out
 
     assert main(argv) == 0
-    assert len(optuna.load_study(study_name="optuna_robust-tiny", storage=study_url).trials) == 4
+    assert len(optuna.load_study(study_name="optuna_robust-tiny", storage=study_url).trials) == 2
 
     import mlflow
 
@@ -42,10 +42,10 @@ def test_search_writes_its_study_and_a_second_run_extends_it(local_ray, tmp_path
     assert sum(r.data.tags.get("kind") == "summary" for r in runs) == 2  # one Pareto-front run per invocation
     assert sum(r.data.tags.get("kind") == "sweep" for r in runs) == 2  # one parent run per invocation
     trial_runs = [r for r in runs if "kind" not in r.data.tags]
-    assert len(trial_runs) == 4 and all(r.data.tags["sweep_kind"] == "search" for r in trial_runs)
+    assert len(trial_runs) == 2 and all(r.data.tags["sweep_kind"] == "search" for r in trial_runs)
     names = sorted(r.info.run_name for r in trial_runs)
-    assert len(set(names)) == 4  # one readable name per study trial: the config's name plus the trial number
-    assert sorted(int(n.rsplit("-t", 1)[1]) for n in names) == [0, 1, 2, 3]
+    assert len(set(names)) == 2  # one readable name per study trial: the config's name plus the trial number
+    assert sorted(int(n.rsplit("-t", 1)[1]) for n in names) == [0, 1]
     # the study chose on the validation split: its values are the runs' val/ objectives, never the test split's
     study = optuna.load_study(study_name="optuna_robust-tiny", storage=study_url)
     by_number = {int(r.info.run_name.rsplit("-t", 1)[1]): r.data.metrics for r in trial_runs}

@@ -2,13 +2,16 @@
 
 import contextlib
 import io
+import json
 
 import mlflow
 import pytest
 import ray
 
+from hooks import callback
 from search_spaces import expand
 from sweep.run import main
+from trainables.tracking import keys
 
 pytestmark = pytest.mark.slow
 
@@ -24,8 +27,11 @@ def test_rehearsal_runs_one_paper_size_trial_on_cpu(tmp_path):
     try:
         output = io.StringIO()
         with contextlib.redirect_stdout(output):
+            # the worker is SIGKILLed after its first APGD-CE unit (issue #25: the evaluation resumes from its checkpoint)
+            kill = json.dumps({callback("kill_at_units"): {"kills": [["apgd_ce/", 1]], "folder": str(tmp_path)}})
             code = main(["paper_grid", "--profile", "rehearsal", *only, "--tracking-uri", uri,
-                         "--storage", str(tmp_path / "ray"), "--set", "epsilons=[0.01,0.32]"])  # 2 of 9: CI time
+                         "--storage", str(tmp_path / "ray"), "--set", "epsilons=[0.01,0.32]",  # 2 of 9: CI time
+                         "--set", f"eval_callbacks={kill}"])
     finally:
         ray.shutdown()
     assert code == 0, output.getvalue()
@@ -41,3 +47,9 @@ def test_rehearsal_runs_one_paper_size_trial_on_cpu(tmp_path):
     assert len(client.get_metric_history(run.info.run_id, "val_loss")) == 2
     assert 0.0 <= metrics["clean_acc"] <= 1.0 and "acc_at_eps/0.32" in metrics
     assert metrics["peak_private_mb"] > 0 and metrics["peak_rss_mb"] >= metrics["peak_private_mb"]
+    # killed once during the ensemble: the run shows how far its evaluation got, and the restart replayed PGD's units
+    assert (tmp_path / "killed-0").exists() and run.data.tags[keys.TAG_ATTEMPTS] == "2"
+    assert run.data.tags[keys.EVAL_PROGRESS].endswith("from the checkpoint)")
+    history = {name: [m.value for m in client.get_metric_history(run.info.run_id, keys.EVAL_PROGRESS_METRIC + name)]
+               for name in ("units_done", "units_replayed")}
+    assert history["units_done"] and max(history["units_replayed"]) > 0

@@ -103,6 +103,9 @@ class TrialConfig:
     # the trainable's extension point: "module:function" or "/path/file.py:function" -> keyword arguments; each
     # function is called as function(event, **arguments) after every epoch (see trainables.training.EpochEvent)
     epoch_callbacks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the same, called as function(event, **arguments) after every unit of the resumable evaluation
+    # (see trainables.evaluation_progress.UnitEvent)
+    eval_callbacks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         values = check_values({name: getattr(self, name) for name in self.field_names()})
@@ -169,7 +172,7 @@ class TrialConfig:
             changes["image_size"] = default_input_shape(self.backbone, self.scale)[0]
         trial = self.replace(**changes) if changes else self
         trial.check_against_task_and_backbone()
-        for spec in trial.epoch_callbacks:
+        for spec in [*trial.epoch_callbacks, *trial.eval_callbacks]:
             resolve_epoch_callback(spec)
         try:
             settings = trial.attack_settings

@@ -159,7 +159,7 @@ RULES: dict[str, Rule] = {
     "source_run_id": Rule("str", nullable=True),
     "cpus_per_trial": Rule("int", low=1), "gpus_per_trial": Rule("int", low=0),
     "memory_gb": Rule("float", low=0, low_open=True),
-    "epoch_callbacks": Rule("dict"),
+    "epoch_callbacks": Rule("dict"), "eval_callbacks": Rule("dict"),
 }
 
 

@@ -80,6 +80,10 @@ def save_checkpoint(directory: Path, model, state: TrainingState) -> None:
     (directory / STATE_FILE).write_text(json.dumps(state.counters()))
 
 
+def has_checkpoint(directory: Path) -> bool:
+    return (directory / STATE_FILE).exists()
+
+
 def load_checkpoint(directory: Path, model) -> TrainingState:
     """Restore a checkpoint into `model`, built and compiled from the config of the trial that saved it."""
     import numpy as np

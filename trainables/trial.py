@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from . import data, explain, models, robustness, tracking, training
 from .config import TrialConfig
 from .data import UnitFloatView
 from .data.preprocess import xray_sigma
+from .evaluation_progress import ProgressPublisher, open_progress
 from .runtime import isolation
 from .runtime.resources import configure_tensorflow
 from .runtime.timing import PhaseTimer
@@ -104,29 +106,34 @@ def run_steps(config: TrialConfig, run, *, tracking_uri: str, report, checkpoint
         tracking.record_attempt(node)
         artifacts.log_dataset(task_data.info, task_data.ids)
         artifacts.log_skipped_images(task_data.info)
+        folder = restored_folder(checkpoint, work / "checkpoint")
         if config.source_run_id:
             with timer.phase("model"):
                 model = models.load_model(artifacts.download_model(tracking_uri, config.source_run_id, work))
         else:
             with timer.phase("train"):
                 logged = buffer.writes.when_answering(tracking.logged_epochs)
-                model = train_model(config, task_data, report, checkpoint, timer, logged)
+                model = train_model(config, task_data, report, folder, timer, logged, restored=checkpoint is not None)
         artifacts.log_model_description(models.describe_model(model))
 
+        publish = ProgressPublisher(config, lambda result: report(result, checkpoint=checkpoint_of(folder)))
         x_eval, y_eval = evaluation_points(task_data, config.max_eval)
         with timer.phase("evaluate"):
             result = robustness.evaluate_robustness(
                 model, x_eval, y_eval, config.epsilons, settings=config.attack_settings, seed=config.seed,
                 sample_indices=list(range(min(config.explain_samples, len(y_eval)))),
+                progress=open_progress(config, folder, publish=publish),
             )
         final = robustness.objectives(result.accuracy, config.reference_epsilon, result.clean_accuracy)
         if config.objective_split == "val":
             with timer.phase("evaluate_val"):
-                final.update(validation_objectives(model, task_data, config))
+                final.update(validation_objectives(model, task_data, config,
+                                                   open_progress(config, folder, name="val", publish=publish)))
         certification = None
         if config.certify:
             with timer.phase("certify"):
-                certification = certify_points(model, x_eval, y_eval, config)
+                certification = certify_points(model, x_eval, y_eval, config,
+                                               open_progress(config, folder, name="certify", publish=publish))
         with timer.phase("explain"):
             explanations = explain.explain_samples(model, x_eval[result.sample_indices], y_eval[result.sample_indices],
                                                    result.adversarial_samples)
@@ -144,22 +151,40 @@ def run_steps(config: TrialConfig, run, *, tracking_uri: str, report, checkpoint
     return metrics
 
 
-def certify_points(model, x_eval, y_eval, config: TrialConfig):
+def restored_folder(checkpoint, folder: Path) -> Path:
+    """The trial's checkpoint folder: a copy of the Ray checkpoint it was restarted from (training state, then the
+    evaluation's progress), or empty. Every epoch and every evaluation save is reported from it."""
+    if checkpoint is None:
+        folder.mkdir()
+    else:
+        with checkpoint.as_directory() as restored:
+            shutil.copytree(restored, folder)
+    return folder
+
+
+def checkpoint_of(folder: Path):
+    from ray import tune
+
+    return tune.Checkpoint.from_directory(str(folder))
+
+
+def certify_points(model, x_eval, y_eval, config: TrialConfig, progress=None):
     """Randomized-smoothing certificates of the smoothed classifier (noise_sigma) on certify_points seeded test points
     (their identity in the noise keys is their test index) -> (result, their test indices, their labels)."""
     count = min(config.certify_points, len(y_eval))
     rows = np.sort(np.random.default_rng([config.seed, 3]).choice(len(y_eval), count, replace=False))
     result = robustness.certify(model, x_eval.subset(rows), y_eval[rows], sigma=config.noise_sigma,
                                 n0=config.certify_n0, n=config.certify_n, alpha=config.certify_alpha,
-                                batch_size=config.eval_batch_size, seed=config.seed, point_ids=rows)
+                                batch_size=config.eval_batch_size, seed=config.seed, point_ids=rows,
+                                progress=progress)
     return result, rows, y_eval[rows]
 
 
-def validation_objectives(model, task_data, config: TrialConfig) -> dict[str, float]:
+def validation_objectives(model, task_data, config: TrialConfig, progress=None) -> dict[str, float]:
     """The objectives on the validation split (same attacks and budgets), as val/<objective>."""
     x_val, y_val = evaluation_points(task_data, config.max_eval, split="val")
     result = robustness.evaluate_robustness(model, x_val, y_val, config.epsilons, settings=config.attack_settings,
-                                            seed=config.seed, sample_indices=[])
+                                            seed=config.seed, sample_indices=[], progress=progress)
     values = robustness.objectives(result.accuracy, config.reference_epsilon, result.clean_accuracy)
     return {keys.VAL_OBJECTIVE + name: value for name, value in values.items()}
 
@@ -172,20 +197,19 @@ def tune_metrics(metrics: dict[str, Any], config: TrialConfig) -> dict[str, Any]
                           if keys.VAL_OBJECTIVE + name in metrics}}
 
 
-def train_model(config: TrialConfig, task_data, report, checkpoint, timer: PhaseTimer, logged: set[int] = frozenset()):
-    """Build (or restore from the Ray checkpoint) and train the model, reporting and checkpointing every epoch;
-    `logged`: epochs the trial's MLflow run already holds (from an attempt killed before its checkpoint)."""
-    from ray import tune
-
+def train_model(config: TrialConfig, task_data, report, folder: Path, timer: PhaseTimer,
+                logged: set[int] = frozenset(), restored: bool = False):
+    """Build (or restore from the checkpoint folder) and train the model, reporting and checkpointing every epoch
+    from `folder`; `logged`: epochs the trial's MLflow run already holds (from an attempt killed before its
+    checkpoint); `restored`: this attempt started from a checkpoint (the epoch callbacks see it)."""
     model = models.build_model(config.backbone, config.attention, task_data.num_classes,
                                input_shape=(config.image_size, config.image_size, 3), placement=config.placement,
                                weights=config.weights, scale=config.scale, heads=config.heads, dropout=config.dropout,
                                xray_sigma=model_xray_sigma(config))
     training.compile_model(model, config)
     state = training.TrainingState()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as folder:
-            state = training.load_checkpoint(Path(folder), model)
+    if training.has_checkpoint(folder):
+        state = training.load_checkpoint(folder, model)
 
     train_data = data.training_dataset(task_data.x_train, task_data.y_train, num_classes=task_data.num_classes,
                                        batch_size=config.batch_size, seed=config.seed, epoch_fraction=config.epoch_fraction,
@@ -198,12 +222,12 @@ def train_model(config: TrialConfig, task_data, report, checkpoint, timer: Phase
         with timer.phase("mlflow_epochs"):
             if epoch not in logged:
                 artifacts.log_epoch(metrics, epoch)
-        with timer.phase("checkpoint"), tempfile.TemporaryDirectory() as folder:
-            training.save_checkpoint(Path(folder), model, state)
+        with timer.phase("checkpoint"):
+            training.save_checkpoint(folder, model, state)
             report({**metrics, keys.EPOCH: epoch, keys.CLEAN_ACC: metrics[keys.VAL_ACCURACY],
                     keys.ROBUST_OBJECTIVE: math.nan, keys.PHASE: keys.PHASE_TRAINING},
-                   checkpoint=tune.Checkpoint.from_directory(folder))
-        training.run_epoch_callbacks(training.EpochEvent(config, epoch, metrics, os.getpid(), checkpoint is not None))
+                   checkpoint=checkpoint_of(folder))
+        training.run_epoch_callbacks(training.EpochEvent(config, epoch, metrics, os.getpid(), restored))
 
     training.train(model, train_data, val_data, config, class_weight=class_weight, state=state,
                    on_epoch_end=on_epoch_end)

@@ -29,6 +29,7 @@ import numpy as np
 from scipy import stats
 
 from .evaluate import output_width
+from .progress_store import EvaluationProgress
 from .inputs import validate_images, validate_labels, validate_positive_int
 
 
@@ -177,6 +178,19 @@ def count_votes(votes, images, point_ids: np.ndarray, draws: int, num_classes: i
     return counts
 
 
+class _Rows:
+    """Rows `rows` of an indexable image source, indexable by row arrays itself (a unit's points, read lazily)."""
+
+    def __init__(self, images, rows: np.ndarray):
+        self.images, self.rows = images, rows
+
+    def __getitem__(self, index):
+        return self.images[self.rows[index]]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
 # --- CERTIFY and PREDICT -------------------------------------------------------------------------------------------
 
 def clopper_pearson_lower(successes: np.ndarray, trials: int, alpha: float) -> np.ndarray:
@@ -199,20 +213,49 @@ def _prepare(model, images, point_ids, batch_size: int, seed: int, sigma: float)
     return images, ids, batch_size, seed, votes, num_classes
 
 
+# A resumable certification unit: a group of points holding about this many batches of noisy copies (one point
+# when a point alone needs more: at n = 100,000 and batch 64, one point is 1,564 batches)
+UNIT_BATCHES = 64
+
+
+def unit_points(draws_per_point: int, batch_size: int) -> int:
+    """Points per resumable unit: as many as fill UNIT_BATCHES batches, at least one."""
+    return max(1, (UNIT_BATCHES * batch_size) // draws_per_point)
+
+
 def certify(model, images, labels, *, sigma: float, n0: int, n: int, alpha: float, batch_size: int, seed: int,
-            point_ids: Sequence[int] | None = None) -> CertificationResult:
+            point_ids: Sequence[int] | None = None, progress: EvaluationProgress | None = None) -> CertificationResult:
     """Cohen et al.'s CERTIFY on every point of `images` (N, H, W, C) float32 in [0, 1] (array or lazy source).
 
     model: [0, 1] images -> logits (N, K). labels (N,) int. Forward passes: N * (n0 + n), batch_size rows at a time.
     point_ids: each point's identity in the noise keys (default its row); see the module docstring.
+    progress: a resumable store (progress_store.py); a unit is a group of points (`unit_points`) with both their
+    vote tables. The noise is keyed per point and draw, so a resumed certification gives the same counts.
     """
     sigma, n0, n, alpha = validate_smoothing(sigma=sigma, n0=n0, n=n, alpha=alpha)
     images, ids, batch_size, seed, votes, num_classes = _prepare(model, images, point_ids, batch_size, seed, sigma)
     labels = validate_labels(labels, len(images), num_classes)
     common = dict(num_classes=num_classes, seed=seed, batch_size=batch_size)
-    selection = count_votes(votes, images, ids, n0, stream=NoiseStream.SELECTION, **common)
+
+    def count(rows: np.ndarray) -> dict[str, np.ndarray]:
+        view = _Rows(images, rows)
+        return {"selection": count_votes(votes, view, ids[rows], n0, stream=NoiseStream.SELECTION, **common),
+                "estimation": count_votes(votes, view, ids[rows], n, stream=NoiseStream.ESTIMATION, **common)}
+
+    if progress is None:
+        counts = count(np.arange(len(ids)))
+    else:
+        step = unit_points(n0 + n, batch_size)
+        parts = []
+        for offset in range(0, len(ids), step):
+            rows = np.arange(offset, min(offset + step, len(ids)))
+            parts.append(progress.run(f"certify/{int(ids[rows[0]])}-{int(ids[rows[-1]])}/{len(rows)}",
+                                      lambda rows=rows: count(rows)))
+            progress.report("certify", float("nan"), int(rows[-1]) + 1, len(ids))
+        progress.flush()
+        counts = {table: np.concatenate([part[table] for part in parts]) for table in ("selection", "estimation")}
+    selection, estimation = counts["selection"], counts["estimation"]
     candidate = np.argmax(selection, axis=1)
-    estimation = count_votes(votes, images, ids, n, stream=NoiseStream.ESTIMATION, **common)
     p_lower = clopper_pearson_lower(estimation[np.arange(len(ids)), candidate], n, alpha)
     certified = p_lower > 0.5
     prediction = np.where(certified, candidate, ABSTAIN).astype(np.int64)

@@ -52,6 +52,7 @@ from ..registry import Registry
 from .attack import PGDRunner, batches
 from .attack_spec import ATTACKS
 from .ensemble import standalone, worst_case
+from .progress_store import EvaluationProgress
 from .result import CheckResult
 
 
@@ -132,10 +133,39 @@ def register_check(name: str, *, costly: bool, replace: bool = False):
     return decorate
 
 
-def run_checks(context: CheckContext, *, include_costly: bool) -> dict[str, CheckResult]:
-    return {
-        name: check.function(context) for name, check in CHECKS.items() if include_costly or not check.costly
-    }
+def run_checks(context: CheckContext, *, include_costly: bool,
+               progress: EvaluationProgress | None = None) -> dict[str, CheckResult]:
+    """Every check (the costly ones when include_costly). With a resumable store each costly check is one unit:
+    its result and the gradients it spent are stored, and a replayed check adds those gradients back to the runner,
+    so a resumed evaluation reports the same checks and the same check cost."""
+    results = {}
+    for name, check in CHECKS.items():
+        if check.costly and include_costly and progress is not None:
+            results[name] = _check_unit(progress, context, name, check)
+        elif include_costly or not check.costly:
+            results[name] = check.function(context)
+    if progress is not None:
+        progress.flush()
+    return results
+
+
+def _check_gradients(context: CheckContext) -> int:
+    counters = context.attack_context.counters.values() if context.attack_context is not None else ()
+    return context.runner.gradient_evaluations + sum(counter.gradient_evaluations for counter in counters)
+
+
+def _check_unit(progress: EvaluationProgress, context: CheckContext, name: str, check: Check) -> CheckResult:
+    def compute() -> dict[str, np.ndarray]:
+        before = _check_gradients(context)
+        result = check.function(context)
+        return {"passed": np.array(result.passed), "value": np.array(result.value),
+                "detail": np.array(result.detail), "gradients": np.array(_check_gradients(context) - before)}
+
+    replay = f"check/{name}" in progress.units
+    record = progress.run(f"check/{name}", compute)
+    if replay:
+        context.runner.gradient_evaluations += int(record["gradients"])
+    return CheckResult(bool(record["passed"]), float(record["value"]), str(record["detail"]))
 
 
 def probability_like_rows(outputs: np.ndarray, atol: float) -> np.ndarray:

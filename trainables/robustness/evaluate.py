@@ -170,7 +170,7 @@ def evaluate_robustness(
         batch_size=batch_size, worst_case=worst, attack_context=context(check_runner),
         adversarial_samples=adversarial_samples, sample_indices=samples,
     )
-    checks = run_check_registry(check_context, include_costly=run_checks)
+    checks = run_check_registry(check_context, include_costly=run_checks, progress=progress)
     _warn_failed(checks)
     cost = {name: {"gradient_evaluations": counter.gradient_evaluations, "queries": counter.queries,
                    "seconds": main.seconds.get(name, 0.0)} for name, counter in main.counters.items()}

@@ -4,7 +4,10 @@ A unit is one attack at one epsilon on one batch of points (or one batch of anyt
 e.g. certification's points with their per-point counts): its key names it, its record is a dict of arrays (the
 per-point outcomes plus the cost counters it added). `EvaluationProgress.run(key, compute)` returns the stored
 record of a finished unit without running it, else runs `compute()` and stores the result. The store is written
-at most every `interval_s` seconds and on `flush()` (the end of each attack), atomically (temp file + rename, the
+after a unit when `interval_s` seconds have passed since the last save, or sooner when saves are cheap: as soon as
+the time since the last save is SAVE_COST_SHARE^-1 (33) times what that save took, so saving costs at most ~3 % of the
+evaluation and units longer than that (a GPU batch of a paper trial: seconds; a save: tens of milliseconds) are each
+saved (a kill then redoes one unit); and on `flush()` (the end of each attack), atomically (temp file + rename, the
 previous good file kept as `<name>.prev` until the new one is in place), with the evaluation's digest and a
 SHA-256 of its payload: a file of another digest is refused (ValueError, one line); a truncated or corrupt one is
 discarded with a warning and the previous good file is used instead. Units are pure functions of (seed, attack,
@@ -26,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 MAGIC = b"ARS-EVAL-PROGRESS-1\n"
+SAVE_COST_SHARE = 0.03  # the most of the evaluation's time that saving may take
 FILE_NAME = "evaluation_progress.bin"
 PREVIOUS_SUFFIX = ".prev"
 
@@ -84,6 +88,7 @@ class EvaluationProgress:
         self.units_run = self.units_replayed = self.saves = self._run_at_save = 0
         self.bytes_written: list[int] = []
         self.last_save = clock()
+        self.last_save_seconds = self.seconds_saving = 0.0
         self.status: dict[str, float | str] = {}
         if self.path is not None:
             self.units = self._load()
@@ -113,7 +118,7 @@ class EvaluationProgress:
             self.units_replayed += 1
         if self.after_unit is not None:
             self.after_unit(key, ran)
-        if ran and self.clock() - self.last_save >= self.interval_s:
+        if ran and self.clock() - self.last_save >= min(self.interval_s, self.last_save_seconds / SAVE_COST_SHARE):
             self.save()
         return self.units[key]
 
@@ -131,14 +136,28 @@ class EvaluationProgress:
 
     _segment_start, _segment_done = 0.0, 0
 
+    def line(self) -> str:
+        """The status as one line: "apgd_ce eps 0.00392: 96/128 points, 12.3 points/s, ~3 s left; 14 units (5 from
+        the checkpoint)"."""
+        status = self.status
+        units = f"{len(self.units)} units ({self.units_replayed} from the checkpoint)"
+        if not status:
+            return units
+        epsilon = status["epsilon"]
+        where = status["attack"] if epsilon != epsilon or epsilon == float("inf") else f"{status['attack']} eps {epsilon:g}"
+        left = f", ~{status['eta_s']:.0f} s left" if status["eta_s"] == status["eta_s"] else ""
+        return (f"{where}: {status['done']}/{status['total']} points, {status['rate']:.3g} points/s{left}; {units}")
+
     def flush(self) -> None:
         """Save now when a unit ran since the last save (the end of an attack)."""
         if self.units_run != self._run_at_save:
             self.save()
 
     def save(self) -> None:
+        """Write the store and hand it to on_save; what both took sets how soon the next save may come."""
+        start = self.clock()
         self._run_at_save = self.units_run
-        self.last_save = self.clock()
+        self.last_save = start
         if self.path is None:
             return
         blob = encode(self.digest, self.units)
@@ -155,6 +174,9 @@ class EvaluationProgress:
         self.bytes_written.append(len(blob))
         if self.on_save is not None:
             self.on_save(self)
+        self.last_save = self.clock()
+        self.last_save_seconds = self.last_save - start
+        self.seconds_saving += self.last_save_seconds
 
 
 def counted_unit(progress: EvaluationProgress | None, context, key: str, attack: str,
@@ -164,15 +186,19 @@ def counted_unit(progress: EvaluationProgress | None, context, key: str, attack:
     if progress is None:
         return compute()
     counter = context.counter(attack)
+    checkers = (context, context.pgd_runner)  # each keeps its own ball statistics (PGD's runner, the other attacks)
 
     def measured() -> Record:
-        before = (counter.gradient_evaluations, counter.queries, context.points_checked)
-        context.max_ball_violation, previous_violation = 0.0, context.max_ball_violation
+        before = (counter.gradient_evaluations, counter.queries, sum(c.points_checked for c in checkers))
+        previous = [c.max_ball_violation for c in checkers]
+        for checker in checkers:
+            checker.max_ball_violation = 0.0
         record = compute()
         record["cost"] = np.array([counter.gradient_evaluations - before[0], counter.queries - before[1],
-                                   context.points_checked - before[2]], np.int64)
-        record["ball_violation"] = np.array(context.max_ball_violation)
-        context.max_ball_violation = max(previous_violation, context.max_ball_violation)
+                                   sum(c.points_checked for c in checkers) - before[2]], np.int64)
+        record["ball_violation"] = np.array(max(c.max_ball_violation for c in checkers))
+        for checker, earlier in zip(checkers, previous):
+            checker.max_ball_violation = max(earlier, checker.max_ball_violation)
         return record
 
     replay = key in progress.units

@@ -154,6 +154,11 @@ def log_explanations(explanations) -> None:
         buffer.writes.log_artifacts(str(folder), keys.EXPLANATIONS_DIR)
 
 
+def log_evaluation_progress(line: str, counts: dict[str, float], step: int) -> None:
+    buffer.writes.set_tag(keys.EVAL_PROGRESS, line)
+    buffer.writes.log_metrics({keys.EVAL_PROGRESS_METRIC + name: float(value) for name, value in counts.items()}, step=step)
+
+
 def log_timings(metrics: dict[str, float]) -> None:
     buffer.writes.log_metrics(metrics)
 

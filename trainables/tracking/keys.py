@@ -64,6 +64,7 @@ CERTIFIED_POINTS = "certified_points"
 CERTIFIED_ARTIFACT = "robustness/certified.npz"  # point, label, prediction (-1 abstain), radius (L2, NaN abstain)
 
 CHECK = "check/"  # + check name; 1 passed, 0 failed
+EVAL_PROGRESS_METRIC = "eval_progress/"  # + units_done | units_replayed | points_done | points_total | eta_s; step = save
 TIME = "time/"  # + phase name; seconds
 PEAK_RSS_MB = "peak_rss_mb"
 PEAK_PRIVATE_MB = "peak_private_mb"  # RssAnon: what a memory-mapped file's page cache does not inflate
@@ -73,6 +74,8 @@ SKIPPED_IMAGES = "skipped_images"  # unreadable images the data layer left out (
 PHASE = "phase"  # "training" while epochs run, "evaluated" once the trial's final metrics are in
 PHASE_TRAINING = "training"
 PHASE_EVALUATED = "evaluated"
+PHASE_EVALUATING = "evaluating"  # a saved unit of the resumable evaluation (its checkpoint comes with it)
+EVAL_PROGRESS = "eval_progress"  # one line: where the evaluation is (also a tag; the driver prints it)
 EPOCH = "epoch"
 CHECKS_FAILED = "checks_failed"  # also a tag
 
