@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -148,6 +149,51 @@ def test_a_tracking_store_that_fills_after_launch_is_one_line_and_the_resume_the
     assert err.strip().endswith(" --resume")
     del fake_ray.fit
     assert main(command + ["--resume"]) == 0
+
+
+def test_a_storage_that_fills_mid_sweep_is_one_line_and_a_summary_and_the_resume_then_works(tmp_path, fake_ray,
+                                                                                           capsys, monkeypatch):
+    """Ray on a full --storage (tests/test_faults_e2e.py fills a real one): trial errors and its experiment state are
+    written truncated, and fit dies reading an empty error.pkl back (EOFError); the disk is freed before --resume."""
+    import pickle
+
+    from trainables import tracking
+    from trainables.runtime import disk
+    from test_sweep_identity import finish_in_mlflow
+
+    first, second = toy_pair()
+    free = {"bytes": 100_000_000_000}
+    monkeypatch.setattr(disk, "free_bytes", lambda path: free["bytes"])
+    ray_folder = tmp_path / "ray" / f"toy_pair-tiny-{tracking.sweep_digest([first, second], f'sqlite:///{tmp_path}/mlflow.db')[:8]}"
+
+    def fit_until_the_disk_fills():
+        finish_in_mlflow(tmp_path, first)  # one trial finished before the disk filled
+        free["bytes"] = 0
+        ray_folder.mkdir(parents=True)
+        (ray_folder / "tuner.pkl").write_bytes(pickle.dumps({"param_space": {}}))
+        (ray_folder / "experiment_state-2026-12-05_06-54-07.json").write_text('{"runner_data": {"_session_str": "20')
+        raise EOFError("Ran out of input")  # ray.tune.ResultGrid unpickling a trial's empty error.pkl
+
+    fake_ray.fit = fit_until_the_disk_fills
+    command = argv(tmp_path)
+    assert main(command) == 1
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and err.count("error:") == 1
+    assert (f"error: no space left for Ray's results (--storage) at {tmp_path / 'ray'}: needs 3.0 GB, 0 bytes free "
+            "there") in err
+    assert err.strip().endswith(" --resume")
+    table = out[out.index("trial "):]
+    assert f"{first.run_name}" in table and "0.700" in table.split(first.run_name)[1].splitlines()[0]
+    assert "failed (no space left at --storage)" in table.split(second.run_name)[1].splitlines()[0]
+
+    free["bytes"] = 100_000_000_000  # space freed
+    del fake_ray.fit
+    fake_ray.can_restore = lambda path: (Path(path) / "tuner.pkl").exists()
+    fake_ray.restore = lambda *args, **kwargs: pytest.fail("Ray's damaged state was restored")
+    assert main(command + ["--resume"]) == 0
+    assert fake_ray.given == [second.run_name]  # the finished trial is not run again
+    assert "experiment_state-2026-12-05_06-54-07.json: not a whole JSON document" in capsys.readouterr().out
+    assert not ray_folder.exists() and len(list(ray_folder.parent.glob(f"{ray_folder.name}-*"))) == 1  # set aside
 
 
 # ---------------------------------------------------------------- ghosts and a second driver
