@@ -275,6 +275,106 @@ def test_of_two_drivers_that_open_parent_runs_together_the_later_gives_way(tmp_p
     assert client.get_run(second).info.status == "KILLED" and client.get_run(first).info.status == "RUNNING"
 
 
+def interrupted_sweep_with_its_ray_folder(folder, fake_ray):
+    """toy_pair interrupted (Ctrl-C) by a driver of this process, its Ray folder left restorable; returns its
+    parent run id."""
+    import pickle
+
+    from trainables import tracking
+
+    def interrupt():
+        raise KeyboardInterrupt
+
+    fake_ray.fit = interrupt
+    assert main(argv(folder)) == 130
+    del fake_ray.fit
+    trials, uri = toy_pair(), f"sqlite:///{folder}/mlflow.db"
+    ray_folder = folder / "ray" / f"toy_pair-tiny-{tracking.sweep_digest(trials, uri)[:8]}"
+    ray_folder.mkdir(parents=True)
+    (ray_folder / "tuner.pkl").write_bytes(pickle.dumps({"param_space": {}}))
+    (ray_folder / "experiment_state-2026-12-05_06-54-07.json").write_text('{"runner_data": {}}')
+
+    def restore(path, trainable, **options):
+        fake_ray.param_space = {"trial": {"grid_search": [trial.to_dict() for trial in trials]}}
+        return fake_ray
+
+    fake_ray.can_restore = lambda path: (Path(path) / "tuner.pkl").exists()
+    fake_ray.restore = restore
+    (parent,) = parent_runs(folder)
+    return parent.info.run_id
+
+
+def test_of_two_resumes_started_together_exactly_one_goes_on_and_the_other_names_it(tmp_path, fake_ray, capsys,
+                                                                                     monkeypatch):
+    import contextlib
+    import re
+    import threading
+
+    from trainables.tracking import lease
+
+    parent = interrupted_sweep_with_its_ray_folder(tmp_path, fake_ray)
+    capsys.readouterr()
+    drivers = {"first": "host-a:101", "second": "host-b:202"}
+    monkeypatch.setattr(lease, "this_driver", lambda: drivers[threading.current_thread().name])
+    both_checked = threading.Barrier(2, timeout=60)
+    check = lease.refuse_if_live
+
+    def checked_together(*args):  # both drivers found no live driver before either reopened the run
+        check(*args)
+        both_checked.wait()
+
+    monkeypatch.setattr(lease, "refuse_if_live", checked_together)
+    one_ended, train = threading.Event(), fake_ray.fit
+
+    def train_until_the_other_ended():  # the trials outlast the start of the other driver
+        one_ended.wait(timeout=10)
+        return train()
+
+    fake_ray.fit = train_until_the_other_ended
+    statuses = {}
+
+    def drive() -> None:
+        statuses[threading.current_thread().name] = main(argv(tmp_path, "--resume"))
+        one_ended.set()
+
+    threads = [threading.Thread(target=drive, name=name) for name in drivers]
+    heartbeats = lease.heartbeats
+    monkeypatch.setattr(lease, "heartbeats", contextlib.nullcontext)  # a process has one: the test's, below
+    with heartbeats():
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    assert sorted(statuses.values()) == [0, 2], statuses
+    (winner,) = [name for name, status in statuses.items() if status == 0]
+    host, pid = drivers[winner].split(":")
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(err) == 1 and re.search(f"in another driver( at the same time)?: pid {pid} on host {host} since ",
+                                       err[0]), err  # it saw the winner's lease, or lost the claim to it
+    assert "--resume" not in err[0]
+    assert [run.info.run_id for run in parent_runs(tmp_path)] == [parent]  # one group, finished by the winner
+    assert mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db").get_run(parent).info.status == "FINISHED"
+
+
+def test_of_two_drivers_that_take_the_same_run_at_once_the_store_decides(tmp_path, monkeypatch):
+    """Both read the run before either writes: the write-once lease param lets exactly one through."""
+    from trainables import tracking
+    from trainables.tracking import keys, lease
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    experiment = tracking.ensure_experiment(uri, "toy_pair-tiny")
+    run_id = tracking.start_sweep_run(uri, experiment, sweep="toy_pair", profile="tiny", sweep_kind="grid", trials=2)
+    client = mlflow.MlflowClient(uri)
+    seen_by_both = client.get_run(run_id)
+    monkeypatch.setattr(lease, "this_driver", lambda: "host-a:101")
+    assert lease.claim(client, seen_by_both, "toy_pair-tiny") > 0
+    monkeypatch.setattr(lease, "this_driver", lambda: "host-b:202")
+    with pytest.raises(lease.SweepBusy, match="at the same time: pid 101 on host host-a since"):
+        lease.claim(client, seen_by_both, "toy_pair-tiny")
+    client.set_tag(run_id, keys.TAG_DRIVER_SINCE, "1796453650.000")  # the winner's term began (lease.hold)
+    assert lease.claim(client, client.get_run(run_id), "toy_pair-tiny") > 0  # a later driver's term follows it
+
+
 def test_a_held_lease_is_renewed_and_a_live_driver_is_not_a_ghost(tmp_path, monkeypatch):
     import time
 
