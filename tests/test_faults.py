@@ -198,16 +198,18 @@ def test_a_storage_that_fills_mid_sweep_is_one_line_and_a_summary_and_the_resume
 
 # ---------------------------------------------------------------- ghosts and a second driver
 
-def sweep_parent(folder, *, driver: str | None, heartbeat_age: float = 0.0, trials_running: int = 1):
+def sweep_parent(folder, *, driver: str | None, heartbeat_age: float = 0.0, trials_running: int = 1,
+                 uri: str | None = None):
     """A parent run of toy_pair as a driver leaves it (lease tags as trainables.tracking.lease writes them), with
-    RUNNING trial runs under it; returns (client, parent id, trial run ids)."""
+    RUNNING trial runs under it, in the sqlite store of `folder` or at `uri`; returns (client, parent id, trial run
+    ids)."""
     import socket
     import time
 
     from trainables import tracking
     from trainables.tracking import keys
 
-    uri = f"sqlite:///{folder}/mlflow.db"
+    uri = uri or f"sqlite:///{folder}/mlflow.db"
     trials = toy_pair()
     experiment = tracking.ensure_experiment(uri, trials[0].experiment_name)
     client = mlflow.MlflowClient(uri)
@@ -397,6 +399,60 @@ def test_a_held_lease_is_renewed_and_a_live_driver_is_not_a_ghost(tmp_path, monk
     time.sleep(1.5)  # released without closing (a driver frozen, or its host gone): silent past the timeout
     client.set_tag(run_id, keys.TAG_DRIVER, "elsewhere:1")
     assert len(lease.end_ghosts(uri, experiment)) == 1 and client.get_run(run_id).info.status == "KILLED"
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    """`mlflow server` on a free port of this machine, its backend a sqlite file in tmp; yields its http:// URI."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                               "--workers", "1", "--backend-store-uri", f"sqlite:///{tmp_path}/server.db",
+                               "--artifacts-destination", str(tmp_path / "artifacts")],
+                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    uri, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{uri}/health", timeout=2)
+            break
+        except OSError:
+            assert server.poll() is None, "mlflow server exited"
+            time.sleep(0.5)
+    try:
+        yield uri
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_the_lease_lives_in_an_http_store_a_second_driver_exits_2_and_a_ghost_is_closed(tmp_path, fake_ray, capsys,
+                                                                                         mlflow_server):
+    import socket
+
+    from trainables.tracking import keys
+
+    command = argv(tmp_path)
+    command[command.index("--tracking-uri") + 1] = mlflow_server
+    client, parent, children = sweep_parent(tmp_path, driver="other-host:4242", uri=mlflow_server)  # alive
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert "running in another driver: pid 4242 on host other-host since" in err and "--resume" not in err
+    assert fake_ray.given == [] and client.get_run(parent).info.status == "RUNNING"
+
+    client.set_tag(parent, keys.TAG_DRIVER, f"{socket.gethostname()}:{dead_pid()}")  # that driver died
+    assert main(command) == 0
+    assert "left RUNNING" in capsys.readouterr().out and len(fake_ray.given) == 2
+    for run_id in [parent, *children]:
+        run = client.get_run(run_id)
+        assert run.info.status == "KILLED" and keys.TAG_ENDED_BY in run.data.tags
 
 
 CREATE_STORE = """
