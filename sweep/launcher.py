@@ -156,20 +156,26 @@ def fit_in_sweep_run(tuner, settings: LaunchSettings, experiment_id: str, parent
     raised as KeyboardInterrupt (exit 130). A sweep that failed or stopped early with --storage below the floor
     of one running trial raises space.StorageFilled (Ray's results there cannot be trusted: fit itself may have
     died reading back a truncated error file)."""
+    def storage_filled() -> space.StorageFilled | None:
+        if space.storage_filled(settings.storage):
+            return space.StorageFilled(settings.storage, space.concurrent_trials(expected, settings.max_concurrent))
+        return None
+
     try:
         results = tuner.fit()
-        if space.storage_filled(settings.storage) and (
-                interrupted(results, expected) or any(result.error is not None for result in results)):
-            raise space.StorageFilled(settings.storage, space.concurrent_trials(expected, settings.max_concurrent))
-        if interrupted(results, expected):
+        stopped_early = interrupted(results, expected)
+        if stopped_early or any(result.error is not None for result in results):
+            full = storage_filled()
+            if full:
+                raise full
+        if stopped_early:
             raise KeyboardInterrupt
     except BaseException as error:
         stopped = isinstance(error, KeyboardInterrupt)
         tracking.end_sweep_run(settings.tracking_uri, parent_run_id, failed=int(not stopped), interrupted=stopped)
-        if isinstance(error, Exception) and not isinstance(error, space.StorageFilled) and (
-                space.storage_filled(settings.storage)):
-            raise space.StorageFilled(settings.storage,
-                                      space.concurrent_trials(expected, settings.max_concurrent)) from error
+        full = isinstance(error, Exception) and not isinstance(error, space.StorageFilled) and storage_filled()
+        if full:
+            raise full from error
         raise
     tracking.end_sweep_run(settings.tracking_uri, parent_run_id, failed=sum(r.error is not None for r in results))
     return results
