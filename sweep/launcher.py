@@ -20,7 +20,7 @@ from trainables import tracking
 from trainables.tracking import buffer, keys, lease
 from trainables.trial import run_trial
 
-from . import ray_auth, signals
+from . import ray_auth, ray_state, signals, space
 from .errors import UsageError
 from .failures import failure_cause
 from .labels import trial_label, trial_label_from_config
@@ -161,14 +161,29 @@ def fit_in_sweep_run(tuner, settings: LaunchSettings, experiment_id: str, parent
 
     Ray Tune catches the first Ctrl-C itself and returns early with the trials it had not finished (some never
     started, without metrics, or not even created: fewer than the `expected` trials): that is an interrupt too,
-    raised as KeyboardInterrupt (exit 130)."""
+    raised as KeyboardInterrupt (exit 130). A sweep that failed or stopped early with --storage below the floor
+    of one running trial raises space.StorageFilled (Ray's results there cannot be trusted: fit itself may have
+    died reading back a truncated error file)."""
+    def storage_filled() -> space.StorageFilled | None:
+        if space.storage_filled(settings.storage):
+            return space.StorageFilled(settings.storage, space.concurrent_trials(expected, settings.max_concurrent))
+        return None
+
     try:
         results = tuner.fit()
-        if interrupted(results, expected):
+        stopped_early = interrupted(results, expected)
+        if stopped_early or any(result.error is not None for result in results):
+            full = storage_filled()
+            if full:
+                raise full
+        if stopped_early:
             raise KeyboardInterrupt
     except BaseException as error:
-        tracking.end_sweep_run(settings.tracking_uri, parent_run_id, failed=int(not isinstance(error, KeyboardInterrupt)),
-                               interrupted=isinstance(error, KeyboardInterrupt))
+        stopped = isinstance(error, KeyboardInterrupt)
+        tracking.end_sweep_run(settings.tracking_uri, parent_run_id, failed=int(not stopped), interrupted=stopped)
+        full = isinstance(error, Exception) and not isinstance(error, space.StorageFilled) and storage_filled()
+        if full:
+            raise full from error
         raise
     tracking.end_sweep_run(settings.tracking_uri, parent_run_id, failed=sum(r.error is not None for r in results))
     return results
@@ -247,19 +262,24 @@ def run_grid(trials: list[TrialConfig], experiment_id: str, settings: LaunchSett
 
     progress.start(len(trials), settings.tracking_uri, first.experiment_name, done=finished)
     trainable = trainable_with_resources(trials)
-    if tune.Tuner.can_restore(path) and not settings.fresh:  # settled_before_ray refused it without --resume
+    restorable = tune.Tuner.can_restore(path) and not settings.fresh  # settled_before_ray refused it without --resume
+    damaged = restorable and is_local(settings.storage) and ray_state.damage(path)
+    if restorable and not damaged:
+        parent = start_parent(resume=True)  # the lease first: of two drivers resuming at once, one goes on
         tuner = tune.Tuner.restore(path, trainable, resume_errored=True)
-        parent = start_parent(resume=True)
         print(f"resuming {first.experiment_name} from {path}", flush=True)
     else:
-        if settings.resume:
+        if damaged:
+            print(f"Ray's state in {path} cannot be read back ({damaged}; written on a full disk?): set aside; "
+                  f"the {len(pending)} unfinished trial(s) start from their beginning", flush=True)
+        elif settings.resume:
             print(f"--resume: no interrupted run of {first.experiment_name} with these settings in {path}; "
                   "starting its unfinished trials", flush=True)
         if is_local(settings.storage) and Path(path).exists():  # --fresh, or a folder Ray cannot restore
             Path(path).rename(Path(path).with_name(f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"))
         elif settings.fresh and tune.Tuner.can_restore(path):  # a bucket's folder cannot be renamed: a new one
             name = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        parent = start_parent(resume=False)
+        parent = start_parent(resume=bool(damaged))
         tuner = tune.Tuner(
             trainable,
             param_space={"trial": tune.grid_search([t.to_dict() for t in longest_first(pending)]),
@@ -269,10 +289,23 @@ def run_grid(trials: list[TrialConfig], experiment_id: str, settings: LaunchSett
             run_config=run_config(name, settings),
         )
     print(f"running {title or first.experiment_name}: {len(pending)} trial(s)", flush=True)
-    ran = outcomes(fit_in_sweep_run(tuner, settings, experiment_id, parent, expected=len(pending)))
+    try:
+        ran = outcomes(fit_in_sweep_run(tuner, settings, experiment_id, parent, expected=len(pending)))
+    except space.StorageFilled as full:
+        full.outcomes = stored_outcomes(trials, experiment_id, settings, cause="no space left at --storage")
+        raise
     merged = {o.name: o for o in finished_outcomes(finished)}
     merged.update({o.name: o for o in ran})
     return sorted(merged.values(), key=lambda o: o.name)
+
+
+def stored_outcomes(trials: list[TrialConfig], experiment_id: str, settings: LaunchSettings,
+                    cause: str) -> list[TrialOutcome]:
+    """The grid's outcomes as the tracking store has them: finished runs of the same config, the others failed
+    with `cause` (where Ray's own results cannot be read back)."""
+    _, finished, pending, _, _ = grid_state(trials, experiment_id, settings)
+    failed = [TrialOutcome(trial.run_name, "failed", {}, cause) for trial in pending]
+    return sorted([*finished_outcomes(finished), *failed], key=lambda o: o.name)
 
 
 def is_local(storage: str) -> bool:

@@ -118,6 +118,11 @@ def _main(argv: list[str]) -> int:
     except BrokenPipeError:  # the reader left (`--dry-run --json | head -1`): nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except space.StorageFilled as full:  # after launch: the summary from the tracking store, then the cause
+        if full.outcomes:
+            report_results(full.outcomes, plan.tracking_uri, plan.trials[0].experiment_name)
+        print(f"error: {full}\ncontinue with:\n  {resume_command(argv)}", file=sys.stderr)
+        return 1
     except Exception as error:  # after launch: Ray, TensorFlow or MLflow broke; not the user's typing
         full = plan and space.disk_full_line(error, plan.settings.storage, plan.tracking_uri)
         if full:
@@ -220,7 +225,7 @@ def _prepare(args: argparse.Namespace) -> Plan | None:
     uri = args.tracking_uri or tracking.default_tracking_uri()
     tracking.check_tracking_uri(uri)
     buffer.outage_limit_s()  # the trials' bound on an outage of the store: a bad value is a usage error now
-    space.check_space(storage, uri, min(len(trials), args.max_concurrent or os.cpu_count() or 1))
+    space.check_space(storage, uri, space.concurrent_trials(len(trials), args.max_concurrent))
     if args.address:
         launcher.check_address(args.address)
         if uri.startswith("sqlite:"):

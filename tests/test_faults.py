@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -150,18 +151,65 @@ def test_a_tracking_store_that_fills_after_launch_is_one_line_and_the_resume_the
     assert main(command + ["--resume"]) == 0
 
 
+def test_a_storage_that_fills_mid_sweep_is_one_line_and_a_summary_and_the_resume_then_works(tmp_path, fake_ray,
+                                                                                           capsys, monkeypatch):
+    """Ray on a full --storage (tests/test_faults_e2e.py fills a real one): trial errors and its experiment state are
+    written truncated, and fit dies reading an empty error.pkl back (EOFError); the disk is freed before --resume."""
+    import pickle
+
+    from trainables import tracking
+    from trainables.runtime import disk
+    from test_sweep_identity import finish_in_mlflow
+
+    first, second = toy_pair()
+    free = {"bytes": 100_000_000_000}
+    monkeypatch.setattr(disk, "free_bytes", lambda path: free["bytes"])
+    ray_folder = tmp_path / "ray" / f"toy_pair-tiny-{tracking.sweep_digest([first, second], f'sqlite:///{tmp_path}/mlflow.db')[:8]}"
+
+    def fit_until_the_disk_fills():
+        finish_in_mlflow(tmp_path, first)  # one trial finished before the disk filled
+        free["bytes"] = 0
+        ray_folder.mkdir(parents=True)
+        (ray_folder / "tuner.pkl").write_bytes(pickle.dumps({"param_space": {}}))
+        (ray_folder / "experiment_state-2026-12-05_06-54-07.json").write_text('{"runner_data": {"_session_str": "20')
+        raise EOFError("Ran out of input")  # ray.tune.ResultGrid unpickling a trial's empty error.pkl
+
+    fake_ray.fit = fit_until_the_disk_fills
+    command = argv(tmp_path)
+    assert main(command) == 1
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and err.count("error:") == 1
+    assert (f"error: no space left for Ray's results (--storage) at {tmp_path / 'ray'}: needs 3.0 GB, 0 bytes free "
+            "there") in err
+    assert err.strip().endswith(" --resume")
+    table = out[out.index("trial "):]
+    assert f"{first.run_name}" in table and "0.700" in table.split(first.run_name)[1].splitlines()[0]
+    assert "failed (no space left at --storage)" in table.split(second.run_name)[1].splitlines()[0]
+
+    free["bytes"] = 100_000_000_000  # space freed
+    del fake_ray.fit
+    fake_ray.can_restore = lambda path: (Path(path) / "tuner.pkl").exists()
+    fake_ray.restore = lambda *args, **kwargs: pytest.fail("Ray's damaged state was restored")
+    assert main(command + ["--resume"]) == 0
+    assert fake_ray.given == [second.run_name]  # the finished trial is not run again
+    assert "experiment_state-2026-12-05_06-54-07.json: not a whole JSON document" in capsys.readouterr().out
+    assert not ray_folder.exists() and len(list(ray_folder.parent.glob(f"{ray_folder.name}-*"))) == 1  # set aside
+
+
 # ---------------------------------------------------------------- ghosts and a second driver
 
-def sweep_parent(folder, *, driver: str | None, heartbeat_age: float = 0.0, trials_running: int = 1):
+def sweep_parent(folder, *, driver: str | None, heartbeat_age: float = 0.0, trials_running: int = 1,
+                 uri: str | None = None):
     """A parent run of toy_pair as a driver leaves it (lease tags as trainables.tracking.lease writes them), with
-    RUNNING trial runs under it; returns (client, parent id, trial run ids)."""
+    RUNNING trial runs under it, in the sqlite store of `folder` or at `uri`; returns (client, parent id, trial run
+    ids)."""
     import socket
     import time
 
     from trainables import tracking
     from trainables.tracking import keys
 
-    uri = f"sqlite:///{folder}/mlflow.db"
+    uri = uri or f"sqlite:///{folder}/mlflow.db"
     trials = toy_pair()
     experiment = tracking.ensure_experiment(uri, trials[0].experiment_name)
     client = mlflow.MlflowClient(uri)
@@ -229,6 +277,106 @@ def test_of_two_drivers_that_open_parent_runs_together_the_later_gives_way(tmp_p
     assert client.get_run(second).info.status == "KILLED" and client.get_run(first).info.status == "RUNNING"
 
 
+def interrupted_sweep_with_its_ray_folder(folder, fake_ray):
+    """toy_pair interrupted (Ctrl-C) by a driver of this process, its Ray folder left restorable; returns its
+    parent run id."""
+    import pickle
+
+    from trainables import tracking
+
+    def interrupt():
+        raise KeyboardInterrupt
+
+    fake_ray.fit = interrupt
+    assert main(argv(folder)) == 130
+    del fake_ray.fit
+    trials, uri = toy_pair(), f"sqlite:///{folder}/mlflow.db"
+    ray_folder = folder / "ray" / f"toy_pair-tiny-{tracking.sweep_digest(trials, uri)[:8]}"
+    ray_folder.mkdir(parents=True)
+    (ray_folder / "tuner.pkl").write_bytes(pickle.dumps({"param_space": {}}))
+    (ray_folder / "experiment_state-2026-12-05_06-54-07.json").write_text('{"runner_data": {}}')
+
+    def restore(path, trainable, **options):
+        fake_ray.param_space = {"trial": {"grid_search": [trial.to_dict() for trial in trials]}}
+        return fake_ray
+
+    fake_ray.can_restore = lambda path: (Path(path) / "tuner.pkl").exists()
+    fake_ray.restore = restore
+    (parent,) = parent_runs(folder)
+    return parent.info.run_id
+
+
+def test_of_two_resumes_started_together_exactly_one_goes_on_and_the_other_names_it(tmp_path, fake_ray, capsys,
+                                                                                     monkeypatch):
+    import contextlib
+    import re
+    import threading
+
+    from trainables.tracking import lease
+
+    parent = interrupted_sweep_with_its_ray_folder(tmp_path, fake_ray)
+    capsys.readouterr()
+    drivers = {"first": "host-a:101", "second": "host-b:202"}
+    monkeypatch.setattr(lease, "this_driver", lambda: drivers[threading.current_thread().name])
+    both_checked = threading.Barrier(2, timeout=60)
+    check = lease.refuse_if_live
+
+    def checked_together(*args):  # both drivers found no live driver before either reopened the run
+        check(*args)
+        both_checked.wait()
+
+    monkeypatch.setattr(lease, "refuse_if_live", checked_together)
+    one_ended, train = threading.Event(), fake_ray.fit
+
+    def train_until_the_other_ended():  # the trials outlast the start of the other driver
+        one_ended.wait(timeout=10)
+        return train()
+
+    fake_ray.fit = train_until_the_other_ended
+    statuses = {}
+
+    def drive() -> None:
+        statuses[threading.current_thread().name] = main(argv(tmp_path, "--resume"))
+        one_ended.set()
+
+    threads = [threading.Thread(target=drive, name=name) for name in drivers]
+    heartbeats = lease.heartbeats
+    monkeypatch.setattr(lease, "heartbeats", contextlib.nullcontext)  # a process has one: the test's, below
+    with heartbeats():
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    assert sorted(statuses.values()) == [0, 2], statuses
+    (winner,) = [name for name, status in statuses.items() if status == 0]
+    host, pid = drivers[winner].split(":")
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(err) == 1 and re.search(f"in another driver( at the same time)?: pid {pid} on host {host} since ",
+                                       err[0]), err  # it saw the winner's lease, or lost the claim to it
+    assert "--resume" not in err[0]
+    assert [run.info.run_id for run in parent_runs(tmp_path)] == [parent]  # one group, finished by the winner
+    assert mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db").get_run(parent).info.status == "FINISHED"
+
+
+def test_of_two_drivers_that_take_the_same_run_at_once_the_store_decides(tmp_path, monkeypatch):
+    """Both read the run before either writes: the write-once lease param lets exactly one through."""
+    from trainables import tracking
+    from trainables.tracking import keys, lease
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    experiment = tracking.ensure_experiment(uri, "toy_pair-tiny")
+    run_id = tracking.start_sweep_run(uri, experiment, sweep="toy_pair", profile="tiny", sweep_kind="grid", trials=2)
+    client = mlflow.MlflowClient(uri)
+    seen_by_both = client.get_run(run_id)
+    monkeypatch.setattr(lease, "this_driver", lambda: "host-a:101")
+    assert lease.claim(client, seen_by_both, "toy_pair-tiny") > 0
+    monkeypatch.setattr(lease, "this_driver", lambda: "host-b:202")
+    with pytest.raises(lease.SweepBusy, match="at the same time: pid 101 on host host-a since"):
+        lease.claim(client, seen_by_both, "toy_pair-tiny")
+    client.set_tag(run_id, keys.TAG_DRIVER_SINCE, "1796453650.000")  # the winner's term began (lease.hold)
+    assert lease.claim(client, client.get_run(run_id), "toy_pair-tiny") > 0  # a later driver's term follows it
+
+
 def test_a_held_lease_is_renewed_and_a_live_driver_is_not_a_ghost(tmp_path, monkeypatch):
     import time
 
@@ -251,6 +399,60 @@ def test_a_held_lease_is_renewed_and_a_live_driver_is_not_a_ghost(tmp_path, monk
     time.sleep(1.5)  # released without closing (a driver frozen, or its host gone): silent past the timeout
     client.set_tag(run_id, keys.TAG_DRIVER, "elsewhere:1")
     assert len(lease.end_ghosts(uri, experiment)) == 1 and client.get_run(run_id).info.status == "KILLED"
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    """`mlflow server` on a free port of this machine, its backend a sqlite file in tmp; yields its http:// URI."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                               "--workers", "1", "--backend-store-uri", f"sqlite:///{tmp_path}/server.db",
+                               "--artifacts-destination", str(tmp_path / "artifacts")],
+                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    uri, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{uri}/health", timeout=2)
+            break
+        except OSError:
+            assert server.poll() is None, "mlflow server exited"
+            time.sleep(0.5)
+    try:
+        yield uri
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_the_lease_lives_in_an_http_store_a_second_driver_exits_2_and_a_ghost_is_closed(tmp_path, fake_ray, capsys,
+                                                                                         mlflow_server):
+    import socket
+
+    from trainables.tracking import keys
+
+    command = argv(tmp_path)
+    command[command.index("--tracking-uri") + 1] = mlflow_server
+    client, parent, children = sweep_parent(tmp_path, driver="other-host:4242", uri=mlflow_server)  # alive
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert "running in another driver: pid 4242 on host other-host since" in err and "--resume" not in err
+    assert fake_ray.given == [] and client.get_run(parent).info.status == "RUNNING"
+
+    client.set_tag(parent, keys.TAG_DRIVER, f"{socket.gethostname()}:{dead_pid()}")  # that driver died
+    assert main(command) == 0
+    assert "left RUNNING" in capsys.readouterr().out and len(fake_ray.given) == 2
+    for run_id in [parent, *children]:
+        run = client.get_run(run_id)
+        assert run.info.status == "KILLED" and keys.TAG_ENDED_BY in run.data.tags
 
 
 CREATE_STORE = """

@@ -23,11 +23,12 @@ class DiskFull(ValueError):
     """Not enough free space at a place the sweep writes; str() is the one line to show (a ValueError: found
     before launch, it is refused like bad input, exit 2)."""
 
-    def __init__(self, place: str, path: str | Path, needed: int | None = None) -> None:
+    def __init__(self, place: str, path: str | Path, needed: int | None = None,
+                 then: str = "run the same command again") -> None:
         self.place, self.path, self.needed, self.free = place, str(path), needed, free_bytes(path)
         wanted = f"needs {describe_bytes(needed)}, " if needed else ""
         super().__init__(f"no space left for {place} at {path}: {wanted}{describe_bytes(self.free)} free there; "
-                         "free space (or point it at a larger disk), then run the same command again")
+                         f"free space (or point it at a larger disk), then {then}")
 
 
 def describe_bytes(count: int | None) -> str:

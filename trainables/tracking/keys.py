@@ -131,5 +131,5 @@ DATASET_CONTEXT = "training"
 # a sweep driver's lease on its parent run (trainables.tracking.lease)
 TAG_DRIVER = "driver"  # "<host>:<pid>" of the driver that holds the parent run
 TAG_DRIVER_SINCE = "driver_since"  # when it started, seconds since the epoch
-TAG_HEARTBEAT = "driver_heartbeat"  # renewed by that driver every few seconds, seconds since the epoch
+TAG_HEARTBEAT = "driver_heartbeat"  # renewed every few seconds (seconds since the epoch); "released" as it ends
 TAG_ENDED_BY = "ended_by"  # who closed a run its driver left RUNNING, and why

@@ -6,12 +6,16 @@ the epoch), the heartbeat renewed every HEARTBEAT_S by a thread of the driver wh
 
 A RUNNING parent run's driver is gone when its heartbeat is older than ARS_LEASE_TIMEOUT_S (default 30 s; clocks
 of the drivers' machines must agree to well within it), or when it ran on this host and its pid is dead (found at
-once), or when it has no lease and started more than that long ago (a driver of a version without leases). Gone
-drivers' parent runs and their RUNNING trial runs are closed KILLED with tag `ended_by`: `end_ghosts`, called first
-by every invocation. `refuse_if_live` stops a second driver before it starts anything; `hold` takes the lease
-on the parent run a driver opened, and when two drivers opened parent runs of one digest at the same moment the
-later one gives way (SweepBusy: exit 2). The heartbeat also notices a tracking store that stops answering and
-says so on the driver's console (within HEARTBEAT_S plus the MLflow client's own retries).
+once), or when it has no lease and started more than that long ago (a driver of a version without leases), or
+when its driver released it (heartbeat `released`, written as the driver ends). Gone drivers' parent runs and their
+RUNNING trial runs are closed KILLED with tag `ended_by`: `end_ghosts`, called first by every invocation.
+`refuse_if_live` stops a second driver before it starts anything; `hold` takes the lease on the parent run a driver
+opened (a new one, or with --resume the newest of its digest, reopened). The store decides between drivers that
+take the same run at once (two --resume started together): each writes the param `lease.after_<previous holder's
+driver_since>`, params are write-once (the store refuses a second value), and the one whose value is not there
+gives way (SweepBusy: exit 2). Between drivers that opened two new parent runs of one digest at once, the later
+lease gives way. The heartbeat also notices a tracking store that stops answering and says so on the driver's
+console (within HEARTBEAT_S plus the MLflow client's own retries).
 """
 
 from __future__ import annotations
@@ -24,12 +28,16 @@ import threading
 import time
 from typing import Iterator
 
+from mlflow.entities import RunTag
+
 from . import keys
 from .reader import search_all
 from .store import mlflow_client
 
 TIMEOUT_ENV = "ARS_LEASE_TIMEOUT_S"
 HEARTBEAT_S = 5.0
+RELEASED = "released"  # the heartbeat of a lease its driver gave up as it ended
+CLAIM = "lease.after_"  # + the previous holder's driver_since ("none" for a new run): a write-once param
 
 
 class SweepBusy(ValueError):
@@ -65,6 +73,8 @@ def gone_because(run, now: float | None = None) -> str | None:
     if not driver or not heartbeat:
         started = run.info.start_time / 1000
         return f"no driver lease, started {now - started:.0f} s ago" if now - started > timeout_s() else None
+    if heartbeat == RELEASED:
+        return f"driver {driver} ended"
     host, _, pid = driver.rpartition(":")
     if host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid)):
         return f"driver {driver} is dead"
@@ -100,9 +110,13 @@ def end_ghosts(tracking_uri: str, experiment_id: str) -> list[str]:
 
 def describe(run) -> str:
     tags = run.data.tags
-    host, _, pid = tags.get(keys.TAG_DRIVER, "?:?").rpartition(":")
-    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(tags.get(keys.TAG_DRIVER_SINCE, 0))))
-    return f"pid {pid} on host {host} since {since} (run {run.info.run_id})"
+    return describe_driver(tags.get(keys.TAG_DRIVER, "?:?"), tags.get(keys.TAG_DRIVER_SINCE, "0"), run.info.run_id)
+
+
+def describe_driver(driver: str, since: str, run_id: str) -> str:
+    host, _, pid = driver.rpartition(":")
+    return (f"pid {pid} on host {host} since {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(float(since)))} "
+            f"(run {run_id})")
 
 
 def live_drivers(tracking_uri: str, experiment_id: str, digest: str) -> list:
@@ -156,12 +170,19 @@ _held = _Heartbeats()
 
 def hold(tracking_uri: str, experiment_id: str, run_id: str, digest: str, sweep: str) -> None:
     """Take the lease on the parent run this driver opened (or reopened with --resume) and renew it until
-    `heartbeats` ends; SweepBusy (its run closed KILLED) when another live driver of this digest holds an older one."""
-    client, now = _client(tracking_uri), time.time()
-    for key, value in ((keys.TAG_DRIVER, this_driver()), (keys.TAG_DRIVER_SINCE, f"{now:.3f}"),
-                       (keys.TAG_HEARTBEAT, f"{now:.3f}")):
-        client.set_tag(run_id, key, value)
-    if keys.TAG_ENDED_BY in client.get_run(run_id).data.tags:  # a --resume reopened a run closed as a ghost's
+    `heartbeats` ends. SweepBusy when another live driver holds this run or took it at the same moment (the run is
+    left to it), or holds an older lease on another parent run of this digest (this run is closed KILLED)."""
+    client = _client(tracking_uri)
+    run = client.get_run(run_id)
+    holder = run.data.tags.get(keys.TAG_DRIVER)
+    if holder and holder != this_driver() and gone_because(run) is None:  # reopened while another driver holds it
+        raise SweepBusy(f"sweep {sweep} with these settings is running in another driver: {describe(run)}; "
+                        "wait for it to end, or stop it (Ctrl-C or SIGTERM to that pid)")
+    now = claim(client, run, sweep)
+    client.log_batch(run_id, tags=[  # in one write: a driver reading the run sees the old holder's or this one's
+        RunTag(keys.TAG_DRIVER, this_driver()), RunTag(keys.TAG_DRIVER_SINCE, f"{now:.3f}"),
+        RunTag(keys.TAG_HEARTBEAT, f"{now:.3f}")])
+    if keys.TAG_ENDED_BY in run.data.tags:  # a --resume reopened a run closed as a ghost's
         client.delete_tag(run_id, keys.TAG_ENDED_BY)
     live = live_drivers(tracking_uri, experiment_id, digest) if digest else []
     if live and live[0].info.run_id != run_id:
@@ -176,6 +197,32 @@ def hold(tracking_uri: str, experiment_id: str, run_id: str, digest: str, sweep:
         _held.thread.start()
 
 
+def claim(client, run, sweep: str) -> float:
+    """This driver's term on the run, decided by the store: the write-once param named after the previous holder's
+    term; returns when the term began. SweepBusy when another driver's value is there (it took the run first)."""
+    now = time.time()
+    key = CLAIM + run.data.tags.get(keys.TAG_DRIVER_SINCE, "none")
+    mine = f"{this_driver()}@{now:.3f}"
+    try:
+        client.log_param(run.info.run_id, key, mine)
+        return now
+    except Exception:  # noqa: BLE001 - MLflow refuses a second value; anything else: the param is not there
+        held = client.get_run(run.info.run_id).data.params.get(key)
+        if held is None:
+            raise
+        if held == mine:  # the first attempt wrote it (a client retry saw its own write)
+            return now
+    driver, _, since = held.rpartition("@")
+    raise SweepBusy(f"sweep {sweep} with these settings started in another driver at the same time: "
+                    f"{describe_driver(driver, since, run.info.run_id)}; this one stops")
+
+
+def release(tracking_uri: str, run_id: str) -> None:
+    """Give the lease up as the driver ends, so that a --resume need not wait for its heartbeat to age."""
+    with contextlib.suppress(Exception):  # a store that is down: the heartbeat ages instead
+        _client(tracking_uri).set_tag(run_id, keys.TAG_HEARTBEAT, RELEASED)
+
+
 @contextlib.contextmanager
 def heartbeats() -> Iterator[None]:
     """The leases taken within (hold) are renewed until it ends."""
@@ -185,4 +232,6 @@ def heartbeats() -> Iterator[None]:
         _held.stop.set()
         if _held.thread is not None:
             _held.thread.join(timeout=HEARTBEAT_S + 5)
+        for run_id, uri in _held.runs.items():
+            release(uri, run_id)
         _held.thread, _held.runs, _held.down_since = None, {}, {}
