@@ -28,8 +28,7 @@ from enum import IntEnum
 import numpy as np
 from scipy import stats
 
-from .evaluate import output_width
-from .inputs import validate_images, validate_labels, validate_positive_int
+from .inputs import output_width, validate_images, validate_labels, validate_positive_int
 
 
 class NoiseStream(IntEnum):
