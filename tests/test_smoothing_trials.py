@@ -38,6 +38,8 @@ def test_training_noise_is_gaussian_at_sigma_seeded_and_fresh_each_epoch():
     ({"noise_sigma": -0.1}, "noise_sigma must be a finite number >= 0"),
     ({"certify_alpha": 1.0}, "certify_alpha must be a finite number in (0, 1)"),
     ({"certify_n0": 0}, "certify_n0 must be an integer >= 1"),
+    ({"certify": True, "noise_sigma": 0.25, "attack.apgd_ce_eot.predict_n": 10},
+     "attack.apgd_ce_eot.predict_n = 10 draws can never confirm a break at predict_alpha = 0.001"),
 ])
 def test_bad_certification_settings_exit_2_before_launch(values, message, capsys):
     from sweep.run import main

@@ -25,6 +25,7 @@ from .registry import closed_value
 from .robustness.attack import AttackTarget
 from .robustness.attack_spec import ATTACKS, validate_attacks
 from .robustness.certify import validate_smoothing
+from .robustness.eot_attacks import RAND_ATTACKS, validate_predict_budget
 from .robustness.presets import PRESETS, SELECTION_KEYS
 
 
@@ -180,6 +181,8 @@ class TrialConfig:
                                      "> 0 (e.g. 0.25)")
                 validate_smoothing(sigma=trial.noise_sigma, n0=trial.certify_n0, n=trial.certify_n,
                                    alpha=trial.certify_alpha)
+                for name in RAND_ATTACKS:
+                    validate_predict_budget(name, settings.budget(name))
         except ValueError as error:
             raise ValueError(f"{trial.run_name}: {error}") from None
         return trial

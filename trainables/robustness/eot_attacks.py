@@ -13,6 +13,7 @@ names a class g does not predict with probability at most predict_alpha.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -52,6 +53,15 @@ class EoTTargetsBudget(EoTBudget):
     targets: int = 9
 
     RULES: ClassVar = {**EoTBudget.RULES, "targets": Rule("int", low=1)}
+
+
+def validate_predict_budget(name: str, budget: EoTBudget) -> None:
+    """PREDICT can name a class only when n agreeing draws reach its level: 2 * 0.5^n <= alpha; else ValueError."""
+    needed = math.ceil(math.log2(2.0 / budget.predict_alpha))
+    if budget.predict_n < needed:
+        raise ValueError(f"attack.{name}.predict_n = {budget.predict_n} draws can never confirm a break at "
+                         f"predict_alpha = {budget.predict_alpha:g} (the attack could break nothing); the minimum is "
+                         f"{needed}")
 
 
 def decisive_votes(loss_gradient, margin: float):
