@@ -71,6 +71,19 @@ def test_dry_run_counts_the_certification_forward_passes_and_the_eot_attacks():
     assert trial_cost(trial).gradient_evaluations - without.gradient_evaluations == 2 * points * epsilons * 4 * 4
 
 
+def test_the_eot_budgets_are_part_of_a_certifying_trials_identity_and_params():
+    from trainables.tracking.identity import trial_digest
+
+    trial = expand("smoothing_grid", "tiny")[0]
+    stronger = trial.replace(attack={"apgd_ce_eot": {"draws": 8}})
+    assert trial_digest(stronger) != trial_digest(trial)
+    assert stronger.as_params()["attack.apgd_ce_eot.draws"] == "8"
+    assert trial.as_params()["attack.apgd_ce_eot.draws"] == "4"
+    plain = expand("paper_grid", "tiny")[0]  # not certifying: the EoT budgets neither count nor are logged
+    assert trial_digest(plain.replace(attack={"apgd_ce_eot": {"draws": 8}})) == trial_digest(plain)
+    assert not any(key.startswith("attack.apgd_ce_eot") for key in plain.as_params())
+
+
 def test_a_ladder_epsilon_no_certificate_reaches_is_one_warning_line():
     from sweep.validate import certification_warnings
 
