@@ -12,7 +12,7 @@ import pytest
 
 from analysis import figures
 from analysis.load import load_smoothing, load_sweep
-from analysis.report import HTML_FILE, build_report
+from analysis.report import build_report
 from analysis.smoothing import G_NOT_F, bracket_table, certified_comparison, smoothing_lines
 from analysis.stats import seed_interval
 from trainables.config import format_epsilon
