@@ -252,3 +252,32 @@ def load_explanations(run_id: str, *, tracking_uri: str,
         cached = Path(path)
     with np.load(cached, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
+
+
+SMOOTHING_COLUMNS = ("run_id", *MODEL_KEYS, "noise_sigma", "seed", "measure", "x", "value")
+SMOOTHING_MEASURES = {  # measure -> (metric prefix, what x is)
+    "certified": (keys.CERTIFIED_ACC_AT_EPS, "epsilon"),  # the certified lower bound of the smoothed classifier g
+    "smoothed": (keys.SMOOTHED_ACC_AT_EPS, "epsilon"),  # g under the EoT attacks: its empirical upper bound
+    "base": (keys.ACC_AT_EPS, "epsilon"),  # the base model f's worst case over the trial's attacks
+    "certified_l2": (keys.CERTIFIED_ACC_AT_L2, "L2 radius"),  # g's certified accuracy at L2 radii
+}
+
+
+def load_smoothing(frame: pd.DataFrame) -> pd.DataFrame:
+    """The certified trials of a loaded frame (those that logged certified_acc_at_eps/0), one row per finished trial
+    x measure x x (SMOOTHING_MEASURES); empty, with SMOOTHING_COLUMNS, when no trial certified."""
+    kept = set(finished(frame)["run_id"])
+    client = tracking.mlflow_client(frame.attrs["tracking_uri"])
+    rows = []
+    for run in search_all(client, frame.attrs["experiment_id"], order_by=None):
+        metrics = run.data.metrics
+        if run.info.run_id not in kept or keys.CERTIFIED_ACC_AT_EPS + "0" not in metrics:
+            continue
+        identity = frame[frame["run_id"] == run.info.run_id].iloc[0]
+        base = {"run_id": run.info.run_id, **{key: identity[key] for key in MODEL_KEYS},
+                "noise_sigma": float(run.data.params.get("noise_sigma", math.nan)), "seed": int(identity["seed"])}
+        for measure, (prefix, _) in SMOOTHING_MEASURES.items():
+            rows += [{**base, "measure": measure, "x": float(key[len(prefix):]), "value": float(value)}
+                     for key, value in metrics.items()
+                     if key.startswith(prefix) and "/" not in key[len(prefix):]]
+    return pd.DataFrame(rows, columns=list(SMOOTHING_COLUMNS))

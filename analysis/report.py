@@ -37,9 +37,11 @@ from .load import (
     AnalysisInputError,
     finished,
     load_explanations,
+    load_smoothing,
     load_sweep,
     trials,
 )
+from .smoothing import G_NOT_F, bracket_table, certified_comparison, smoothing_lines
 from .stats import BAND_DEFINITION, format_gain
 from .tables import (
     ATTACK_GAP_DEFINITION,
@@ -84,8 +86,9 @@ def example_runs(frame: pd.DataFrame, task: str, backbone: str, max_variants: in
 
 
 def build_figures(frame: pd.DataFrame, out_dir: Path, explanations: ExplanationLoader | None = None,
-                  evidence: Evidence | None = None) -> list[FigureEntry]:
-    """Write every figure into out_dir; `explanations(task, backbone)` gives the arrays per variant label."""
+                  evidence: Evidence | None = None, smoothing: pd.DataFrame | None = None) -> list[FigureEntry]:
+    """Write every figure into out_dir; `explanations(task, backbone)` gives the arrays per variant label;
+    `smoothing`: analysis.load.load_smoothing's frame (its figures only when some trial certified)."""
     entries = []
 
     def add(figure, stem: str, section: str, caption: str) -> None:
@@ -103,6 +106,8 @@ def build_figures(frame: pd.DataFrame, out_dir: Path, explanations: ExplanationL
             f"difference to no attention")
     if evidence is not None:
         add_evidence_figures(evidence, add)
+    if smoothing is not None and not smoothing.empty:
+        add_smoothing_figures(smoothing, add)
     add(figures.pareto_scatter(frame), "pareto", "Clean vs robust objective",
         "clean accuracy vs robust objective per trial, Pareto front per task (both maximised)")
     add(figures.checks_grid(frame), "checks", "Sanity checks", "robustness sanity checks per trial (gray: not logged)")
@@ -131,6 +136,37 @@ def add_evidence_figures(evidence: Evidence, add) -> None:
     for task, backbone in panels(evidence.points) if len(evidence.points) else []:
         add(figures.radius_curves(evidence.points, task, backbone), f"radius_{task}_{backbone}", "Robustness radius",
             f"{backbone}, {task}: fraction of points robust at each radius (seeds pooled)")
+
+
+def add_smoothing_figures(smoothing: pd.DataFrame, add) -> None:
+    for task, backbone in panels(smoothing):
+        add(figures.bracket_figure(smoothing, task, backbone), f"bracket_{task}_{backbone}", "Randomized smoothing",
+            f"{backbone}, {task}: per smoothed model g, the band from its certified accuracy (lower bound) to its "
+            f"accuracy under the EoT attacks (upper bound), and the base model f's worst case (dashed); seed means")
+        add(figures.certified_radius_figure(smoothing, task, backbone), f"certified_radius_{task}_{backbone}",
+            "Randomized smoothing", f"{backbone}, {task}: certified accuracy of g vs L2 radius; seed means")
+
+
+def smoothing_html(smoothing: pd.DataFrame) -> str:
+    """The brackets and the paired comparison on certified accuracy; empty without certified trials."""
+    if smoothing is None or smoothing.empty:
+        return ""
+    brackets = [[html.escape(f"{r.task}, {r.backbone}"), html.escape(variant_label(r.attention, r.placement)),
+                 f"{r.noise_sigma:g}", "clean" if r.epsilon == 0 else format_epsilon(r.epsilon), f"{r.certified:.3f}",
+                 f"{r.smoothed:.3f}", f"{r.base:.3f}", str(r.seeds)] for r in bracket_table(smoothing).itertuples()]
+    comparison = [[html.escape(f"{r.task}, {r.backbone}"), html.escape(variant_label(r.attention, r.placement)),
+                   f"{r.noise_sigma:g}", "clean" if r.epsilon == 0 else format_epsilon(r.epsilon),
+                   f"{r.difference:+.3f}", f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]" if r.seeds > 1 else "-",
+                   f"{r.p_value:.3g}" if r.seeds > 1 else "-", str(r.seeds), str(r.seeds_needed or "-")]
+                  for r in certified_comparison(smoothing).itertuples()]
+    return (f"<h2>Randomized smoothing: certified lower bound and empirical upper bound</h2>\n"
+            f"<p><b>{html.escape(G_NOT_F)}</b></p>\n"
+            + table_html(["task, backbone", "model", "sigma", "epsilon", "certified (g)", "EoT attack (g)",
+                          "worst case (f)", "seeds"], brackets)
+            + "<p class=\"small\">Attention - baseline on certified accuracy: per seed, the difference of the two "
+              "models trained with that seed; 95 % t-interval and t-test over seeds (the unit of replication).</p>"
+            + table_html(["task, backbone", "attention variant", "sigma", "epsilon", "difference", "95 % CI", "p",
+                          "seeds", "seeds needed"], comparison))
 
 
 def mlflow_explanations(frame: pd.DataFrame, tracking_uri: str, cache: Path, problems: list[str]):
@@ -280,7 +316,8 @@ def trials_table_html(frame: pd.DataFrame) -> str:
 
 
 def write_html(frame: pd.DataFrame, out_dir: Path, entries: list[FigureEntry], problems: list[str],
-               extra_files: Iterable[str] = (), evidence: Evidence | None = None) -> Path:
+               extra_files: Iterable[str] = (), evidence: Evidence | None = None,
+               smoothing: pd.DataFrame | None = None) -> Path:
     summary = accuracy_summary(frame)
     gains = gain_table(summary)
     runs = trials(frame)
@@ -330,6 +367,7 @@ data; compare with care when this sweep ran a reduced profile.</p>
 {paper_table_html(paper_comparison(summary))}
 <h2>Relative robust-accuracy gain of attention</h2>
 {gain_tables_html(frame, gains)}
+{smoothing_html(smoothing)}
 <h2>Figures</h2>
 {''.join(figures_html)}
 <h2>Trials</h2>
@@ -370,16 +408,20 @@ def log_summary_run(frame: pd.DataFrame, out_dir: Path, sweep: str, profile: str
 
 
 def build_report(frame: pd.DataFrame, out_dir: str | Path, *, with_images: bool = True,
-                 evidence: Evidence | None = None) -> Path:
-    """Figures, data files and index.html for a loaded frame; returns the HTML path."""
+                 evidence: Evidence | None = None, smoothing: pd.DataFrame | None = None) -> Path:
+    """Figures, data files and index.html for a loaded frame; returns the HTML path. smoothing: load_smoothing's
+    frame (a section, smoothing.csv and two figures per panel when some trial certified)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     with tempfile.TemporaryDirectory() as cache:
         loader = mlflow_explanations(frame, frame.attrs["tracking_uri"], Path(cache), problems) if with_images else None
-        entries = build_figures(frame, out_dir, loader, evidence)
+        entries = build_figures(frame, out_dir, loader, evidence, smoothing)
     files = write_data_files(frame, out_dir) + (write_evidence_files(evidence, out_dir) if evidence else [])
-    return write_html(frame, out_dir, entries, problems, files, evidence)
+    if smoothing is not None and not smoothing.empty:
+        smoothing.to_csv(out_dir / "smoothing.csv", index=False)
+        files.append("smoothing.csv")
+    return write_html(frame, out_dir, entries, problems, files, evidence, smoothing)
 
 
 def load_evidence(frame: pd.DataFrame, sweep: str, profile: str, tracking_uri: str | None) -> Evidence:
@@ -422,12 +464,13 @@ def main(argv: list[str] | None = None) -> int:
     for warning in frame.attrs["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
     evidence = load_evidence(frame, args.sweep, args.profile, args.tracking_uri)
-    print("\n".join([text_report(frame), *evidence_lines(evidence), *completeness_lines(
+    smoothing = load_smoothing(frame)
+    print("\n".join([text_report(frame), *evidence_lines(evidence), *smoothing_lines(smoothing), *completeness_lines(
         frame.attrs["tracking_uri"], frame.attrs["experiment_id"], args.sweep, args.profile)]), flush=True)
     if args.text_only:
         return 0
     out_dir = args.out or Path("reports") / experiment_name(args.sweep, args.profile)
-    path = build_report(frame, out_dir, evidence=evidence)
+    path = build_report(frame, out_dir, evidence=evidence, smoothing=smoothing)
     print(f"\nreport: {path}")
     if not args.no_log:
         try:

@@ -11,6 +11,9 @@ attack gradient evaluations and queries at most: each attack object's cost model
   epsilon the worst case with 2x steps and queries and one more PGD restart (converged) and one FGSM step; the worst
   case again on the check sample at the two unbounded epsilons; and each explanation sample attacked by PGD at every
   epsilon.
+certification (certify=true): every certified point's n0 selection and n estimation draws (forward passes), then the
+  smoothed classifier attacked there by RAND_ATTACKS at every epsilon > 0 (each EoT gradient counts its draws; each
+  candidate's PREDICT its draws as queries), plus the clean PREDICT of the first of them.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from trainables.config import TrialConfig
 from trainables.data import get_task
 from trainables.data.pipeline import epoch_size
 from trainables.data.sources.synthetic import split_sizes
-from trainables.robustness import ATTACKS
+from trainables.robustness import ATTACKS, RAND_ATTACKS
 from trainables.robustness.checks import stronger_budgets
 
 CHECK_SAMPLE = 32  # trainables.robustness.checks.CheckConfig.sample_size
@@ -86,8 +89,12 @@ def trial_cost(trial: TrialConfig) -> TrialCost:
         more = attack_cost(name, stronger, classes, sample * check_epsilons)
         gradients, queries = gradients + more[0], queries + more[1]
     samples = min(trial.explain_samples, points) * epsilons * pgd.steps
-    if trial.certify:  # every certified point's n0 selection and n estimation draws are forward passes
-        queries += min(trial.certify_points, points) * (trial.certify_n0 + trial.certify_n)
+    if trial.certify:
+        certified = min(trial.certify_points, points)
+        queries += certified * (trial.certify_n0 + trial.certify_n + settings.budget(RAND_ATTACKS[0]).predict_n)
+        for name in RAND_ATTACKS:
+            more = attack_cost(name, settings, classes, certified * epsilons)
+            gradients, queries = gradients + more[0], queries + more[1]
     return TrialCost(per_epoch, training, points, gradients + checks + samples, queries)
 
 

@@ -38,6 +38,8 @@ def test_training_noise_is_gaussian_at_sigma_seeded_and_fresh_each_epoch():
     ({"noise_sigma": -0.1}, "noise_sigma must be a finite number >= 0"),
     ({"certify_alpha": 1.0}, "certify_alpha must be a finite number in (0, 1)"),
     ({"certify_n0": 0}, "certify_n0 must be an integer >= 1"),
+    ({"certify": True, "noise_sigma": 0.25, "attack.apgd_ce_eot.predict_n": 10},
+     "attack.apgd_ce_eot.predict_n = 10 draws can never confirm a break at predict_alpha = 0.001"),
 ])
 def test_bad_certification_settings_exit_2_before_launch(values, message, capsys):
     from sweep.run import main
@@ -59,11 +61,27 @@ def test_smoothing_grid_trains_with_noise_and_certifies_every_model():
     assert (paper.certify_n0, paper.certify_n, paper.certify_alpha) == (100, 100_000, 0.001)  # Cohen et al.'s
 
 
-def test_dry_run_counts_the_certification_forward_passes():
+def test_dry_run_counts_the_certification_forward_passes_and_the_eot_attacks():
     trial = expand("smoothing_grid", "tiny")[0]
     without = trial_cost(trial.replace(certify=False))
-    assert trial_cost(trial).queries - without.queries == min(trial.certify_points, 48) * (
-        trial.certify_n0 + trial.certify_n)
+    points, epsilons = min(trial.certify_points, 48), len(trial.epsilons)
+    # tiny: APGD 3 steps x 4 EoT draws, PREDICT 50; one margin run (1 target)
+    assert trial_cost(trial).queries - without.queries == points * (
+        trial.certify_n0 + trial.certify_n + 50 + 2 * epsilons * 50)
+    assert trial_cost(trial).gradient_evaluations - without.gradient_evaluations == 2 * points * epsilons * 4 * 4
+
+
+def test_the_eot_budgets_are_part_of_a_certifying_trials_identity_and_params():
+    from trainables.tracking.identity import trial_digest
+
+    trial = expand("smoothing_grid", "tiny")[0]
+    stronger = trial.replace(attack={"apgd_ce_eot": {"draws": 8}})
+    assert trial_digest(stronger) != trial_digest(trial)
+    assert stronger.as_params()["attack.apgd_ce_eot.draws"] == "8"
+    assert trial.as_params()["attack.apgd_ce_eot.draws"] == "4"
+    plain = expand("paper_grid", "tiny")[0]  # not certifying: the EoT budgets neither count nor are logged
+    assert trial_digest(plain.replace(attack={"apgd_ce_eot": {"draws": 8}})) == trial_digest(plain)
+    assert not any(key.startswith("attack.apgd_ce_eot") for key in plain.as_params())
 
 
 def test_a_ladder_epsilon_no_certificate_reaches_is_one_warning_line():
@@ -98,3 +116,9 @@ def test_a_certifying_trial_logs_its_certificates(tmp_path):
         assert np.all(np.isnan(radius) == (prediction < 0))
         assert np.nanmax(radius, initial=0) <= 0.25 * 2.33 + 1e-9  # at most sigma * Phi^-1(alpha^(1/n)), n=50
     assert math.isclose(metrics[keys.CERTIFIED_ACC_AT_EPS + "0"], float(np.mean(prediction == label)))
+    smoothed = [metrics[keys.SMOOTHED_ACC_AT_EPS + f"{eps:.10g}"] for eps in (0.0, *trial.epsilons)]
+    assert all(b <= a for a, b in zip(smoothed, smoothed[1:]))  # nested balls
+    assert metrics[keys.CHECK + "bracket"] == 1.0 and "bracket" not in run.data.tags[keys.TAG_CHECKS_FAILED]
+    with np.load(path) as arrays:
+        assert arrays["smoothed_robust"].shape == (trial.certify_points, len(trial.epsilons) + 1)
+        assert np.allclose(arrays["smoothed_robust"].mean(axis=0), smoothed)

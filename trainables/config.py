@@ -25,6 +25,7 @@ from .registry import closed_value
 from .robustness.attack import AttackTarget
 from .robustness.attack_spec import ATTACKS, validate_attacks
 from .robustness.certify import validate_smoothing
+from .robustness.eot_attacks import RAND_ATTACKS, validate_predict_budget
 from .robustness.presets import PRESETS, SELECTION_KEYS
 
 
@@ -183,6 +184,8 @@ class TrialConfig:
                                      "> 0 (e.g. 0.25)")
                 validate_smoothing(sigma=trial.noise_sigma, n0=trial.certify_n0, n=trial.certify_n,
                                    alpha=trial.certify_alpha)
+                for name in RAND_ATTACKS:
+                    validate_predict_budget(name, settings.budget(name))
         except ValueError as error:
             raise ValueError(f"{trial.run_name}: {error}") from None
         return trial
@@ -212,6 +215,15 @@ class TrialConfig:
                                                             attack_on=self.attack_on, batch_size=self.eval_batch_size)
 
     @property
+    def smoothed_attack_budgets(self) -> dict[str, dict]:
+        """The budgets of the EoT attacks on the smoothed classifier (RAND_ATTACKS) when the trial certifies, else {}:
+        part of what the trial computes (its identity, its params)."""
+        if not self.certify:
+            return {}
+        settings = self.attack_settings
+        return {name: settings.budget(name).to_dict() for name in RAND_ATTACKS}
+
+    @property
     def run_name(self) -> str:
         noise = f"-n{self.noise_sigma:g}" if self.noise_sigma else ""  # a noise-trained model is another model
         return f"{self.task}-{self.backbone}-{self.attention}-{self.placement}{noise}-s{self.seed}"
@@ -226,6 +238,9 @@ class TrialConfig:
         for key, value in self.to_dict().items():
             if key == "attack":  # the overrides, resolved: attack.<attack>.<field> of every attack the trial runs
                 params.update(self.attack_settings.params())
+                params.update({f"attack.{name}.{field}": str(value)
+                               for name, budget in self.smoothed_attack_budgets.items()
+                               for field, value in budget.items()})
                 continue
             if isinstance(value, (tuple, list)):
                 value = ",".join(format_epsilon(v) if isinstance(v, float) else str(v) for v in value)

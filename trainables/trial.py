@@ -145,7 +145,8 @@ def run_steps(config: TrialConfig, run, *, tracking_uri: str, report, checkpoint
             if not config.source_run_id:
                 artifacts.log_model(model)
         artifacts.log_timings(timer.as_metrics())
-    metrics = {**final, **timer.as_metrics(), keys.CHECKS_FAILED: ",".join(result.failed_checks()),
+    failed = [*result.failed_checks(), *(certification[0].failed_checks() if certification else ())]
+    metrics = {**final, **timer.as_metrics(), keys.CHECKS_FAILED: ",".join(failed),
                keys.PHASE: keys.PHASE_EVALUATED}
     report(tune_metrics(metrics, config))
     return metrics
@@ -170,13 +171,15 @@ def checkpoint_of(folder: Path):
 
 def certify_points(model, x_eval, y_eval, config: TrialConfig, progress=None):
     """Randomized-smoothing certificates of the smoothed classifier (noise_sigma) on certify_points seeded test points
-    (their identity in the noise keys is their test index) -> (result, their test indices, their labels)."""
+    (their identity in the noise keys is their test index), and the EoT attacks on it at each ladder epsilon ->
+    (robustness.SmoothedEvaluation, their test indices, their labels)."""
     count = min(config.certify_points, len(y_eval))
     rows = np.sort(np.random.default_rng([config.seed, 3]).choice(len(y_eval), count, replace=False))
-    result = robustness.certify(model, x_eval.subset(rows), y_eval[rows], sigma=config.noise_sigma,
-                                n0=config.certify_n0, n=config.certify_n, alpha=config.certify_alpha,
-                                batch_size=config.eval_batch_size, seed=config.seed, point_ids=rows,
-                                progress=progress)
+    result = robustness.evaluate_smoothed(model, x_eval.subset(rows), y_eval[rows], config.epsilons,
+                                          sigma=config.noise_sigma, n0=config.certify_n0, n=config.certify_n,
+                                          alpha=config.certify_alpha, settings=config.attack_settings,
+                                          batch_size=config.eval_batch_size, seed=config.seed, point_ids=rows,
+                                          progress=progress)
     return result, rows, y_eval[rows]
 
 

@@ -15,13 +15,16 @@ from .certify import (
     predict_smoothed,
     validate_smoothing,
 )
+from .bracket import SMOOTHING_CHECKS, run_smoothing_checks
 from .checks import CHECKS, CheckConfig
+from .eot_attacks import RAND_ATTACKS
 from .evaluate import evaluate_robustness, robust_accuracy
 from .inputs import select_sample_indices
 from .objectives import objectives
 from .result import CheckResult, RobustnessResult
 from .presets import PRESETS, Preset, register_preset
 from .settings import PAPER_ATTACK, WORST_CASE_ATTACKS, AttackSettings
+from .smoothed import SmoothedAttackResult, SmoothedEvaluation, attack_smoothed, evaluate_smoothed
 
 __all__ = [
     "ATTACKS",
@@ -29,6 +32,13 @@ __all__ = [
     "AttackSpec",
     "Budget",
     "PRESETS",
+    "RAND_ATTACKS",
+    "SMOOTHING_CHECKS",
+    "SmoothedAttackResult",
+    "SmoothedEvaluation",
+    "attack_smoothed",
+    "evaluate_smoothed",
+    "run_smoothing_checks",
     "Preset",
     "register_attack",
     "register_preset",

@@ -14,7 +14,7 @@ from .attack_spec import WORST_CASE, AttackContext, AttackSpec, Budget
 from .losses import LOSSES, compile_loss_gradient, margin_loss_for
 
 # start-noise streams, one per APGD attack (the values the registry's positions gave them before they were objects)
-STREAMS = {"apgd_ce": 3, "apgd_margin": 4, "apgd_dlr": 5}
+STREAMS = {"apgd_ce": 3, "apgd_margin": 4, "apgd_dlr": 5, "apgd_ce_eot": 6, "apgd_margin_eot": 7}
 
 
 @dataclass(frozen=True)
@@ -35,15 +35,24 @@ class APGDTargetsBudget(APGDBudget):
     RULES: ClassVar = {**APGDBudget.RULES, "targets": Rule("int", low=1)}
 
 
-def apgd_runs(context: AttackContext, name: str, loss: str, point_ids: np.ndarray, epsilon: float, runs: int,
-              steps: int):
-    """`runs` APGD runs (one per target class for a targeted loss), each on the points the earlier ones left."""
-    key = (loss, steps)
+def compiled_apgd(context: AttackContext, key: tuple, compile_gradient, steps: int) -> APGD:
+    """APGD on the loss gradient `compile_gradient()` returns, compiled once per context and `key`."""
+    key = (*key, steps)
     if key not in context.compiled_apgd:
-        gradient = compile_loss_gradient(context.model, context.image_shape, loss)
-        context.compiled_apgd[key] = APGD(gradient, context.image_shape, steps=steps, batch_size=context.batch_size,
-                                          device=context.device)
-    attack = context.compiled_apgd[key]
+        context.compiled_apgd[key] = APGD(compile_gradient(), context.image_shape, steps=steps,
+                                          batch_size=context.batch_size, device=context.device)
+    return context.compiled_apgd[key]
+
+
+def apgd_runs(context: AttackContext, name: str, loss: str, point_ids: np.ndarray, epsilon: float, runs: int,
+              steps: int, *, attack: APGD | None = None, confirm=None):
+    """`runs` APGD runs (one per target class for a targeted loss), each on the points the earlier ones left.
+
+    attack: the compiled APGD (default: on the plain gradient of `loss`); confirm: (point ids (H,), adversarial
+    inputs (H, H, W, C)) -> (broken (H,), predictions (H,)), deciding which of APGD's hits break the classifier
+    (default: all of them, with APGD's predictions)."""
+    attack = attack or compiled_apgd(context, (loss,), lambda: compile_loss_gradient(context.model,
+                                                                                    context.image_shape, loss), steps)
     broken = np.zeros(len(point_ids), dtype=bool)
     predictions = np.full(len(point_ids), -1, dtype=np.int64)
     for rank in range(1, runs + 1):
@@ -57,6 +66,10 @@ def apgd_runs(context: AttackContext, name: str, loss: str, point_ids: np.ndarra
         hit, adversarial, predicted = attack.attack(context.images[ids], context.labels[ids], targets, epsilon,
                                                     starts, counter=context.counter(name))
         context.record_ball(ids[hit], adversarial[hit], epsilon)
+        if confirm is not None and hit.any():
+            confirmed, confirmed_predictions = confirm(ids[hit], adversarial[hit])
+            predicted[hit] = confirmed_predictions
+            hit[np.flatnonzero(hit)[~confirmed]] = False
         broken[rows[hit]], predictions[rows[hit]] = True, predicted[hit]
     return broken, predictions
 

@@ -77,6 +77,7 @@ class AttackContext:
     max_ball_violation: float = 0.0
     points_checked: int = 0
     compiled_apgd: dict[tuple, object] = field(default_factory=dict)  # per loss and steps, compiled once
+    noise_sigma: float = 0.0  # > 0: the classifier attacked is the smoothed one at this sigma (eot_attacks.py)
 
     @property
     def image_shape(self) -> tuple[int, ...]:

@@ -28,9 +28,8 @@ from enum import IntEnum
 import numpy as np
 from scipy import stats
 
-from .evaluate import output_width
+from .inputs import output_width, validate_images, validate_labels, validate_positive_int
 from .progress_store import EvaluationProgress
-from .inputs import validate_images, validate_labels, validate_positive_int
 
 
 class NoiseStream(IntEnum):

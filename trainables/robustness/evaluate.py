@@ -24,6 +24,7 @@ from .attack_units import radius_units
 from .ensemble import ensemble_rows, standalone, with_radius_successes, worst_case
 from .inputs import (
     default_batch_size,
+    output_width,
     resolve_seed,
     select_sample_indices,
     validate_epsilons,
@@ -43,18 +44,6 @@ class CleanPass:
     correct: np.ndarray  # (N,) bool
     logits: np.ndarray  # (N, K) float32
     probability_row_fraction: float
-
-
-def output_width(forward, images: np.ndarray) -> int:
-    import tensorflow as tf
-
-    outputs = forward(tf.convert_to_tensor(images[:1]))
-    if outputs.shape.rank != 2 or outputs.shape[-1] < 2:
-        raise ValueError(
-            f"the model must return one logit per class, shape (N, K) with K >= 2; received output shape "
-            f"{tuple(outputs.shape)} (binary tasks use 2 logits)"
-        )
-    return int(outputs.shape[-1])
 
 
 def clean_pass(forward, images: np.ndarray, labels: np.ndarray, batch_size: int, atol: float) -> CleanPass:

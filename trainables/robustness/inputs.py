@@ -126,3 +126,15 @@ def default_batch_size(image_shape: tuple[int, ...], *, gpu: bool) -> int:
         target, low, high = 32 * 64 * 64 / pixels, 8, 64
     size = 2 ** int(math.floor(math.log2(max(target, 1.0))))
     return int(min(max(size, low), high))
+
+
+def output_width(forward, images: np.ndarray) -> int:
+    import tensorflow as tf
+
+    outputs = forward(tf.convert_to_tensor(images[:1]))
+    if outputs.shape.rank != 2 or outputs.shape[-1] < 2:
+        raise ValueError(
+            f"the model must return one logit per class, shape (N, K) with K >= 2; received output shape "
+            f"{tuple(outputs.shape)} (binary tasks use 2 logits)"
+        )
+    return int(outputs.shape[-1])

@@ -127,20 +127,32 @@ def log_evaluation(result, objective_values: dict[str, float], num_classes: int 
     buffer.writes.log_figure(previews.trial_accuracy_curve(result.accuracy), keys.CURVE_ARTIFACT)
 
 
-def log_certification(result, points: np.ndarray, labels: np.ndarray, epsilons, image_shape) -> None:
-    """Certified accuracy of the smoothed classifier at each ladder epsilon and L2 radius, the abstain rate, and
-    the per-point certificates (robustness/certified.npz, `point` = test index as in points.npz)."""
+def log_certification(evaluation, points: np.ndarray, labels: np.ndarray, epsilons, image_shape) -> None:
+    """A smoothed classifier (robustness.SmoothedEvaluation): certified accuracy at each ladder epsilon and L2 radius,
+    the abstain rate, smoothed (empirical) accuracy under the EoT attacks at each epsilon, the bracket checks
+    (check/<name>, added to the checks_failed tag) and the per-point outcomes (robustness/certified.npz, `point` =
+    test index as in points.npz)."""
+    import mlflow
+
+    result, attack = evaluation.certification, evaluation.attack
     accuracy = certified_accuracy(result, labels, l2_radii=keys.CERTIFIED_L2_RADII,
                                   linf_epsilons=(0.0, *epsilons), image_shape=image_shape)
     metrics = {keys.CERTIFIED_ACC_AT_EPS + format_epsilon(eps): value for eps, value in accuracy.linf.items()}
     metrics.update({keys.CERTIFIED_ACC_AT_L2 + format_epsilon(r): value for r, value in accuracy.l2.items()})
+    metrics.update({keys.SMOOTHED_ACC_AT_EPS + format_epsilon(eps): value for eps, value in attack.accuracy.items()})
+    metrics.update({keys.CHECK + name: float(check.passed) for name, check in evaluation.checks.items()})
     metrics[keys.ABSTAIN_RATE] = float(np.mean(result.prediction < 0)) if len(points) else float("nan")
     metrics[keys.CERTIFIED_POINTS] = float(len(points))
     buffer.writes.log_metrics(metrics)
+    run = mlflow.get_run(mlflow.active_run().info.run_id)
+    before = [name for name in run.data.tags.get(keys.TAG_CHECKS_FAILED, "").split(",") if name]
+    buffer.writes.set_tag(keys.TAG_CHECKS_FAILED, ",".join([*before, *evaluation.failed_checks()]))
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / Path(keys.CERTIFIED_ARTIFACT).name
         np.savez(path, point=np.asarray(points), label=np.asarray(labels), prediction=result.prediction,
-                 radius=result.radius, p_lower=result.p_lower)
+                 radius=result.radius, p_lower=result.p_lower, epsilons=np.asarray(attack.epsilons),
+                 smoothed_prediction=attack.clean_prediction, smoothed_robust=attack.robust,
+                 broken_by=attack.broken_by, broken_prediction=attack.broken_prediction)
         buffer.writes.log_artifact(str(path), str(Path(keys.CERTIFIED_ARTIFACT).parent))
 
 

@@ -29,6 +29,8 @@ def trial_digest(config) -> str:
     overrides: the same evaluation reached two ways is one trial."""
     values = {k: v for k, v in config.to_dict().items() if k not in RESOURCE_FIELDS + ATTACK_FIELDS}
     values["attack"] = config.attack_settings.to_dict()
+    if config.smoothed_attack_budgets:  # certifying trials: the EoT attacks on the smoothed classifier too
+        values["smoothed_attack"] = config.smoothed_attack_budgets
     return _digest(values)
 
 

@@ -62,6 +62,10 @@ CERTIFIED_L2_RADII = (0.0, 0.25, 0.5, 0.75, 1.0)
 ABSTAIN_RATE = "abstain_rate"
 CERTIFIED_POINTS = "certified_points"
 CERTIFIED_ARTIFACT = "robustness/certified.npz"  # point, label, prediction (-1 abstain), radius (L2, NaN abstain)
+# the same points' smoothed classifier under the EoT attacks (robustness.RAND_ATTACKS, an upper bound): g correct and
+# not broken within eps; in certified.npz: epsilons, smoothed_prediction (clean PREDICT), smoothed_robust (N, E),
+# broken_by (index into the attacks, -1 never), broken_prediction
+SMOOTHED_ACC_AT_EPS = "smoothed_acc_at_eps/"  # + format_epsilon(eps); /0: PREDICT correct at the clean point
 
 CHECK = "check/"  # + check name; 1 passed, 0 failed
 EVAL_PROGRESS_METRIC = "eval_progress/"  # + units_done | units_replayed | points_done | points_total | eta_s; step = save
