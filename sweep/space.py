@@ -33,9 +33,9 @@ def storage_needs(concurrent: int) -> int:
     return disk.CHECKPOINT_BYTES * max(concurrent, 1)
 
 
-def storage_filled(storage: str) -> bool:
+def storage_filled(storage: str | Path) -> bool:
     """Less free at a local --storage than one running trial needs: the floor checked before launch, crossed since."""
-    free = disk.free_bytes(storage) if "://" not in storage else None
+    free = disk.free_bytes(storage) if "://" not in str(storage) else None
     return free is not None and free < disk.CHECKPOINT_BYTES
 
 
