@@ -26,9 +26,10 @@ DIMENSION = int(np.prod(SHAPE))
 SIGMA = 0.25
 
 
-def linear_binary_model(w: np.ndarray, b: float):
-    """logits [0, w.x + b]: class 1 exactly where w.x + b > 0."""
-    inputs = keras.Input(SHAPE)
+def linear_binary_model(w: np.ndarray, b: float, shape=SHAPE):
+    """logits [0, w.x + b] on images of `shape`: class 1 exactly where w.x + b > 0 (the smoothed g too: symmetric
+    noise keeps the sign). Shared by the smoothing tests."""
+    inputs = keras.Input(shape)
     dense = keras.layers.Dense(2)
     model = keras.Model(inputs, dense(keras.layers.Flatten()(inputs)))
     dense.set_weights([np.stack([np.zeros_like(w), w], axis=1).astype("float32"),

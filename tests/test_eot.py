@@ -1,12 +1,16 @@
 """EoT loss gradients for the smoothed classifier: the plain gradient at sigma 0, the Gaussian expectation on a linear
 model, and APGD running on them unchanged."""
 
+from functools import partial
+
 import numpy as np
 import pytest
 from scipy import stats
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
+
+import test_certify as certify_tests  # noqa: E402
 
 from trainables.robustness.apgd import APGD  # noqa: E402
 from trainables.robustness.eot import compile_eot_loss_gradient  # noqa: E402
@@ -24,13 +28,7 @@ def small_cnn(num_classes: int = 3):
     return model
 
 
-def linear_binary_model(w: np.ndarray, b: float):
-    inputs = keras.Input(SHAPE)
-    dense = keras.layers.Dense(2)
-    model = keras.Model(inputs, dense(keras.layers.Flatten()(inputs)))
-    dense.set_weights([np.stack([np.zeros_like(w), w], axis=1).astype("float32"),
-                       np.array([0.0, b], dtype="float32")])
-    return model
+linear_binary_model = partial(certify_tests.linear_binary_model, shape=SHAPE)
 
 
 @pytest.mark.parametrize("loss", ["cross_entropy", "margin"])

@@ -3,11 +3,15 @@ L-inf distance to the boundary is known), and the bracket checks on honest and f
 
 import math
 
+from functools import partial
+
 import numpy as np
 import pytest
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
+
+import test_certify as certify_tests  # noqa: E402
 
 from trainables.robustness import (  # noqa: E402
     ATTACKS,
@@ -27,14 +31,7 @@ LADDER = (0.1, 0.25)  # the attack test: the ball reaches past the boundary of m
 CERTIFIED_LADDER = (0.02, 0.05)  # within the radii sigma = 0.25 certifies at n = 1000
 
 
-def linear_binary_model(w: np.ndarray, b: float):
-    """logits [0, w.x + b]: f and its smoothed g (symmetric noise keeps the sign) are class 1 where w.x + b > 0."""
-    inputs = keras.Input(SHAPE)
-    dense = keras.layers.Dense(2)
-    model = keras.Model(inputs, dense(keras.layers.Flatten()(inputs)))
-    dense.set_weights([np.stack([np.zeros_like(w), w], axis=1).astype("float32"),
-                       np.array([0.0, b], dtype="float32")])
-    return model
+linear_binary_model = partial(certify_tests.linear_binary_model, shape=SHAPE)
 
 
 def linear_problem(scores):
