@@ -29,7 +29,9 @@ from trainables.robustness.apgd import checkpoint_intervals  # noqa: E402
 from trainables.robustness.square import square_fraction  # noqa: E402
 
 CHEAP_BUDGETS = {"pgd": STRONG_PGD, "apgd_ce": {"steps": 20}, "apgd_margin": {"steps": 20, "targets": 2},
-                 "apgd_dlr": {"steps": 20}, "square": {"queries": 200}}
+                 "apgd_dlr": {"steps": 20}, "square": {"queries": 200},
+                 "apgd_ce_eot": {"steps": 10, "draws": 2, "predict_n": 100},
+                 "apgd_margin_eot": {"steps": 10, "draws": 2, "targets": 2, "predict_n": 100}}
 CHEAP = {"budgets": CHEAP_BUDGETS}
 
 

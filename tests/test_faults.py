@@ -456,9 +456,13 @@ def test_the_lease_lives_in_an_http_store_a_second_driver_exits_2_and_a_ghost_is
 
 
 CREATE_STORE = """
-import sys, time
+import os, sys, time
+from pathlib import Path
 from trainables import tracking
-time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+barrier = Path(sys.argv[2])
+(barrier / str(os.getpid())).touch()
+while len(list(barrier.iterdir())) < 2:  # both past their imports: create at the same moment
+    time.sleep(0.005)
 print(tracking.ensure_experiment(sys.argv[1], "toy_pair-tiny"))
 """
 
@@ -466,11 +470,11 @@ print(tracking.ensure_experiment(sys.argv[1], "toy_pair-tiny"))
 def test_two_processes_creating_a_new_tracking_store_at_once_both_succeed(tmp_path):
     import subprocess
     import sys
-    import time
 
-    uri, start = f"sqlite:///{tmp_path}/mlflow.db", str(time.time() + 6)  # both past their imports by then
+    uri, barrier = f"sqlite:///{tmp_path}/mlflow.db", tmp_path / "ready"
+    barrier.mkdir()
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    processes = [subprocess.Popen([sys.executable, "-c", CREATE_STORE, uri, start], stdout=subprocess.PIPE,
+    processes = [subprocess.Popen([sys.executable, "-c", CREATE_STORE, uri, str(barrier)], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
     outputs = [process.communicate(timeout=120) for process in processes]
     assert [process.returncode for process in processes] == [0, 0], outputs[0][1][-2000:] + outputs[1][1][-2000:]
