@@ -78,6 +78,9 @@ def cases(root: Path, ports: dict[str, int]) -> list[tuple[str, list[str], dict[
     found = [(f"--set {value}", [*tiny, "--set", value], {}) for value in values]
     found += [
         ("enhancement=model on a task without the filter", [*skin, "--set", "enhancement=model"], {}),
+        ("EoT predict_n too small to confirm a break", [*tiny, "--set", "certify=true", "--set", "noise_sigma=0.25",
+                                                        "--set", "attack.apgd_ce_eot.predict_n=10"], {}),
+        ("ARS_TRACKING_OUTAGE_S=soon", tiny, {"ARS_TRACKING_OUTAGE_S": "soon"}),
         ("unknown sweep", ["sweep.run", "nosuch"], {}),
         ("unknown profile", ["sweep.run", "paper_grid", "--profile", "huge"], {}),
         ("--only no match", [*tiny, "--only", "task=skin"], {}),
