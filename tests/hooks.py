@@ -22,8 +22,11 @@ def fail_once_at_epoch(event, *, epoch: int) -> None:
 def announce_epochs(event, *, path: str) -> None:
     """Write "<pid> <epoch>" to path after each epoch, so a test can SIGKILL the worker mid-training; then wait a
     second, so that the kill lands before the next epoch is logged (a tiny epoch takes ~0.4 s, the test polls every
-    0.2 s: without the wait the next epoch was sometimes logged, then repeated after the restart)."""
-    Path(path).write_text(f"{os.getpid()} {event.epoch}")
+    0.2 s: without the wait the next epoch was sometimes logged, then repeated after the restart). Written whole
+    and renamed into place: a test polling the file never reads it empty or half written."""
+    partial = Path(f"{path}.{os.getpid()}.partial")
+    partial.write_text(f"{os.getpid()} {event.epoch}")
+    os.replace(partial, path)
     time.sleep(1.0)
 
 

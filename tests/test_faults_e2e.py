@@ -86,7 +86,7 @@ def test_a_storage_that_fills_mid_sweep_is_one_line_and_a_summary_and_the_resume
     argv = sweep_argv("toy_pair", tmp_path, "--set", f"epoch_callbacks={hook}", "--max-concurrent", "1")
     driver = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     epochs, deadline = [], time.monotonic() + 300
-    while driver.poll() is None and time.monotonic() < deadline and not (3 in epochs and epochs[-1] == 1):
+    while driver.poll() is None and time.monotonic() < deadline and not (2 in epochs and epochs[-1] == 1):
         epoch = int(announce.read_text().split()[1]) if announce.exists() else 0
         if epoch and (not epochs or epochs[-1] != epoch):
             epochs.append(epoch)

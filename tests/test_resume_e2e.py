@@ -2,6 +2,8 @@
 checkpoint and logs exactly what an uninterrupted run of the same trial logs (issue #25)."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import mlflow
@@ -21,9 +23,9 @@ EXPERIMENT = "toy_certify-tiny"
 VARYING = (keys.TIME, keys.EVAL_PROGRESS_METRIC, keys.PEAK_RSS_MB, keys.PEAK_PRIVATE_MB)
 
 
-def sweep(folder, *extra) -> int:
-    return main(["toy_certify", "--profile", "tiny", "--sweeps-file", SWEEPS_FILE, "--tracking-uri",
-                 f"sqlite:///{folder}/mlflow.db", "--storage", str(folder / "ray"), *extra])
+def sweep_argv(folder, *extra) -> list[str]:
+    return ["toy_certify", "--profile", "tiny", "--sweeps-file", SWEEPS_FILE, "--tracking-uri",
+            f"sqlite:///{folder}/mlflow.db", "--storage", str(folder / "ray"), *extra]
 
 
 def only_run(folder):
@@ -46,10 +48,18 @@ def test_evaluation_killed_twice_resumes_to_the_uninterrupted_outcomes(tmp_path)
     whole.mkdir()
     kills = [["apgd_ce/", 3], ["certify/certify/", 3]]  # the 3rd APGD-CE unit, then the 3rd certification unit
     hook = json.dumps({callback("kill_at_units"): {"kills": kills, "folder": str(killed)}})
-    ray.init(num_cpus=2, include_dashboard=False)
+    ray.init(num_cpus=2, include_dashboard=False)  # a tiny trial takes 1 CPU: the two sweeps run side by side
     try:
-        assert sweep(killed, "--set", f"eval_callbacks={hook}") == 0
-        assert sweep(whole) == 0
+        uninterrupted_driver = subprocess.Popen(
+            [sys.executable, "-m", "sweep.run", *sweep_argv(whole, "--address", ray.get_runtime_context().gcs_address)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            assert main(sweep_argv(killed, "--set", f"eval_callbacks={hook}")) == 0
+            output, _ = uninterrupted_driver.communicate(timeout=600)
+        finally:
+            if uninterrupted_driver.poll() is None:
+                uninterrupted_driver.kill()
+        assert uninterrupted_driver.returncode == 0, output[-3000:]
     finally:
         ray.shutdown()
     assert sorted(p.name for p in killed.glob("killed-*")) == ["killed-0", "killed-1"]

@@ -17,7 +17,7 @@ register_sweep(Sweep(
     description="two toy trials; the attentive one dies once after epoch 1 (resume from checkpoint)",
     axes=(*PNEUMOTHORAX_RESNET, [{"attention": "none"},
                                  {"attention": "soft_faithful", "epoch_callbacks": FAIL_ONCE_AFTER_EPOCH_1}]),
-    values={"epochs": 3, "patience": 5},
+    values={"epochs": 2, "patience": 5},
 ))
 
 register_sweep(Sweep(
@@ -25,7 +25,7 @@ register_sweep(Sweep(
     description="re-evaluates the toy models at other epsilons",
     axes=(*PNEUMOTHORAX_RESNET, [{"attention": "none"},
                                  {"attention": "soft_faithful", "epoch_callbacks": FAIL_ONCE_AFTER_EPOCH_1}]),
-    values={"epochs": 3, "patience": 5, "epsilons": (0.004, 0.5)},
+    values={"epochs": 2, "patience": 5, "epsilons": (0.004, 0.5)},
     evaluate_from="toy",
 ))
 
@@ -33,14 +33,14 @@ register_sweep(Sweep(
     name="toy_pair",
     description="two independent toy trials",
     axes=(*PNEUMOTHORAX_RESNET, axis("attention", ["none", "soft_corrected"])),
-    values={"epochs": 3, "patience": 5, **SHORT_EVALUATION},
+    values={"epochs": 2, "patience": 5, **SHORT_EVALUATION},
 ))
 
 register_sweep(Sweep(
     name="toy_three",
     description="three toy trials, run one at a time (resume tests)",
     axes=(*PNEUMOTHORAX_RESNET, axis("attention", ["none", "soft_faithful", "soft_corrected"])),
-    values={"epochs": 3, "patience": 5, **SHORT_EVALUATION},
+    values={"epochs": 2, "patience": 5, **SHORT_EVALUATION},
 ))
 
 register_sweep(Sweep(
