@@ -42,7 +42,16 @@ def mlflow_schema_copied_from_one_template(tmp_path_factory):
 
 
 def pytest_collection_modifyitems(items):
-    """The slow tests first, otherwise in file order. Under -n with --dist loadscope (pyproject's addopts) a module is
-    handed out where its first test stands, so the modules with end-to-end tests start first and the many short
-    modules fill the workers' last minutes, instead of one worker finishing a long sweep alone."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """Modules whose tests are all slow (Ray sweeps) first, then those with some slow tests, then the rest; file
+    order otherwise. Under -n with --dist loadscope (pyproject's addopts) a module goes to one worker where its first
+    test stands, and a worker takes the next module while its last test still runs: long modules paired early are
+    evened out by the many short modules that fill the workers' last minutes."""
+    slow_by_module: dict[str, list[bool]] = {}
+    for item in items:
+        slow_by_module.setdefault(item.nodeid.split("::")[0], []).append(item.get_closest_marker("slow") is not None)
+
+    def rank(item) -> int:
+        slow = slow_by_module[item.nodeid.split("::")[0]]
+        return 0 if all(slow) else 1 if any(slow) else 2
+
+    items.sort(key=rank)
