@@ -11,9 +11,9 @@ import pytest  # noqa: E402
 
 @pytest.fixture(scope="session", autouse=True)
 def mlflow_schema_copied_from_one_template(tmp_path_factory):
-    """MLflow makes every new sqlite store by running its whole migration history (~1 s here, over a hundred stores
-    in the suite). Stores made in a test process get a copy of one store migrated once per session instead: the same
-    schema, byte for byte the same tables. Subprocesses (drivers, Ray workers, `mlflow server`) still migrate."""
+    """MLflow makes every new sqlite store by running its whole migration history (~1 s each on this machine; the
+    fast tier makes dozens). Stores made in a test process get a copy of one store migrated once per session instead:
+    the same tables. Subprocesses (drivers, Ray workers, `mlflow server`) still migrate their own."""
     import sqlite3
 
     import sqlalchemy
