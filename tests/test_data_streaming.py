@@ -66,8 +66,11 @@ def test_unit_float_view_converts_only_the_rows_asked_for(tmp_path):
     view = UnitFloatView(open_task("pneumothorax", "original", **kwargs).x_test)
     reference = to_unit_float(load_task("pneumothorax", "original", **kwargs).x_test)
     assert len(view) == len(reference) and view.shape == reference.shape and view.dtype == np.float32
-    for index in (3, slice(2, 7), np.array([5, 0, 5, 1]), np.arange(0)):
+    mask = np.arange(len(reference)) % 3 == 0
+    for index in (3, slice(2, 7), np.array([5, 0, 5, 1]), np.arange(0), mask):
         np.testing.assert_array_equal(view[index], reference[index])
+    with pytest.raises(IndexError, match="boolean mask"):
+        view[mask[:-1]]
     assert (view.min(), view.max()) == (reference.min(), reference.max())
     np.testing.assert_array_equal(np.asarray(view), reference)  # the whole-array fallback (with a warning)
 

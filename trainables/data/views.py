@@ -42,8 +42,14 @@ class SplitImages:
         return self.take(np.asarray(index))
 
     def take(self, positions: np.ndarray) -> np.ndarray:
-        """uint8 RGB (len(positions), H, W, 3) of the view's positions, in that order."""
-        rows = self.rows[np.asarray(positions, dtype=np.int64)]
+        """uint8 RGB (len(positions), H, W, 3) of the view's positions, in that order (a boolean mask: its rows)."""
+        positions = np.asarray(positions)
+        if positions.dtype == bool:
+            if positions.shape != (len(self),):
+                raise IndexError(f"a boolean mask of {len(self)} images must have shape ({len(self)},); received "
+                                 f"{positions.shape}")
+            positions = np.flatnonzero(positions)
+        rows = self.rows[positions.astype(np.int64)]
         order = np.argsort(rows, kind="stable")  # read the file front to back, hand out in the asked order
         batch = np.empty((len(rows), *self.images.shape[1:]), np.uint8)
         batch[order] = self.images[rows[order]]
