@@ -1,12 +1,12 @@
 """Clinical metrics under attack per trial and epsilon, from the per-point frame (analysis.points), and their means
-over seeds. The metrics themselves are trainables.robustness.clinical's, the ones each trial logs to MLflow."""
+over seeds. The metrics themselves are trainables.robustness.evaluate.clinical's, the ones each trial logs to MLflow."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from trainables.data import get_task
-from trainables.robustness.clinical import COLLAPSE_FRACTION, clinical_metrics
+from trainables.spec.tasks import get_task
+from trainables.robustness.evaluate.clinical import COLLAPSE_FRACTION, clinical_metrics
 
 from .paired import MODEL
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections import Counter
 
 from search_spaces import expand
-from trainables.tracking import keys, lease
+from trainables.spec import keys
+from trainables.tracking import lease
 from trainables.tracking.reader import search_all
 
 UNFINISHED = "unfinished (driver gone)"

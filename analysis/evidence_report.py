@@ -9,7 +9,7 @@ from typing import Callable, Iterable
 
 import pandas as pd
 
-from trainables.config import format_epsilon
+from trainables.spec import format_epsilon
 
 from .claims import __doc__ as CLAIMS_DOC
 from .clinical import CLINICAL_DEFINITION

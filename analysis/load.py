@@ -1,6 +1,6 @@
 """The one reader of MLflow: a sweep's trial runs as a tidy DataFrame, and a run's explanation arrays.
 
-Every MLflow key is read through the names in `trainables.tracking.keys`; nothing else in `analysis` touches
+Every MLflow key is read through the names in `trainables.spec.keys`; nothing else in `analysis` touches
 MLflow keys. Runs that are not trials (a sweep's parent run, report and Pareto-front runs) carry a `kind` tag and
 are left out; whether a sweep is a search (whose trials share run names) is read from each run's `sweep_kind` tag,
 so a sweep declared in a --sweeps-file reads the same as a built-in one.
@@ -39,8 +39,8 @@ import numpy as np
 import pandas as pd
 
 from trainables import tracking
-from trainables.config import TrialConfig, experiment_name
-from trainables.tracking import keys
+from trainables.spec import TrialConfig, experiment_name
+from trainables.spec import keys
 from trainables.tracking.reader import download_artifact, search_all
 
 KIND_TAG = keys.TAG_KIND  # parent runs of sweeps and summary runs (report, Pareto front) are not trials

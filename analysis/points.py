@@ -5,7 +5,7 @@ The frame has one row per trial x worst-case point x epsilon (epsilon 0.0 = clea
     run_id, run_name, task, backbone, scale, attention, placement, seed, enhancement, point (index in the evaluated test split),
     label, clean_prediction, epsilon,
     robust        correct at epsilon under every attack of the trial (the worst case)
-    prediction    the adversarial prediction at epsilon (trainables.robustness.clinical.adversarial_predictions)
+    prediction    the adversarial prediction at epsilon (robustness.evaluate.clinical.adversarial_predictions)
     pgd_robust    correct at epsilon under the paper's PGD alone (the first attack), same point
     pgd_prediction   its adversarial prediction under that PGD
     radius        the smallest adversarial epsilon found for the point (inf: never broken; 0: wrong clean)
@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from trainables.data import get_task
-from trainables.robustness.clinical import adversarial_predictions
-from trainables.tracking import keys
+from trainables.spec.tasks import get_task
+from trainables.robustness.evaluate.clinical import adversarial_predictions
+from trainables.spec import keys
 from trainables.tracking.reader import download_artifact
 
 from .load import finished, trials

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from trainables import tracking
-from trainables.config import experiment_name, format_epsilon
+from trainables.spec import experiment_name, format_epsilon
 from trainables.runtime.cli import OneLineParser
-from trainables.tracking import keys
+from trainables.spec import keys
 
 from . import figures, paper_numbers, units
 from .completeness import completeness_lines

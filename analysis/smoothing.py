@@ -10,7 +10,7 @@ import math
 
 import pandas as pd
 
-from trainables.config import format_epsilon
+from trainables.spec import format_epsilon
 
 from .claims import seeds_needed
 from .paired import seed_t_test

@@ -12,8 +12,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from trainables.config import format_epsilon
-from trainables.tracking import keys
+from trainables.spec import format_epsilon
+from trainables.spec import keys
 
 from . import paper_numbers
 from .load import MODEL_KEYS, finished, trials

@@ -42,7 +42,7 @@ SIGMA, ALPHA = 0.25, 0.001
 def bare_forward_loop(model, images: np.ndarray, rows: int, batch_size: int) -> None:
     import tensorflow as tf
 
-    from trainables.robustness.attack import compile_forward
+    from trainables.robustness.attacks.compiled import compile_forward
 
     forward = compile_forward(model, images.shape[1:])
     batch = tf.constant(np.resize(images, (batch_size, *images.shape[1:])))

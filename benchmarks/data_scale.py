@@ -119,7 +119,7 @@ def run_trial(root: Path, size: int, max_eval: int) -> dict:
         start = time.perf_counter()
         metrics = execute(config, tracking_uri=uri, experiment_id=experiment, trial_id="bench",
                           report=lambda *args, **kwargs: None)
-    keys = tracking.keys
+    from trainables.spec import keys
     return {"peak_private_mb": metrics[keys.PEAK_PRIVATE_MB], "peak_rss_mb": metrics[keys.PEAK_RSS_MB],
             "seconds": time.perf_counter() - start, "data_s": metrics[keys.TIME + "data"]}
 

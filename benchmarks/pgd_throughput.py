@@ -148,7 +148,7 @@ def measure_tracing(model, images: np.ndarray, labels: np.ndarray) -> tuple[floa
     """(wall, CPU) seconds to trace and first-run the evaluation's compiled functions, as (a) does inside."""
     import tensorflow as tf
 
-    from trainables.robustness.attack import CompiledModel
+    from trainables.robustness.attacks.compiled import CompiledModel
 
     start, cpu_start = time.perf_counter(), time.process_time()
     compiled = CompiledModel.build(model, images.shape[1:])
@@ -190,7 +190,8 @@ def bare_pgd(pgd_step, images, labels, ids, epsilon: float, steps: int, batch_si
 
 def steady_state(args, model, images: np.ndarray, labels: np.ndarray) -> dict:
     """The package's PGD batches vs the bare step, both traced first, alternated in one process (best of 3)."""
-    from trainables.robustness.attack import CompiledModel, PGDRunner
+    from trainables.robustness.attacks.compiled import CompiledModel
+    from trainables.robustness.attacks.pgd import PGDRunner
 
     runner = PGDRunner(CompiledModel.build(model, images.shape[1:]), args.seed, args.batch_size, 0.01 / 0.3, True)
     pgd_step = bare_pgd_step(model, images.shape[1:])
@@ -261,7 +262,7 @@ def run_variant(args, workdir: Path) -> dict:
     elif args.variant in ("b_eager", "b_compiled"):
         import foolbox as fb
 
-        from trainables.robustness.attack import compile_forward, default_device
+        from trainables.robustness.attacks.compiled import compile_forward, default_device
 
         tf.random.set_seed(args.seed)
         forward = model if args.variant == "b_eager" else compile_forward(model, images.shape[1:])

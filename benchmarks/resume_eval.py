@@ -1,4 +1,4 @@
-"""Resumable evaluation: what checkpointing costs and what a kill loses (trainables/robustness/progress_store.py).
+"""Resumable evaluation: what checkpointing costs and what a kill loses (trainables/robustness/evaluate/progress.py).
 
 One small CNN trained briefly on synthetic 7-class images, the smoke attack preset (the ensemble: PGD, APGD-CE,
 APGD margin, Square; FMN radii), the skin-lesion ladder, then randomized-smoothing certification of --certify-points
@@ -43,8 +43,9 @@ def main() -> None:
     parser.add_argument("--certify-n", type=int, default=2000)
     args = parser.parse_args()
 
-    from trainables.robustness import PRESETS, certify, evaluate_robustness
-    from trainables.robustness.progress_store import EvaluationProgress
+    from trainables.spec.evaluation import PRESETS
+    from trainables.robustness import certify, evaluate_robustness
+    from trainables.robustness.evaluate.progress import EvaluationProgress
 
     images, labels = shared.synthetic_images(512 + args.points, args.image_size, seed=0)
     model = shared.small_cnn(args.image_size)

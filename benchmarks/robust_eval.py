@@ -81,7 +81,8 @@ def stock_evaluation(args, model, images: np.ndarray, labels: np.ndarray) -> dic
     from art.attacks.evasion import AutoProjectedGradientDescent, SquareAttack
     from art.estimators.classification import TensorFlowV2Classifier
 
-    from trainables.robustness.apgd import ranked_targets, target_count
+    from trainables.robustness.attacks.apgd import ranked_targets
+    from trainables.spec.attacks import target_count
 
     counter = WorkCounter()
     counter.install()
@@ -127,7 +128,8 @@ def stock_evaluation(args, model, images: np.ndarray, labels: np.ndarray) -> dic
 
 
 def run_variant(args, workdir: Path) -> dict:
-    from trainables.robustness import WORST_CASE_ATTACKS, evaluate_robustness
+    from trainables.spec.attacks import WORST_CASE_ATTACKS
+    from trainables.robustness import evaluate_robustness
     from trainables.runtime.timing import peak_rss_mb, reset_peak_rss
 
     model = shared.build(args.model, args.image_size)

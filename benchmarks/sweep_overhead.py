@@ -29,7 +29,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from trainables.tracking import keys
+from trainables.spec import keys
 
 TRIAL_PHASES = ("data", "train", "model", "evaluate", "explain", "mlflow")  # top level: they do not nest
 ADDED_PHASES = ("checkpoint", "mlflow_epochs", "mlflow")  # Tune and MLflow work timed inside those phases

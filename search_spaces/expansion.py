@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any, Iterable
 
-from trainables.config import TrialConfig
+from trainables.spec import TrialConfig
 
 from .profiles import get_profile
 from .sweeps import Partial, Sweep, get_sweep

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from trainables.registry import Registry
+from trainables.spec.registry import Registry
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 
-from trainables.data import get_task
-from trainables.models import list_placements
-from trainables.registry import Registry
-from trainables.robustness import PRESETS
+from trainables.spec.tasks import get_task
+from trainables.spec.models import list_placements
+from trainables.spec.registry import Registry
+from trainables.spec.evaluation import PRESETS
 
 Partial = dict[str, Any]
 Axis = Union[list[Partial], Callable[[Partial], list[Partial]]]

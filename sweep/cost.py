@@ -1,9 +1,10 @@
 """What a trial costs, from its config alone (no data read): for `--dry-run`, to size a cluster before paying for it.
 
-images per epoch: the training split (its published size for real data, capped by max_train; stand-ins: the
-  generated size) times the per-epoch fraction (skin lesion 0.1). Training runs at most `epochs` epochs (early
-  stopping usually ends it sooner).
-attack gradient evaluations and queries at most: each attack object's cost model (trainables.robustness.ATTACKS:
+images per epoch: the training split (for real data the release's size, TaskSpec.published_splits, capped by
+  max_train; stand-ins: the generated size) times the per-epoch fraction (skin lesion 0.1). Training runs at most
+  `epochs` epochs (early stopping usually ends it sooner). A task whose release size is unknown is costed only
+  with both max_train and max_test set; otherwise its cost is a ValueError (exit 2, before launch).
+attack gradient evaluations and queries at most: each attack object's cost model (trainables.spec.attacks.ATTACKS:
   (gradients, queries) per point and epsilon, per point for the radius attack) times the points it may attack, as if
   no point ever broke (nested balls and early exit make real runs cheaper): the first attack on every attacked point
   at every epsilon > 0, the later ones on the `ensemble_points` points, the radius attack once per ensemble point.
@@ -20,26 +21,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from trainables.config import TrialConfig
-from trainables.data import get_task
-from trainables.data.pipeline import epoch_size
-from trainables.data.sources.synthetic import split_sizes
-from trainables.robustness import ATTACKS, RAND_ATTACKS
-from trainables.robustness.checks import stronger_budgets
+from trainables.spec import TrialConfig
+from trainables.spec.attacks import ATTACKS, RAND_ATTACKS
+from trainables.spec.evaluation import CheckConfig, stronger_budgets
+from trainables.spec.tasks import epoch_size, get_task
 
-CHECK_SAMPLE = 32  # trainables.robustness.checks.CheckConfig.sample_size
+CHECK_SAMPLE = CheckConfig().sample_size
 CHECK_EPSILONS = 2  # the middle and the largest epsilon
-UNBOUNDED_EPSILONS = 2  # CheckConfig.unbounded_epsilons
-
-# (train, val, test) of the published releases; seeded grouped splits are within a few records of these
-PUBLISHED_SPLIT_SIZES = {
-    ("original", "skin_lesion"): (7010, 1002, 2003),  # HAM10000, 10,015 images, 70/10/20
-    ("original", "diabetic_retinopathy"): (24588, 3513, 7025),  # Kaggle DR 2015 train, 35,126 images, 70/10/20
-    ("original", "pneumothorax"): (75708, 10816, 25596),  # ChestX-ray14: official test list, val 12.5 % of the rest
-    ("medmnist", "skin_lesion"): (7007, 1003, 2005),
-    ("medmnist", "diabetic_retinopathy"): (1080, 120, 400),
-    ("medmnist", "pneumothorax"): (78468, 11219, 22433),
-}
+UNBOUNDED_EPSILONS = len(CheckConfig().unbounded_epsilons)
 
 
 @dataclass(frozen=True)
@@ -51,20 +40,8 @@ class TrialCost:
     queries: int = 0  # at most
 
 
-def split_sizes_of(trial: TrialConfig) -> tuple[int, int, int]:
-    if trial.source == "synthetic":
-        sizes = split_sizes(trial.max_train, trial.max_test)
-        return sizes["train"], sizes["val"], sizes["test"]
-    train, val, test = PUBLISHED_SPLIT_SIZES[(trial.source, trial.task)]
-    if trial.max_train is not None:
-        train = min(train, trial.max_train)
-    if trial.max_test is not None:
-        val, test = min(val, -(-trial.max_test // 2)), min(test, trial.max_test)
-    return train, val, test
-
-
 def trial_cost(trial: TrialConfig) -> TrialCost:
-    train, _, test = split_sizes_of(trial)
+    train, _, test = get_task(trial.task).split_sizes(trial.source, trial.max_train, trial.max_test)
     per_epoch = epoch_size(train, trial.epoch_fraction)
     training = 0 if trial.source_run_id else per_epoch * trial.epochs
     points = test if trial.max_eval is None else min(test, trial.max_eval)

@@ -6,14 +6,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from trainables.config import TrialConfig
+from trainables.spec import TrialConfig
 from trainables.data.prepare import (
     MAX_SKIPPED_FRACTION,
     PrepareOutcome,
     prepare_resolved,
 )
 from trainables.data.resolve import resolve_task
-from trainables.tracking.keys import SKIPPED_ARTIFACT, SKIPPED_IMAGES
+from trainables.spec.keys import SKIPPED_ARTIFACT, SKIPPED_IMAGES
 
 
 def data_request(trial: TrialConfig) -> dict:

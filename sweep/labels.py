@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainables.config import TrialConfig
-from trainables.trial import RUN_SETTINGS
+from trainables.spec import TrialConfig
+from trainables.spec.keys import RUN_SETTINGS
 
 
 def trial_label_from_config(config: dict[str, Any]) -> str:

@@ -13,11 +13,12 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
-from trainables.config import TrialConfig
-from trainables.models.registry import get_backbone
+from trainables.spec import TrialConfig
+from trainables.spec.models import get_backbone
 from trainables.runtime.resources import tune_resources
 from trainables import tracking
-from trainables.tracking import buffer, keys, lease
+from trainables.spec import keys
+from trainables.tracking import buffer, lease
 from trainables.trial import run_trial
 
 from . import ray_auth, ray_state, signals, space

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from analysis.figures import study_pareto_front
 from trainables import tracking
-from trainables.tracking import keys
+from trainables.spec import keys
 
 OBJECTIVES = keys.SEARCH_OBJECTIVES  # (clean accuracy, robust objective), the study's two values in this order
 

@@ -13,8 +13,8 @@ import sys
 import traceback
 
 from search_spaces import PROFILES, expand
-from trainables.config import parse_assignments
-from trainables.data import list_tasks
+from trainables.spec import parse_assignments
+from trainables.spec.tasks import list_tasks
 from trainables.runtime.cli import OneLineParser
 
 from .data_prep import check_data_folders, prepare_data

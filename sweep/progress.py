@@ -12,7 +12,8 @@ from collections.abc import Iterable
 
 from ray.tune import Callback
 
-from trainables.tracking import keys, mark_trial_failed
+from trainables.spec import keys
+from trainables.tracking import mark_trial_failed
 
 from .labels import trial_label
 

@@ -15,9 +15,9 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
 
 from search_spaces import PROFILES, SWEEPS, Sweep, expand, get_sweep, parse_only, select_trials
-from trainables.config import TrialConfig, experiment_name, format_epsilon, parse_assignments
+from trainables.spec import TrialConfig, experiment_name, format_epsilon, parse_assignments
 from trainables import tracking
-from trainables.registry import DuplicateNameError
+from trainables.spec.registry import DuplicateNameError
 from trainables.runtime.cli import OneLineParser
 from trainables.tracking import buffer, lease
 

@@ -1,6 +1,6 @@
 """The sweep-level checks before launch: the run options, `--storage`, the study store, the trials' data folders
 and source runs, and whether each trial fits a node. Each raises UsageError (one line, exit 2) naming the input,
-what is wrong and what is allowed. The trial values themselves are checked by TrialConfig (trainables/config.py).
+what is wrong and what is allowed. The trial values themselves are checked by TrialConfig (trainables/spec/config.py).
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from trainables.config import TrialConfig
-from trainables.robustness.certify import ladder_warning
+from trainables.spec import TrialConfig
+from trainables.spec.smoothing import ladder_warning
 from trainables.runtime.waits import connect_timeout, how_to_wait_longer
-from trainables.tracking import check_sqlite_file, keys
+from trainables.spec import keys
+from trainables.tracking import check_sqlite_file
 from trainables.tracking.reader import logged_model
 
 from .errors import UsageError

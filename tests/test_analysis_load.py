@@ -12,8 +12,9 @@ from mlflow.entities import Metric, Param
 from analysis import load_sweep
 from analysis.load import KIND_TAG, SUMMARY_KIND, AnalysisInputError
 from analysis.report import main
+from trainables.spec import keys
 from trainables import tracking
-from trainables.config import TrialConfig, format_epsilon
+from trainables.spec import TrialConfig, format_epsilon
 
 EPSILONS = (0.00125, 0.0025, 0.005, 0.01)
 
@@ -24,18 +25,18 @@ def log_run(client, experiment_id, *, attention="none", seed=0, start=0, status=
     config = TrialConfig(task="skin_lesion", backbone="resnet50", scale="mini", attention=attention, seed=seed,
                          epsilons=EPSILONS, sweep=sweep, profile=profile)
     run = client.create_run(experiment_id, start_time=1_000_000 + start, run_name=config.run_name,
-                            tags={"sweep": config.sweep, "profile": config.profile, tracking.TAG_TRIAL_ID: f"t{start}",
-                                  tracking.TAG_SWEEP_KIND: sweep_kind, **(tags or {})})
+                            tags={"sweep": config.sweep, "profile": config.profile, keys.TAG_TRIAL_ID: f"t{start}",
+                                  keys.TAG_SWEEP_KIND: sweep_kind, **(tags or {})})
     run_id = run.info.run_id
     client.log_batch(run_id, params=[Param(k, v) for k, v in config.as_params().items()])
     if accuracy is not None:
         checks = checks or {}
-        metrics = {tracking.ACC_AT_EPS + format_epsilon(e): a for e, a in accuracy.items()}
-        metrics.update({tracking.CLEAN_ACC: accuracy[0.0], "robust_objective": 0.5})
-        metrics.update({tracking.CHECK + name: float(ok) for name, ok in checks.items()})
+        metrics = {keys.ACC_AT_EPS + format_epsilon(e): a for e, a in accuracy.items()}
+        metrics.update({keys.CLEAN_ACC: accuracy[0.0], "robust_objective": 0.5})
+        metrics.update({keys.CHECK + name: float(ok) for name, ok in checks.items()})
         client.log_batch(run_id, metrics=[Metric(k, v, 0, 0) for k, v in metrics.items()])
-        client.set_tag(run_id, tracking.TAG_CHECKS_FAILED, ",".join(n for n, ok in checks.items() if not ok))
-    client.set_tag(run_id, tracking.TAG_STATUS, "finished" if status == "FINISHED" else "failed")
+        client.set_tag(run_id, keys.TAG_CHECKS_FAILED, ",".join(n for n, ok in checks.items() if not ok))
+    client.set_tag(run_id, keys.TAG_STATUS, "finished" if status == "FINISHED" else "failed")
     client.set_terminated(run_id, status)
     return run_id
 
@@ -179,7 +180,7 @@ def test_a_sweeps_parent_run_is_not_a_trial(store):
     experiment = client.create_experiment("parented-tiny", artifact_location=str(folder / "artifacts-parented"))
     parent = tracking.start_sweep_run(uri, experiment, sweep="parented", profile="tiny", sweep_kind="grid", trials=1)
     child = log_run(client, experiment, accuracy=ladder(0.5, 0.1), sweep="parented",
-                    tags={tracking.TAG_PARENT: parent})
+                    tags={keys.TAG_PARENT: parent})
     tracking.end_sweep_run(uri, parent, failed=0)
     frame = load_sweep("parented", "tiny", tracking_uri=uri)
     assert set(frame["run_id"]) == {child}

@@ -17,7 +17,8 @@ from analysis.load import KIND_TAG, SUMMARY_KIND
 from analysis.report import HTML_FILE, REPORT_RUN_NAME, main
 from search_spaces import expand
 from trainables import tracking
-from trainables.config import format_epsilon
+from trainables.spec import keys
+from trainables.spec import format_epsilon
 from trainables.trial import execute
 
 pytestmark = pytest.mark.slow  # real trials through the trainable, then the report
@@ -63,8 +64,8 @@ def test_frame_holds_the_logged_numbers(sweep):
         metrics = logged_metrics(sweep, config.run_name)
         assert list(rows.index) == list(config.epsilons)
         for eps in config.epsilons:
-            assert rows.loc[eps, "accuracy"] == metrics[tracking.ACC_AT_EPS + format_epsilon(eps)]
-        for name in tracking.OBJECTIVES:
+            assert rows.loc[eps, "accuracy"] == metrics[keys.ACC_AT_EPS + format_epsilon(eps)]
+        for name in keys.OBJECTIVES:
             assert rows[name].iloc[0] == pytest.approx(sweep["returned"][config.run_name][name])
         assert (rows["status"] == "finished").all() and rows["seed"].iloc[0] == config.seed
         returned_failures = sweep["returned"][config.run_name]["checks_failed"]  # comma list of check names
@@ -85,17 +86,17 @@ def test_curve_figure_plots_the_logged_numbers_with_the_seed_band(sweep):
     axes = figures.accuracy_curves(frame, TASK, BACKBONE).axes[0]
     lines = {line.get_gid(): line for line in axes.get_lines() if line.get_gid()}
     epsilons = sweep["configs"][0].epsilons
-    per_seed = np.array([[logged_metrics(sweep, f"{TASK}-{BACKBONE}-none-head-s{s}")[tracking.ACC_AT_EPS + format_epsilon(e)]
+    per_seed = np.array([[logged_metrics(sweep, f"{TASK}-{BACKBONE}-none-head-s{s}")[keys.ACC_AT_EPS + format_epsilon(e)]
                           for e in epsilons] for s in (0, 1)])
     baseline = lines["robust:no attention"].get_xydata()
     np.testing.assert_allclose(baseline[:, 0], epsilons)
     np.testing.assert_allclose(baseline[:, 1], per_seed.mean(axis=0))
-    clean = [logged_metrics(sweep, f"{TASK}-{BACKBONE}-none-head-s{s}")[tracking.CLEAN_ACC] for s in (0, 1)]
+    clean = [logged_metrics(sweep, f"{TASK}-{BACKBONE}-none-head-s{s}")[keys.CLEAN_ACC] for s in (0, 1)]
     np.testing.assert_allclose(lines["clean:no attention"].get_ydata(), np.mean(clean))
     attention = f"{ATTENTION} @ head"
     single = logged_metrics(sweep, f"{TASK}-{BACKBONE}-{ATTENTION}-head-s0")
     np.testing.assert_allclose(lines[f"robust:{attention}"].get_ydata(),
-                               [single[tracking.ACC_AT_EPS + format_epsilon(e)] for e in epsilons])
+                               [single[keys.ACC_AT_EPS + format_epsilon(e)] for e in epsilons])
     bands = {c.get_gid(): c for c in axes.collections if c.get_gid()}
     assert set(bands) == {"band:no attention"}  # one seed: no band
     vertices = np.concatenate([p.vertices for p in bands["band:no attention"].get_paths()])
@@ -142,7 +143,7 @@ def test_report_links_every_figure_and_is_logged_as_a_summary_run(sweep):
 
 def test_per_point_frame_reproduces_the_logged_accuracy_and_clinical_metrics(sweep):
     from analysis.points import load_points
-    from trainables.tracking import keys
+    from trainables.spec import keys
 
     frame = load_sweep(SWEEP, PROFILE, tracking_uri=sweep["uri"])
     points = load_points(frame)
@@ -152,7 +153,7 @@ def test_per_point_frame_reproduces_the_logged_accuracy_and_clinical_metrics(swe
         rows = points[points["run_name"] == config.run_name]
         for eps in config.epsilons:
             at = rows[rows["epsilon"] == eps]
-            assert at["robust"].mean() == pytest.approx(metrics[tracking.ACC_AT_EPS + format_epsilon(eps)])
+            assert at["robust"].mean() == pytest.approx(metrics[keys.ACC_AT_EPS + format_epsilon(eps)])
             recalls = [at.loc[at["label"] == k, "robust"].mean() for k in sorted(set(at["label"]))]
             assert np.nanmean(recalls) == pytest.approx(metrics[keys.clinical_key("balanced_acc", format_epsilon(eps))])
     assert (points.groupby(["run_id", "point"])["robust"].apply(lambda r: r.is_monotonic_decreasing)).all()

@@ -15,8 +15,8 @@ from analysis.load import load_smoothing, load_sweep
 from analysis.report import build_report
 from analysis.smoothing import G_NOT_F, bracket_table, certified_comparison, smoothing_lines
 from analysis.stats import seed_interval
-from trainables.config import format_epsilon
-from trainables.tracking import keys
+from trainables.spec import format_epsilon
+from trainables.spec import keys
 
 LADDER = (0.001, 0.004)
 CERTIFIED = {  # (attention, seed) -> certified accuracy at eps 0, 0.001, 0.004

@@ -1,4 +1,5 @@
-"""An attack is one registered object: a toy attack defined here runs in the worst case and in the dry-run cost."""
+"""An attack is a spec and a kernel: a toy attack defined here (its budget, spec and kernel in this module) runs in the
+worst case and in the dry-run cost."""
 
 from dataclasses import dataclass
 from typing import ClassVar
@@ -10,17 +11,12 @@ from test_robustness import LINEAR_EPSILONS, linear_problem  # noqa: E402  (pyte
 
 from search_spaces.profiles import get_profile
 from sweep.cost import trial_cost
-from trainables.config import TrialConfig, parse_assignments
-from trainables.config_rules import Rule
-from trainables.robustness import (
-    ATTACKS,
-    PRESETS,
-    WORST_CASE,
-    AttackSpec,
-    Budget,
-    evaluate_robustness,
-    register_attack,
-)
+from trainables.spec import TrialConfig, parse_assignments
+from trainables.spec.rules import Rule
+from trainables.robustness import evaluate_robustness
+from trainables.robustness.attacks.context import Kernel, kernel
+from trainables.spec.attacks import ATTACKS, WORST_CASE, AttackSpec, Budget, register_attack
+from trainables.spec.evaluation import PRESETS
 
 
 @dataclass(frozen=True)
@@ -47,8 +43,9 @@ def flip_stage(context, budget, point_ids, epsilon):
     return broken, predictions
 
 
+FLIP_KERNEL = Kernel(stage=flip_stage)
 FLIP = AttackSpec("flip", WORST_CASE, FlipBudget, lambda budget, classes: (0, budget.tries), "toy: shift all pixels",
-                  gradient_free=True, stage=flip_stage)
+                  f"{__name__}:FLIP_KERNEL", gradient_free=True)
 
 
 @pytest.fixture
@@ -104,3 +101,19 @@ def test_the_same_evaluation_reached_two_ways_is_one_trial():
     spelled_out = standard.replace(attack={"square": {"queries": 5000}, "pgd": {"steps": 40}})
     changed = standard.replace(attack={"square": {"queries": 500}})
     assert trial_digest(spelled_out) == trial_digest(standard) != trial_digest(changed)
+
+
+def test_every_attack_s_kernel_fits_its_role_and_a_wrong_one_is_refused(flip_registered):
+    for name in ATTACKS:
+        found = kernel(name)
+        assert (found.stage is not None) == (ATTACKS[name].role == WORST_CASE) != (found.estimate is not None)
+    register_attack(AttackSpec("flip_without_stage", WORST_CASE, FlipBudget, lambda budget, classes: (0, 1), "toy",
+                               f"{__name__}:EMPTY_KERNEL"))
+    try:
+        with pytest.raises(ValueError, match="must be a Kernel with a stage"):
+            kernel("flip_without_stage")
+    finally:
+        ATTACKS._items.pop("flip_without_stage")
+
+
+EMPTY_KERNEL = Kernel()

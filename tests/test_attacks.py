@@ -19,14 +19,11 @@ from test_robustness import (  # noqa: E402  (the shared small models; pytest pu
     linear_problem,
 )
 
-from trainables.robustness import (  # noqa: E402
-    WORST_CASE_ATTACKS,
-    evaluate_robustness,
-    list_attacks,
-    robust_accuracy,
-)
-from trainables.robustness.apgd import checkpoint_intervals  # noqa: E402
-from trainables.robustness.square import square_fraction  # noqa: E402
+from trainables.spec import keys
+from trainables.robustness import evaluate_robustness, robust_accuracy  # noqa: E402
+from trainables.spec.attacks import WORST_CASE_ATTACKS, list_attacks  # noqa: E402
+from trainables.robustness.attacks.apgd import checkpoint_intervals  # noqa: E402
+from trainables.robustness.attacks.square import square_fraction  # noqa: E402
 
 CHEAP_BUDGETS = {"pgd": STRONG_PGD, "apgd_ce": {"steps": 20}, "apgd_margin": {"steps": 20, "targets": 2},
                  "apgd_dlr": {"steps": 20}, "square": {"queries": 200},
@@ -232,9 +229,8 @@ def test_per_attack_metrics_round_trip_through_mlflow_into_the_report_table(tmp_
 
     from analysis import load_sweep
     from analysis.tables import attack_gap_table, text_report
-    from trainables import tracking
-    from trainables.tracking import artifacts
-    from trainables.config import TrialConfig
+    from trainables.spec import TrialConfig
+    from trainables import records
 
     model, images, labels, _ = linear_problem(7, 60, LINEAR_EPSILONS, seed=3)
     result = evaluate_robustness(model, images, labels, LINEAR_EPSILONS, attacks=WORST_CASE_ATTACKS,
@@ -244,11 +240,11 @@ def test_per_attack_metrics_round_trip_through_mlflow_into_the_report_table(tmp_
     config = TrialConfig(task="skin_lesion", backbone="resnet50", scale="mini", epsilons=LINEAR_EPSILONS,
                          sweep="paper_grid", profile="tiny")
     run_id = client.create_run(experiment, run_name=config.run_name).info.run_id
-    metrics = {**artifacts.accuracy_metrics(result.accuracy), **artifacts.attack_metrics(result),
-               tracking.CLEAN_ACC: result.clean_accuracy}
+    metrics = {**records.accuracy_metrics(result.accuracy), **records.attack_metrics(result),
+               keys.CLEAN_ACC: result.clean_accuracy}
     client.log_batch(run_id, params=[Param(k, v) for k, v in config.as_params().items()],
                      metrics=[Metric(k, v, 0, 0) for k, v in metrics.items()])
-    client.set_tag(run_id, tracking.TAG_STATUS, "finished")
+    client.set_tag(run_id, keys.TAG_STATUS, "finished")
     client.set_terminated(run_id, "FINISHED")
 
     frame = load_sweep("paper_grid", "tiny", tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
@@ -306,8 +302,8 @@ def test_a_lazy_image_source_is_only_indexed_in_batches(cnn_problem):  # noqa: F
 def test_dry_run_cost_bounds_the_work_of_the_evaluation(task):
     from search_spaces.profiles import get_profile
     from sweep.cost import trial_cost
-    from trainables.config import TrialConfig
-    from trainables.data import get_task
+    from trainables.spec import TrialConfig
+    from trainables.spec.tasks import get_task
 
     trial = TrialConfig(task=task, backbone="resnet50", **get_profile("tiny").values).resolved()
     cost = trial_cost(trial)

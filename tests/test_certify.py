@@ -9,17 +9,9 @@ from scipy import stats
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-from trainables.robustness import (  # noqa: E402
-    CertificationResult,
-    certified_accuracy,
-    certify,
-    ladder_warning,
-    max_certified_radius,
-    minimum_samples,
-    predict_smoothed,
-    validate_smoothing,
-)
-from trainables.robustness.certify import clopper_pearson_lower  # noqa: E402
+from trainables.robustness import CertificationResult, certified_accuracy, certify, predict_smoothed  # noqa: E402
+from trainables.spec.smoothing import ladder_warning, max_certified_radius, minimum_samples, validate_smoothing  # noqa: E402
+from trainables.robustness.smoothing.certify import clopper_pearson_lower  # noqa: E402
 
 SHAPE = (2, 2, 3)
 DIMENSION = int(np.prod(SHAPE))

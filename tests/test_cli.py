@@ -6,7 +6,7 @@ import pytest
 
 from search_spaces import PROFILES, SWEEPS
 from sweep.run import main
-from trainables.config import TrialConfig
+from trainables.spec import TrialConfig
 
 
 def test_list_names_every_sweep_and_profile(capsys):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainables.robustness import clinical
-from trainables.tracking import keys
+from trainables.robustness.evaluate import clinical
+from trainables.spec import keys
 
 # 10 binary points; columns: clean, eps1, eps2 (nested)
 LABELS = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0])

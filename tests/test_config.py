@@ -5,10 +5,12 @@ import json
 import pytest
 
 from search_spaces import expand
-from trainables.config import TrialConfig, parse_assignments
-from trainables.models.registry import SCALES, Scale, list_backbones
-from trainables.models.registry import _BACKBONES
-from trainables.robustness import PAPER_ATTACK, PRESETS, WORST_CASE_ATTACKS
+from trainables.spec import TrialConfig, parse_assignments
+from trainables.spec.enums import SCALES, Scale
+from trainables.spec.models import list_backbones
+from trainables.spec.models import BACKBONES as _BACKBONES
+from trainables.spec.evaluation import PAPER_ATTACK, PRESETS
+from trainables.spec.attacks import WORST_CASE_ATTACKS
 from trainables import training
 
 
@@ -72,11 +74,11 @@ def test_epoch_callbacks_by_file_path_receive_the_event_and_their_arguments(tmp_
     event = training.EpochEvent(config, epoch=2, metrics={}, pid=1, restored=True)
     with pytest.raises(RuntimeError, match="stop at 2 x"):
         training.run_epoch_callbacks(event)
-    assert training.resolve_epoch_callback(spec).__module__.startswith("epoch_callbacks_")
+    assert training.resolve_callback(spec).__module__ == "loaded_my_hooks"
     with pytest.raises(ValueError, match="has no function 'missing'"):
-        training.resolve_epoch_callback(f"{hooks}:missing")
+        training.resolve_callback(f"{hooks}:missing")
     with pytest.raises(ValueError, match="no file"):
-        training.resolve_epoch_callback(f"{tmp_path}/absent.py:record")
+        training.resolve_callback(f"{tmp_path}/absent.py:record")
 
 
 def test_search_trials_are_named_with_their_study_trial_number():
@@ -97,5 +99,5 @@ def test_a_search_reports_its_validation_objectives_to_tune_and_a_grid_its_test_
     search = TrialConfig(objective_split="val")
     assert tune_metrics(metrics, search)["clean_acc"] == 0.7 and tune_metrics(metrics, search)["robust_objective"] == 0.2
     assert tune_metrics(metrics, TrialConfig()) == metrics
-    with pytest.raises(ValueError, match="objective_split must be one of: test, val"):
+    with pytest.raises(ValueError, match="unknown objective_split 'train'; expected one of: test, val"):
         TrialConfig(objective_split="train")

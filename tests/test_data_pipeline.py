@@ -9,13 +9,14 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from trainables.data import (DataError, class_weights, epoch_size, eval_dataset, get_task, list_sources,
-                             list_tasks, training_dataset)
+from trainables.data import DataError, class_weights, eval_dataset, training_dataset
+from trainables.spec.enums import SOURCE_NAMES
+from trainables.spec.tasks import epoch_size, get_task, list_tasks
 
 
 def test_task_registry_matches_the_paper():
     assert list_tasks() == ["skin_lesion", "diabetic_retinopathy", "pneumothorax"]
-    assert list_sources() == ["synthetic", "original", "medmnist"]
+    assert SOURCE_NAMES == ("synthetic", "original", "medmnist")
     skin, dr, chest = (get_task(name) for name in list_tasks())
     assert skin.class_names == ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc") and skin.num_classes == 7
     assert skin.epsilons == (0.00125, 0.0025, 0.005, 0.01) and skin.reference_epsilon == 0.0025
@@ -25,7 +26,7 @@ def test_task_registry_matches_the_paper():
         assert spec.num_classes == 2 and spec.epsilons == ladder and spec.reference_epsilon == 0.01
         assert spec.epoch_fraction is None
     assert chest.grayscale and chest.xray_enhancement and not dr.xray_enhancement
-    with pytest.raises(DataError, match="unknown task 'chest'; expected one of: skin_lesion"):
+    with pytest.raises(ValueError, match="unknown task 'chest'; expected one of: skin_lesion"):
         get_task("chest")
 
 
@@ -118,10 +119,8 @@ def test_keras_fit_runs_one_subset_per_epoch():
 
 
 def test_data_root_environment_variables():
-    from trainables.data import data_root_env
-
-    assert data_root_env("original", "skin_lesion") == "ARS_HAM10000_DIR"
-    assert data_root_env("original", "diabetic_retinopathy") == "ARS_KAGGLE_DR_DIR"
-    assert data_root_env("original", "pneumothorax") == "ARS_CHESTXRAY14_DIR"
-    assert {data_root_env("medmnist", task) for task in list_tasks()} == {"ARS_MEDMNIST_DIR"}
-    assert data_root_env("synthetic", "pneumothorax") is None
+    assert get_task("skin_lesion").root_env("original") == "ARS_HAM10000_DIR"
+    assert get_task("diabetic_retinopathy").root_env("original") == "ARS_KAGGLE_DR_DIR"
+    assert get_task("pneumothorax").root_env("original") == "ARS_CHESTXRAY14_DIR"
+    assert {get_task(task).root_env("medmnist") for task in list_tasks()} == {"ARS_MEDMNIST_DIR"}
+    assert get_task("pneumothorax").root_env("synthetic") is None

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from test_data_sources import write_chestxray14
 
+from trainables.spec import keys
 from trainables.data import DataError, open_task
 from trainables.data.prepare import decode_here, prepare_task
 
@@ -47,7 +48,6 @@ def test_skipped_images_reach_the_console_and_the_trial_s_mlflow_run(tmp_path):
     import mlflow
 
     from sweep.data_prep import describe
-    from trainables import tracking
     from trainables.tracking import artifacts
 
     write_chestxray14(tmp_path / "cxr", patients=40)
@@ -63,8 +63,8 @@ def test_skipped_images_reach_the_console_and_the_trial_s_mlflow_run(tmp_path):
     with mlflow.start_run() as run:
         artifacts.log_skipped_images(opened.info)
     client = mlflow.MlflowClient()
-    assert client.get_run(run.info.run_id).data.metrics[tracking.SKIPPED_IMAGES] == 2
-    listed = mlflow.artifacts.load_text(f"{run.info.artifact_uri}/{tracking.SKIPPED_ARTIFACT}")
+    assert client.get_run(run.info.run_id).data.metrics[keys.SKIPPED_IMAGES] == 2
+    listed = mlflow.artifacts.load_text(f"{run.info.artifact_uri}/{keys.SKIPPED_ARTIFACT}")
     assert all(str(tmp_path / "cxr" / "images" / name) in listed for name in broken)
 
 

@@ -9,8 +9,8 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from trainables.data import class_weights, list_tasks, load_task, to_unit_float, training_dataset
-from trainables.data.sources.synthetic import SYNTHETIC_TASKS
+from trainables.data import class_weights, load_task, to_unit_float, training_dataset
+from trainables.spec.tasks import get_task, list_tasks
 from trainables.data.splits import allocate_counts
 
 STATED_BALANCE = {  # fraction per class, as the module docstring states
@@ -36,7 +36,7 @@ def test_synthetic_is_deterministic_by_seed(task):
 def test_synthetic_class_balance_and_default_sizes(task):
     task_data = load_task(task, image_size=24)
     stated = np.array(STATED_BALANCE[task])
-    assert SYNTHETIC_TASKS[task].priors == STATED_BALANCE[task]
+    assert get_task(task).standin.priors == STATED_BALANCE[task]
     for split, size in (("train", 600), ("val", 100), ("test", 200)):
         x, y = task_data.split(split)
         assert x.shape == (size, 24, 24, 3) and x.dtype == np.uint8 and y.dtype == np.int64

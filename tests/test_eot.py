@@ -12,9 +12,9 @@ tf = pytest.importorskip("tensorflow")
 
 import test_certify as certify_tests  # noqa: E402
 
-from trainables.robustness.apgd import APGD  # noqa: E402
-from trainables.robustness.eot import compile_eot_loss_gradient  # noqa: E402
-from trainables.robustness.losses import compile_loss_gradient  # noqa: E402
+from trainables.robustness.attacks.apgd import APGD  # noqa: E402
+from trainables.robustness.attacks.eot import compile_eot_loss_gradient  # noqa: E402
+from trainables.robustness.attacks.losses import compile_loss_gradient  # noqa: E402
 
 SHAPE = (4, 4, 3)
 

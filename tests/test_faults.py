@@ -207,7 +207,7 @@ def sweep_parent(folder, *, driver: str | None, heartbeat_age: float = 0.0, tria
     import time
 
     from trainables import tracking
-    from trainables.tracking import keys
+    from trainables.spec import keys
 
     uri = uri or f"sqlite:///{folder}/mlflow.db"
     trials = toy_pair()
@@ -361,7 +361,8 @@ def test_of_two_resumes_started_together_exactly_one_goes_on_and_the_other_names
 def test_of_two_drivers_that_take_the_same_run_at_once_the_store_decides(tmp_path, monkeypatch):
     """Both read the run before either writes: the write-once lease param lets exactly one through."""
     from trainables import tracking
-    from trainables.tracking import keys, lease
+    from trainables.spec import keys
+    from trainables.tracking import lease
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     experiment = tracking.ensure_experiment(uri, "toy_pair-tiny")
@@ -381,7 +382,8 @@ def test_a_held_lease_is_renewed_and_a_live_driver_is_not_a_ghost(tmp_path, monk
     import time
 
     from trainables import tracking
-    from trainables.tracking import keys, lease
+    from trainables.spec import keys
+    from trainables.tracking import lease
 
     monkeypatch.setattr(lease, "HEARTBEAT_S", 0.2)
     monkeypatch.setenv(lease.TIMEOUT_ENV, "1")
@@ -437,7 +439,7 @@ def test_the_lease_lives_in_an_http_store_a_second_driver_exits_2_and_a_ghost_is
                                                                                          mlflow_server):
     import socket
 
-    from trainables.tracking import keys
+    from trainables.spec import keys
 
     command = argv(tmp_path)
     command[command.index("--tracking-uri") + 1] = mlflow_server
@@ -485,7 +487,7 @@ def test_two_processes_creating_a_new_tracking_store_at_once_both_succeed(tmp_pa
 
 def test_the_report_names_unfinished_failed_and_never_started_trials_against_the_grid(tmp_path):
     from analysis.completeness import completeness_lines
-    from trainables.tracking import keys
+    from trainables.spec import keys
 
     none, soft = sorted(toy_pair(), key=lambda t: t.attention)
     client, parent, (child,) = sweep_parent(tmp_path, driver=str(dead_pid()))  # the driver was SIGKILLed

@@ -13,6 +13,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from search_spaces import expand  # noqa: E402
+from trainables.spec import keys
 from trainables import tracking, training  # noqa: E402
 from trainables.runtime import isolation  # noqa: E402
 from trainables.models import build_model  # noqa: E402
@@ -84,7 +85,7 @@ def test_same_trial_twice_in_one_process_gives_identical_results_and_a_finished_
         runs = mlflow.MlflowClient(uri).search_runs([experiment_id])
     assert reported == [again]
     assert {k: again[k] for k in results[0]} == results[0]
-    assert len(runs) == 2 and all(r.data.tags[tracking.TAG_ATTEMPTS] == "1" for r in runs)
+    assert len(runs) == 2 and all(r.data.tags[keys.TAG_ATTEMPTS] == "1" for r in runs)
 
 
 def test_trial_scope_runs_one_full_collection():

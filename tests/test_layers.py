@@ -1,15 +1,22 @@
 """Layers point down and no module imports itself round a circle: a walk of every module's imports with `ast`
-(function bodies included), no package imported."""
+(function bodies included), no package imported. The ground floor (trainables.spec) imports nothing of the project
+above it and no library beyond numpy; tracking reaches none of the science, however many imports away."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("sweep", "trainables", "search_spaces", "analysis")
+# importer (a module or a package prefix) -> what it must never import (prefixes)
 FORBIDDEN = {"trainables": {"analysis", "sweep", "tests"}, "search_spaces": {"sweep", "analysis", "tests"},
              "sweep": {"tests"}, "analysis": {"tests"}}
+SCIENCE = {"trainables.data", "trainables.models", "trainables.robustness", "trainables.explain",
+           "trainables.previews", "trainables.records", "trainables.training", "trainables.trial"}
+HEAVY = ("tensorflow", "keras", "ray", "mlflow", "foolbox", "cv2", "scipy", "optuna", "pandas", "matplotlib")
 
 
 def module_files(root: Path, packages) -> dict[str, Path]:
@@ -70,9 +77,25 @@ def import_graph(root: Path, packages) -> dict[str, set[str]]:
     return graph
 
 
+def within(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
 def upward_imports(graph: dict[str, set[str]], forbidden) -> list[str]:
     return sorted(f"{module} -> {target}" for module, targets in graph.items() for target in targets
-                  if target.split(".")[0] in forbidden.get(module.split(".")[0], ()))
+                  if any(within(module, importer) and any(within(target, bad) for bad in refused)
+                         for importer, refused in forbidden.items()))
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every project module that importing `start` runs, however many imports away."""
+    seen, stack = set(), [start]
+    while stack:
+        for target in graph.get(stack.pop(), ()):
+            if target not in seen:
+                seen.add(target)
+                stack.append(target)
+    return seen
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -125,8 +148,43 @@ def test_no_import_cycles():
 def test_the_walk_sees_every_package_module():
     graph = import_graph(ROOT, PACKAGES)
     assert {"trainables.tracking", "sweep.launcher", "analysis.load", "search_spaces.profiles"} <= graph.keys()
-    assert "trainables.tracking.keys" in graph["analysis.load"] or any(
-        target.startswith("trainables") for target in graph["analysis.load"])
+    assert "trainables.spec.keys" in graph["analysis.load"]
+
+
+def test_the_spec_stands_on_nothing_of_the_project():
+    graph = import_graph(ROOT, PACKAGES)
+    spec = [module for module in graph if within(module, "trainables.spec")]
+    assert len(spec) >= 10
+    assert {f"{module} -> {target}" for module in spec for target in graph[module]
+            if not (within(target, "trainables.spec") or target == "trainables")} == set()
+
+
+def test_the_spec_imports_the_standard_library_and_numpy_only():
+    found = {}
+    for module, path in module_files(ROOT, ("trainables",)).items():
+        if within(module, "trainables.spec"):
+            for name in imported_names(module, path):
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top not in ("numpy", "trainables", "__future__"):
+                    found[module] = name
+    assert found == {}
+
+
+def test_tracking_reaches_none_of_the_science():
+    graph = import_graph(ROOT, PACKAGES)
+    tracking = [module for module in graph if within(module, "trainables.tracking")]
+    reached = {f"{module} -> {target}" for module in tracking for target in reachable(graph, module)
+               if any(within(target, science) for science in SCIENCE)}
+    assert len(tracking) >= 8 and reached == set()
+
+
+def test_the_trial_config_loads_no_ml_library():
+    code = ("import sys\nfrom trainables.spec import TrialConfig\n"
+            "TrialConfig(task='pneumothorax', scale='mini', attack_preset='smoke', certify=True, noise_sigma=0.25)"
+            ".resolved().as_params()\n"
+            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert result.stdout.strip() == "[]"
 
 
 def _write(root: Path, files: dict[str, str]) -> None:
@@ -154,6 +212,8 @@ def test_the_walk_reports_an_upward_import_and_a_cycle(tmp_path):
     assert graph["low.d"] == {"low.e"}
     assert graph["low.e"] == {"mid", "mid.keys"}
     assert upward_imports(graph, {"low": {"high"}}) == ["low.a -> high", "low.a -> high.view"]
+    assert upward_imports(graph, {"low.e": {"mid.keys"}}) == ["low.e -> mid.keys"]  # prefixes of any depth
+    assert reachable(graph, "low.d") == {"low", "low.e", "mid", "mid.keys", "mid.heavy"}  # through __init__s
     assert cycles(graph) == [["high.view", "low.a"], ["low.b", "low.c"], ["low.e", "mid", "mid.heavy"]]
 
 

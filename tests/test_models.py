@@ -10,19 +10,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainables.models import (
-    BackbonePreprocessing,
-    CorrectedSoftAttention,
-    FaithfulSoftAttention,
-    attention_maps,
-    build_model,
-    default_input_shape,
-    describe_model,
-    list_attentions,
-    list_backbones,
-    list_placements,
-    load_model,
-)
+from trainables.models import (BackbonePreprocessing, CorrectedSoftAttention, FaithfulSoftAttention, attention_maps,
+                               build_model, describe_model, load_model)
+from trainables.spec.models import default_input_shape, list_attentions, list_backbones, list_placements
 
 BACKBONES = ["resnet50", "inception_resnet_v2"]
 # Keras' own numpy conversion of variables warns under numpy 2; not ours.

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from trainables.robustness.objectives import accuracy_at, objectives, robust_auc
+from trainables.robustness.evaluate.objectives import accuracy_at, objectives, robust_auc
 
 
 def test_auc_of_flat_curve_is_its_level():

@@ -18,7 +18,8 @@ from search_spaces import expand
 from sweep import launcher
 from sweep.run import load_sweeps_file, main
 from trainables import tracking
-from trainables.tracking import artifacts, buffer, keys
+from trainables.tracking import artifacts, buffer
+from trainables.spec import keys
 
 SWEEPS_FILE = str(Path(__file__).with_name("toy_sweeps.py"))
 EPOCHS = range(1, 7)

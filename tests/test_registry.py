@@ -4,9 +4,10 @@ import pytest
 
 from search_spaces import PROFILES, SWEEPS, Sweep, register_sweep
 from trainables.data import DataError
-from trainables.data.tasks import TASKS
-from trainables.models.registry import _ATTENTIONS, _BACKBONES
-from trainables.registry import DuplicateNameError, Registry
+from trainables.data.sources import get_source
+from trainables.spec.tasks import TASKS
+from trainables.spec.models import ATTENTIONS as _ATTENTIONS, BACKBONES as _BACKBONES
+from trainables.spec.registry import DuplicateNameError, Registry
 from trainables.robustness import ATTACK_OUTPUTS, CHECKS
 
 
@@ -32,9 +33,11 @@ def test_a_name_registered_twice_raises_unless_replaced():
     assert colours.lookup("red") == 3
 
 
-def test_the_error_type_is_the_registry_s_own():
-    with pytest.raises(DataError, match="unknown task 'mnist'"):
+def test_an_unknown_task_is_the_data_layer_s_error_where_data_is_read():
+    with pytest.raises(ValueError, match="unknown task 'mnist'; expected one of: skin_lesion"):
         TASKS.lookup("mnist")
+    with pytest.raises(DataError, match="unknown task 'mnist'; expected one of: skin_lesion"):
+        get_source("synthetic", "mnist")
 
 
 def test_every_registry_of_the_project_is_a_registry():

@@ -11,7 +11,7 @@ import ray
 from hooks import callback
 from search_spaces import expand
 from sweep.run import main
-from trainables.tracking import keys
+from trainables.spec import keys
 
 pytestmark = pytest.mark.slow
 

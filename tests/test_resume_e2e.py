@@ -13,7 +13,7 @@ import ray
 
 from hooks import callback
 from sweep.run import main
-from trainables.tracking import keys
+from trainables.spec import keys
 
 pytestmark = pytest.mark.slow
 

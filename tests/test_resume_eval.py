@@ -1,4 +1,4 @@
-"""Resumable evaluation (trainables/robustness/progress_store.py): a killed-and-resumed evaluation gives the same
+"""Resumable evaluation (trainables/robustness/evaluate/progress.py): a killed-and-resumed evaluation gives the same
 per-point outcomes and metrics as an uninterrupted one; corrupt or foreign checkpoints are never mixed in."""
 
 import itertools
@@ -11,11 +11,13 @@ tf = pytest.importorskip("tensorflow")
 
 from test_robustness import LINEAR_EPSILONS, linear_problem  # noqa: E402
 
-from trainables.config import TrialConfig  # noqa: E402
-from trainables.robustness import WORST_CASE_ATTACKS, attack_units, certify, evaluate_robustness  # noqa: E402
-from trainables.robustness.certify import unit_points  # noqa: E402
-from trainables.robustness.checks import CheckConfig  # noqa: E402
-from trainables.robustness.progress_store import FILE_NAME, PREVIOUS_SUFFIX, EvaluationProgress  # noqa: E402
+from trainables.spec import TrialConfig  # noqa: E402
+from trainables.spec.attacks import WORST_CASE_ATTACKS  # noqa: E402
+from trainables.robustness.evaluate import units as attack_units  # noqa: E402
+from trainables.robustness import certify, evaluate_robustness  # noqa: E402
+from trainables.robustness.smoothing.certify import unit_points  # noqa: E402
+from trainables.spec.evaluation import CheckConfig  # noqa: E402
+from trainables.robustness.evaluate.progress import FILE_NAME, PREVIOUS_SUFFIX, EvaluationProgress  # noqa: E402
 
 BUDGETS = {"pgd": {"steps": 10}, "apgd_ce": {"steps": 8}, "apgd_margin": {"steps": 8, "targets": 2},
            "square": {"queries": 40}, "fmn": {"steps": 8}}

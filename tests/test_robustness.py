@@ -11,14 +11,15 @@ tf = pytest.importorskip("tensorflow")
 fb = pytest.importorskip("foolbox")
 
 from trainables.robustness import (  # noqa: E402
-    CheckConfig,
     RobustnessResult,
     evaluate_robustness,
     robust_accuracy,
     select_sample_indices,
 )
-from trainables.robustness.attack import CompiledModel, PGDRunner, compile_forward, nested_pgd  # noqa: E402
-from trainables.robustness.checks import CHECKS, CheckContext, run_checks  # noqa: E402
+from trainables.spec.evaluation import CheckConfig  # noqa: E402
+from trainables.robustness.attacks.compiled import CompiledModel, compile_forward  # noqa: E402
+from trainables.robustness.attacks.pgd import PGDRunner, nested_pgd  # noqa: E402
+from trainables.robustness.evaluate.checks import CHECKS, CheckContext, run_checks  # noqa: E402
 
 LINEAR_SHAPE = (6, 6, 3)
 CNN_SIZE, CNN_CLASSES = 12, 3
@@ -183,7 +184,7 @@ def test_compiled_loop_equals_stock_foolbox_linf_pgd_with_the_same_start(cnn_pro
     # the last bit: same steps, same float32 arithmetic, same final clip
     import eagerpy as ep
 
-    from trainables.robustness.attack import MAIN_STREAM, start_noise
+    from trainables.robustness.attacks.context import MAIN_STREAM, start_noise
 
     model, images, labels = cnn_problem
     ids, epsilon = np.arange(16), 0.03

@@ -1,11 +1,11 @@
 import pytest
 
 from search_spaces import PROFILES, SWEEPS, expand
-from trainables.config import parse_assignments
+from trainables.spec import parse_assignments
 from search_spaces.sweeps import DENSE_EPSILONS
-from trainables.config import TrialConfig
-from trainables.data import get_task, list_tasks
-from trainables.models import list_placements
+from trainables.spec import TrialConfig
+from trainables.spec.tasks import get_task, list_tasks
+from trainables.spec.models import list_placements
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))

@@ -14,15 +14,9 @@ tf = pytest.importorskip("tensorflow")
 import test_certify as certify_tests  # noqa: E402
 
 from trainables.robustness import (  # noqa: E402
-    ATTACKS,
-    PRESETS,
-    RAND_ATTACKS,
-    CertificationResult,
-    SmoothedAttackResult,
-    attack_smoothed,
-    evaluate_smoothed,
-    run_smoothing_checks,
-)
+    CertificationResult, SmoothedAttackResult, attack_smoothed, evaluate_smoothed, run_smoothing_checks)
+from trainables.spec.attacks import ATTACKS, RAND_ATTACKS  # noqa: E402
+from trainables.spec.evaluation import PRESETS  # noqa: E402
 
 SHAPE = (4, 4, 3)
 DIMENSION = int(np.prod(SHAPE))

@@ -9,7 +9,7 @@ import pytest
 
 from search_spaces import expand
 from sweep.cost import trial_cost
-from trainables.config import TrialConfig
+from trainables.spec import TrialConfig
 from trainables.data import training_dataset
 
 
@@ -95,7 +95,7 @@ def test_a_ladder_epsilon_no_certificate_reaches_is_one_warning_line():
 @pytest.mark.slow  # one whole trial through execute()
 def test_a_certifying_trial_logs_its_certificates(tmp_path):
     from trainables import tracking
-    from trainables.tracking import keys
+    from trainables.spec import keys
     from trainables.trial import execute
 
     trial = expand("smoothing_grid", "tiny", overrides=dict(max_train=32, max_test=16, max_eval=16, epochs=1,

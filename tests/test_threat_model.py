@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainables.config import TrialConfig
+from trainables.spec import TrialConfig
 from trainables.data import enhance_xray, open_task
 from trainables.models import XrayEnhancement, build_model, load_model
 
@@ -51,7 +51,7 @@ def test_a_model_with_the_layer_saves_and_loads_with_the_same_logits(tmp_path):
 def test_enhancement_model_is_refused_for_a_task_without_the_filter_and_keeps_images_raw():
     with pytest.raises(ValueError, match="task 'skin_lesion' has none"):
         TrialConfig(task="skin_lesion", enhancement="model").resolved()
-    with pytest.raises(ValueError, match="enhancement must be one of"):
+    with pytest.raises(ValueError, match="unknown enhancement 'inside'; expected one of: data, model"):
         TrialConfig(enhancement="inside")
     assert TrialConfig(task="pneumothorax", enhancement="model").resolved().enhancement == "model"
     enhanced = open_task("pneumothorax", image_size=32, max_train=8, max_test=8)

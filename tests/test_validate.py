@@ -15,7 +15,7 @@ import pytest
 
 from sweep import launcher
 from sweep.run import build_parser, main, prepare
-from trainables.config import TrialConfig
+from trainables.spec import TrialConfig
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def test_memory_gb_abc_builds_no_string(tiny, no_ray, capsys):
 
 
 def test_every_config_field_has_a_rule():
-    from trainables.config_rules import RULES
+    from trainables.spec.config import RULES
 
     assert set(RULES) == set(TrialConfig.field_names())
 

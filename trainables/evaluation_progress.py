@@ -11,10 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import TrialConfig
-from .epoch_callbacks import resolve_epoch_callback
-from .robustness.progress_store import EvaluationProgress
-from .tracking import artifacts, identity, keys
+from .robustness.evaluate.progress import EvaluationProgress
+from .spec import keys
+from .spec.config import TrialConfig
+from .spec.lazy import resolve_callback
+from .tracking import artifacts, identity
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ def open_progress(config: TrialConfig, folder: Path, *, name: str = "",
 
     def after_unit(key: str, ran: bool) -> None:
         for spec, arguments in config.eval_callbacks.items():
-            resolve_epoch_callback(spec)(UnitEvent(config, f"{name}/{key}" if name else key, ran, os.getpid()),
+            resolve_callback(spec)(UnitEvent(config, f"{name}/{key}" if name else key, ran, os.getpid()),
                                          **arguments)
 
     return EvaluationProgress(folder / name if name else folder, identity.trial_digest(config),

@@ -14,13 +14,14 @@ the strings gradcam_layer and gradcam_target); in MLflow it is explanations/samp
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .registry import Registry
+from .spec.registry import Registry
 
 # which class Grad-CAM explains: the model's prediction on the shown image (keras-io default) or the true label
 GRADCAM_TARGETS: Registry[Callable[[np.ndarray, np.ndarray], np.ndarray]] = Registry("Grad-CAM target")
@@ -211,13 +212,20 @@ def explain_samples(
     )
 
 
+def encode_explanations(explanations: Explanations) -> bytes:
+    """The arrays as one compressed npz (read back by read_explanations)."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{key: getattr(explanations, key) for key in ARRAY_KEYS},
+                        gradcam_layer=np.array(explanations.gradcam_layer),
+                        gradcam_target=np.array(explanations.gradcam_target))
+    return buffer.getvalue()
+
+
 def write_explanations(explanations: Explanations, path) -> Path:
     """The arrays as one compressed npz at `path` (read back by read_explanations)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {key: getattr(explanations, key) for key in ARRAY_KEYS}
-    np.savez_compressed(path, **arrays, gradcam_layer=np.array(explanations.gradcam_layer),
-                        gradcam_target=np.array(explanations.gradcam_target))
+    path.write_bytes(encode_explanations(explanations))
     return path
 
 

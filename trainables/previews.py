@@ -11,17 +11,19 @@ the same pixels, so there is one drawing of an explanation.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .config import format_epsilon
+from .spec.keys import format_epsilon
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-# cv2 and matplotlib are imported where they draw: a trial's worker imports tracking long before it draws.
+# cv2 and matplotlib are imported where they draw: the sweep driver imports the trial (so this module too) and
+# never draws.
 
 CELL = 96  # px per grid cell: small inputs are upscaled so the previews stay readable
 TITLE = 14  # px of title strip above each cell
@@ -100,10 +102,24 @@ def gradcam_preview(explanations) -> np.ndarray:
     return _tile(rows)
 
 
-def write_png(image_rgb: np.ndarray, path) -> Path:
+def encode_png(image_rgb: np.ndarray) -> bytes:
+    """An RGB uint8 image as PNG bytes."""
     import cv2
 
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError(f"could not encode an image of shape {image_rgb.shape} as PNG")
+    return encoded.tobytes()
+
+
+def write_png(image_rgb: np.ndarray, path) -> Path:
     path = Path(path)
-    if not cv2.imwrite(str(path), cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)):
-        raise OSError(f"could not write {path}")
+    path.write_bytes(encode_png(image_rgb))
     return path
+
+
+def figure_png(figure: Figure) -> bytes:
+    """A matplotlib figure as PNG bytes (what mlflow.log_figure would store)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()

@@ -23,9 +23,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Callable
 
-from .config import TrialConfig
-from .epoch_callbacks import resolve_epoch_callback
-from .tracking import keys
+from .spec import keys
+from .spec.config import TrialConfig
+from .spec.lazy import resolve_callback
 
 MONITOR = "val_loss"
 STATE_FILE = "state.json"
@@ -115,7 +115,7 @@ class EpochEvent:
 
 def run_epoch_callbacks(event: EpochEvent) -> None:
     for spec, arguments in event.config.epoch_callbacks.items():
-        resolve_epoch_callback(spec)(event, **arguments)
+        resolve_callback(spec)(event, **arguments)
 
 
 EpochHook = Callable[[int, dict, object, TrainingState], None]

@@ -12,18 +12,17 @@ from typing import Any
 
 import numpy as np
 
-from . import data, explain, models, robustness, tracking, training
-from .config import TrialConfig
+from . import data, explain, models, records, robustness, tracking, training
 from .data import UnitFloatView
 from .data.preprocess import xray_sigma
 from .evaluation_progress import ProgressPublisher, open_progress
 from .runtime import isolation
 from .runtime.resources import configure_tensorflow
 from .runtime.timing import PhaseTimer
-from .tracking import artifacts, buffer, keys
-
-# What the driver puts into Ray Tune's config beside the trial: where and how to log (not part of the trial).
-RUN_SETTINGS = ("tracking_uri", "experiment_id", "parent_run_id", "sweep_kind")
+from .spec import keys
+from .spec.config import TrialConfig
+from .spec.keys import RUN_SETTINGS
+from .tracking import artifacts, buffer
 
 
 _previous_trial_end: float | None = None  # in this worker process (workers run trial after trial)
@@ -137,15 +136,19 @@ def run_steps(config: TrialConfig, run, *, tracking_uri: str, report, checkpoint
         with timer.phase("explain"):
             explanations = explain.explain_samples(model, x_eval[result.sample_indices], y_eval[result.sample_indices],
                                                    result.adversarial_samples)
+        failed = [*result.failed_checks(), *(certification[0].failed_checks() if certification else ())]
         with timer.phase("mlflow"):
-            artifacts.log_evaluation(result, final, task_data.num_classes)
-            artifacts.log_explanations(explanations)
+            logged = [records.evaluation_record(result, final, task_data.num_classes),
+                      records.explanation_record(explanations), records.checks_record(failed)]
             if certification is not None:
-                artifacts.log_certification(*certification, config.epsilons, x_eval.shape[1:])
+                logged.append(records.certification_record(*certification, config.epsilons, x_eval.shape[1:]))
+            for record in logged:
+                artifacts.log_record(record)
             if not config.source_run_id:
-                artifacts.log_model(model)
+                model_file = work / Path(keys.MODEL_ARTIFACT).name
+                model.save(model_file)
+                artifacts.log_model(model_file)
         artifacts.log_timings(timer.as_metrics())
-    failed = [*result.failed_checks(), *(certification[0].failed_checks() if certification else ())]
     metrics = {**final, **timer.as_metrics(), keys.CHECKS_FAILED: ",".join(failed),
                keys.PHASE: keys.PHASE_EVALUATED}
     report(tune_metrics(metrics, config))

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from trainables.config import format_epsilon
+from trainables.spec import format_epsilon
 
 from .. import paper_numbers
 from ..tables import UNTRUSTED_MARK, accuracy_summary, missing_note, untrusted_models, variant_label, variants

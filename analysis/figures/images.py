@@ -13,7 +13,7 @@ from typing import Mapping
 import numpy as np
 from matplotlib.figure import Figure
 
-from trainables.config import format_epsilon
+from trainables.spec import format_epsilon
 from trainables.previews import gradcam_overlay, perturbation_image
 
 from .base import empty, new_figure

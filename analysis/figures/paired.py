@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from trainables.config import format_epsilon
-from trainables.data import get_task
+from trainables.spec import format_epsilon
+from trainables.spec.tasks import get_task
 
 from ..tables import variant_label, variants
 from .base import empty, new_figure, pretty

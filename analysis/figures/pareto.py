@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from trainables.tracking import keys
+from trainables.spec import keys
 
 from ..load import finished, trials
 from ..tables import missing_note, variant_label, variants

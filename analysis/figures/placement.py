@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from trainables.config import format_epsilon
+from trainables.spec import format_epsilon
 
 from ..tables import accuracy_summary, missing_note, variant_label, variants
 from .base import empty, new_figure, note, pretty

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 from matplotlib.figure import Figure
 
-from trainables.config import format_epsilon
+from trainables.spec import format_epsilon
 
 from ..smoothing import bracket_table
 from ..tables import variant_label

@@ -1,6 +1,6 @@
-"""The data layer: tasks, sources, preprocessing, cache and tf.data pipelines.
+"""The data layer: sources, preprocessing, cache and tf.data pipelines (the tasks themselves: trainables.spec.tasks).
 
-    spec = get_task("skin_lesion")
+    spec = trainables.spec.tasks.get_task("skin_lesion")
     data = open_task("skin_lesion", "original", image_size=224, seed=0)   # TaskData, views over prepared files
     # (load_task: the same, read into memory; prepare_task / python -m sweep.prepare: decode once, on Ray)
     train = training_dataset(data.x_train, data.y_train, num_classes=spec.num_classes, batch_size=32, seed=0,
@@ -15,16 +15,13 @@ to_unit_float, UnitFloatView and the pipelines; model-specific normalisation liv
 from .cache import CACHE_ENV, default_cache_dir
 from .errors import DataError
 from .loading import load_task, open_task
-from .pipeline import class_weights, epoch_size, eval_dataset, training_dataset
+from .pipeline import class_weights, eval_dataset, training_dataset
 from .preprocess import PREPROCESS_VERSION, enhance_xray, gray_to_rgb, to_unit_float
-from .sources import data_root_env, list_sources
 from .task_data import TaskData
-from .tasks import TaskSpec, get_task, list_tasks
 from .views import SplitImages, UnitFloatView
 
 __all__ = [
-    "CACHE_ENV", "DataError", "PREPROCESS_VERSION", "SplitImages", "TaskData", "TaskSpec", "UnitFloatView",
-    "class_weights", "data_root_env", "default_cache_dir",
-    "enhance_xray", "epoch_size", "eval_dataset", "get_task", "gray_to_rgb", "list_sources", "list_tasks",
-    "load_task", "open_task", "to_unit_float", "training_dataset",
+    "CACHE_ENV", "DataError", "PREPROCESS_VERSION", "SplitImages", "TaskData", "UnitFloatView", "class_weights",
+    "default_cache_dir", "enhance_xray", "eval_dataset", "gray_to_rgb", "load_task", "open_task", "to_unit_float",
+    "training_dataset",
 ]

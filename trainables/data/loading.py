@@ -20,6 +20,7 @@ import os
 
 import numpy as np
 
+from ..spec.tasks import TaskSpec
 from .catalog import Catalog, ReadResult
 from .errors import DataError
 from .prepare import MAX_SKIPPED_FRACTION, Decoder, decode_here, prepare_resolved
@@ -27,7 +28,6 @@ from .preprocess import PREPROCESS_VERSION
 from .resolve import MIN_IMAGE_SIZE, resolve_root, resolve_task
 from .splits import SPLITS
 from .task_data import TaskData
-from .tasks import TaskSpec
 from .views import SplitImages
 
 log = logging.getLogger(__name__)

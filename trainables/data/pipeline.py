@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..spec.tasks import epoch_size
 from .errors import DataError
 from .views import SplitImages
 
@@ -31,13 +32,6 @@ def class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
     counts = np.bincount(labels, minlength=num_classes)
     present = int((counts > 0).sum())
     return {c: (float(labels.size / (present * counts[c])) if counts[c] else 0.0) for c in range(num_classes)}
-
-
-def epoch_size(n: int, epoch_fraction: float | None) -> int:
-    """Samples per epoch: all n, or round(fraction * n) (at least 1) for the skin task's per-epoch subset."""
-    if epoch_fraction is None:
-        return n
-    return max(1, int(round(epoch_fraction * n)))
 
 
 def _check_arrays(x_uint8: np.ndarray | SplitImages, y: np.ndarray, num_classes: int, batch_size: int) -> None:

@@ -17,11 +17,9 @@ from . import cache
 from .catalog import Catalog
 from .errors import DataError
 from .preprocess import PREPROCESS_VERSION
+from ..spec.tasks import MIN_IMAGE_SIZE, TaskSpec, get_task
 from .sources import SourceEntry, SourceRequest, get_source
 from .splits import SPLITS, assign_splits, check_caps, split_indices
-from .tasks import TaskSpec, get_task
-
-MIN_IMAGE_SIZE = 24
 
 
 @dataclass(frozen=True)
@@ -55,10 +53,10 @@ def resolve_task(task: str, source: str = "synthetic", *, image_size: int, seed:
                  data_root: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None,
                  max_train: int | None = None, max_test: int | None = None, enhancement: str = "data") -> Resolved:
     """enhancement="model": the task's X-ray enhancement is left to a layer of the model, the images stay raw."""
+    entry = get_source(source, task)
     spec = get_task(task)
     if enhancement == "model":
         spec = dataclasses.replace(spec, xray_enhancement=False)
-    entry = get_source(source, task)
     if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size < MIN_IMAGE_SIZE:
         raise DataError(f"image_size must be an integer >= {MIN_IMAGE_SIZE}; received {image_size!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:

@@ -1,16 +1,13 @@
 """Models of the paper: Keras ResNet50 / InceptionResNetV2 (or CPU-scale "mini" copies) with soft attention.
 
 Every model takes float32 RGB images in [0, 1] (NHWC) and returns logits; preprocessing is a layer inside.
-The registries (names, placements, sizes) load without Keras; the names in _KERAS_EXPORTS import it on first use,
-so the sweep driver validates trials without Keras' and TensorFlow's ~5 s import.
+The names, placements and sizes are specs (trainables.spec.models); this package's names import Keras on first use
+(trainables.spec.lazy), so importing it costs nothing until a model is built.
 """
 
-import importlib
+from ..spec.lazy import lazy_exports
 
-from . import backbones, mini  # noqa: F401 - fill the backbone registry
-from .registry import SCALES, default_input_shape, list_attentions, list_backbones, list_placements, register_attention
-
-_KERAS_EXPORTS = {
+_EXPORTS = {
     "SoftAttention": "attention",
     "FaithfulSoftAttention": "attention",
     "CorrectedSoftAttention": "attention",
@@ -23,19 +20,5 @@ _KERAS_EXPORTS = {
     "XrayEnhancement": "preprocessing",
 }
 
-
-def __getattr__(name: str):
-    if name not in _KERAS_EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_KERAS_EXPORTS[name]}", __name__), name)
-
-
-__all__ = [
-    "SCALES",
-    "default_input_shape",
-    "list_attentions",
-    "list_backbones",
-    "list_placements",
-    "register_attention",
-    *_KERAS_EXPORTS,
-]
+__getattr__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -1,4 +1,4 @@
-"""Soft attention (Datta et al. 2021) in two variants (registered by name in registry.py).
+"""Soft attention (Datta et al. 2021) in two variants (registered by name in trainables.spec.models).
 
 Both variants compute m attention logit maps from x (B, H, W, C), apply ReLU, take a softmax over the H*W
 positions of each map, sum the m maps and multiply the sum into x. They differ only in how the logits are made:
@@ -21,7 +21,8 @@ from numbers import Integral
 import keras
 from keras import ops
 
-from .registry import attention_class
+from ..spec.lazy import resolve
+from ..spec.models import ATTENTIONS
 
 
 class SoftAttention(keras.layers.Layer):
@@ -113,5 +114,7 @@ class CorrectedSoftAttention(SoftAttention):
 
 def make_attention(name: str, *, heads: int, residual: bool) -> SoftAttention | None:
     """The attention layer named ``soft_attention`` for a registered variant; None for "none"."""
-    layer_class = attention_class(name)
+    layer_class = ATTENTIONS.lookup(name)
+    if isinstance(layer_class, str):
+        layer_class = resolve(layer_class, f"attention {name!r} layer")
     return None if layer_class is None else layer_class(heads=heads, residual=residual, name="soft_attention")

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import keras
 
+from ..spec.lazy import resolve
+from ..spec.models import BackboneSpec, get_backbone, list_placements
+
 from .attention import make_attention
 from .heads import attention_head, baseline_head
 from .preprocessing import BackbonePreprocessing, XrayEnhancement
-from .registry import BackboneSpec, get_backbone, list_placements
 from .weights import imagenet_weights_path, load_application_weights, load_model_weights
 
 FEATURES_LAYER = "backbone_features"
@@ -53,7 +55,7 @@ def build_model(
 
     inputs = keras.Input(input_shape, name="image")
     images = XrayEnhancement(xray_sigma, name="xray_enhancement")(inputs) if xray_sigma else inputs
-    app = spec.build(BackbonePreprocessing(spec.preprocessing, name="preprocessing")(images))
+    app = resolve(spec.builder, f"backbone {spec.name!r} builder")(BackbonePreprocessing(spec.preprocessing, name="preprocessing")(images))
     if application_weights is not None:
         load_application_weights(app, application_weights)
     cut = app.layers[spec.cut] if isinstance(spec.cut, int) else app.get_layer(spec.cut)

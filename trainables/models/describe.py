@@ -9,10 +9,11 @@ import keras
 import numpy as np
 from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
 
+from ..spec.models import get_backbone
+
 from .attention import CorrectedSoftAttention, FaithfulSoftAttention, SoftAttention
 from .build import FEATURES_LAYER, NAME_SEPARATOR
 from .preprocessing import BackbonePreprocessing, XrayEnhancement
-from .registry import get_backbone
 
 CUSTOM_OBJECTS = {
     "BackbonePreprocessing": BackbonePreprocessing,

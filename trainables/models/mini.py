@@ -3,26 +3,24 @@
 Both downsample by 16 (the full nets by 32: the mini ResNet has no pool1, the mini InceptionResNetV2 no second
 stem pool), using "same" padding throughout, so the head sees 2x2, 3x3 and 4x4 feature maps at 32, 48 and
 64 px. One block per stage or block group (block8 has two, since the head cut
-sits inside the last one, as in the full InceptionResNetV2 where it sits inside block8_9).
-Keras is imported inside the builders: registering them must not import it (see registry.py).
+sits inside the last one, as in the full InceptionResNetV2 where it sits inside block8_9). Their cuts, heads and
+placements: their BackboneSpecs in trainables.spec.models.
 """
 
 from __future__ import annotations
 
-from .registry import register_backbone
+import keras
+from keras import layers
+from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
 
 # BatchNorm moving averages must settle within the few hundred steps of a CPU run (Keras' 0.99 needs thousands;
 # with it, validation accuracy lags far behind training accuracy in the smoke profile).
 BN_MOMENTUM = 0.9
 
-_PLACEMENTS_RESNET = {"conv3": "conv3_block1_out", "conv4": "conv4_block1_out", "conv5": "conv5_block1_out"}
-_PLACEMENTS_IRV2 = {"conv3": "block35_1_ac", "conv4": "block17_1_ac", "conv5": "block8_1_ac"}
 
 
 def _bottleneck(x, width: int, stride: int, name: str):
     """Keras ResNet50 v1 bottleneck (projection shortcut), names as keras.applications.resnet."""
-    from keras import layers
-
     bn = dict(axis=-1, epsilon=1.001e-5)
     shortcut = layers.Conv2D(4 * width, 1, strides=stride, name=f"{name}_0_conv")(x)
     shortcut = layers.BatchNormalization(momentum=BN_MOMENTUM, **bn, name=f"{name}_0_bn")(shortcut)
@@ -38,21 +36,8 @@ def _bottleneck(x, width: int, stride: int, name: str):
     return layers.Activation("relu", name=f"{name}_out")(x)
 
 
-@register_backbone(
-    "resnet50",
-    "mini",
-    preprocessing="caffe",
-    default_size=48,
-    min_size=32,
-    cut="conv5_block1_out",
-    head="gap",
-    placements=_PLACEMENTS_RESNET,
-)
 def mini_resnet50(input_tensor):
     """conv1 (3x3, stride 2; no pool1) + stages conv2..conv5 of one bottleneck each (widths 8, 16, 32, 64)."""
-    import keras
-    from keras import layers
-
     x = layers.Conv2D(16, 3, strides=2, padding="same", name="conv1_conv")(input_tensor)
     x = layers.BatchNormalization(momentum=BN_MOMENTUM, axis=-1, epsilon=1.001e-5, name="conv1_bn")(x)
     x = layers.Activation("relu", name="conv1_relu")(x)
@@ -63,8 +48,6 @@ def mini_resnet50(input_tensor):
 
 def _conv_bn(x, filters: int, kernel_size, name: str, strides: int = 1, activation: str | None = "relu"):
     """keras.applications.inception_resnet_v2.conv2d_bn with "same" padding and explicit names."""
-    from keras import layers
-
     x = layers.Conv2D(filters, kernel_size, strides=strides, padding="same", use_bias=False, name=name)(x)
     x = layers.BatchNormalization(momentum=BN_MOMENTUM, axis=-1, scale=False, name=f"{name}_bn")(x)
     return x if activation is None else layers.Activation(activation, name=f"{name}_ac")(x)
@@ -72,9 +55,6 @@ def _conv_bn(x, filters: int, kernel_size, name: str, strides: int = 1, activati
 
 def _inception_resnet_block(x, block: str, branch_filters, scale: float, activation: str | None = "relu"):
     """Inception-ResNet block: branches -> concat -> 1x1 conv back to the input width -> x + scale * r."""
-    from keras import layers
-    from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
-
     branches = []
     for b, convs in enumerate(branch_filters):
         y = x
@@ -87,23 +67,9 @@ def _inception_resnet_block(x, block: str, branch_filters, scale: float, activat
     return x if activation is None else layers.Activation(activation, name=f"{block}_ac")(x)
 
 
-@register_backbone(
-    "inception_resnet_v2",
-    "mini",
-    preprocessing="tf",
-    default_size=48,
-    min_size=32,
-    cut="block8_2_b0_0_bn",  # the BatchNormalization of branch 0 of the last block8, fed by block8_1_ac
-    head="flatten",
-    placements=_PLACEMENTS_IRV2,
-    relative_cost=1.5,  # smoke trials (2 CPUs, one each): 54 s on average against 37 s for the mini ResNet-50
-)
 def mini_inception_resnet_v2(input_tensor):
     """Stem (without its second pool), mixed_5b, block35_1, mixed_6a, block17_1, mixed_7a, block8_1, block8_2,
     at about 1/8 of the Keras widths."""
-    import keras
-    from keras import layers
-
     x = _conv_bn(input_tensor, 4, 3, strides=2, name="stem_1")
     x = _conv_bn(x, 4, 3, name="stem_2")
     x = _conv_bn(x, 8, 3, name="stem_3")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import keras
 from keras import ops
 
@@ -64,8 +65,6 @@ class XrayEnhancement(keras.layers.Layer):
         if not sigma > 0:
             raise ValueError(f"XrayEnhancement needs sigma > 0; received sigma={sigma!r}")
         self.sigma = float(sigma)
-        import cv2
-
         size = int(round(6 * self.sigma + 1)) | 1
         self.kernel = cv2.getGaussianKernel(size, self.sigma).astype("float32")[:, 0]  # (size,)
 

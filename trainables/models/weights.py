@@ -9,7 +9,8 @@ from pathlib import Path
 import h5py
 import keras
 
-from .registry import BackboneSpec
+from ..spec.models import BackboneSpec
+
 
 
 def keras_cache_dir() -> Path:

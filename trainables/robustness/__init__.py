@@ -1,71 +1,40 @@
 """Robustness of [0, 1]-image classifiers: the worst case over an attack ensemble, with sanity checks (an upper
-bound), and randomized-smoothing certificates of the smoothed classifier (a lower bound)."""
+bound), and randomized-smoothing certificates of the smoothed classifier (a lower bound). Three rooms:
 
-from .attack import ATTACK_OUTPUTS, AttackTarget
-from .attack_spec import ATTACKS, RADIUS, WORST_CASE, AttackSpec, Budget, list_attacks, register_attack, validate_attacks
-from .certify import (
-    CertificationResult,
-    CertifiedAccuracy,
-    SmoothedPrediction,
-    certified_accuracy,
-    certify,
-    ladder_warning,
-    max_certified_radius,
-    minimum_samples,
-    predict_smoothed,
-    validate_smoothing,
-)
-from .bracket import SMOOTHING_CHECKS, run_smoothing_checks
-from .checks import CHECKS, CheckConfig
-from .eot_attacks import RAND_ATTACKS
-from .evaluate import evaluate_robustness, robust_accuracy
-from .inputs import select_sample_indices
-from .objectives import objectives
-from .result import CheckResult, RobustnessResult
-from .presets import PRESETS, Preset, register_preset
-from .settings import PAPER_ATTACK, WORST_CASE_ATTACKS, AttackSettings
-from .smoothed import SmoothedAttackResult, SmoothedEvaluation, attack_smoothed, evaluate_smoothed
+attacks/    one file per attack (its stage and kernel; budgets, names and costs: trainables.spec.attacks), the
+            compiled model, the losses and the context every kernel attacks in
+evaluate/   the evaluation: the worst case on nested balls (ensemble), the checks, the resumable units and their
+            progress store, per-point results, clinical metrics and the objectives
+smoothing/  CERTIFY and PREDICT, the smoothed classifier under the EoT attacks, the bracket checks between them
 
-__all__ = [
-    "ATTACKS",
-    "ATTACK_OUTPUTS",
-    "AttackSpec",
-    "Budget",
-    "PRESETS",
-    "RAND_ATTACKS",
-    "SMOOTHING_CHECKS",
-    "SmoothedAttackResult",
-    "SmoothedEvaluation",
-    "attack_smoothed",
-    "evaluate_smoothed",
-    "run_smoothing_checks",
-    "Preset",
-    "register_attack",
-    "register_preset",
-    "CHECKS",
-    "PAPER_ATTACK",
-    "RADIUS",
-    "WORST_CASE",
-    "WORST_CASE_ATTACKS",
-    "AttackSettings",
-    "AttackTarget",
-    "CertificationResult",
-    "CertifiedAccuracy",
-    "CheckConfig",
-    "CheckResult",
-    "RobustnessResult",
-    "SmoothedPrediction",
-    "certified_accuracy",
-    "certify",
-    "evaluate_robustness",
-    "ladder_warning",
-    "list_attacks",
-    "max_certified_radius",
-    "minimum_samples",
-    "objectives",
-    "predict_smoothed",
-    "robust_accuracy",
-    "select_sample_indices",
-    "validate_attacks",
-    "validate_smoothing",
-]
+The modules import TensorFlow at their top; this package exports its API lazily (trainables.spec.lazy), so that
+importing it (the trial module does, on the sweep driver too) loads nothing until an evaluation runs.
+"""
+
+from ..spec.lazy import lazy_exports
+
+_EXPORTS = {
+    "ATTACK_OUTPUTS": "attacks.compiled",
+    "CHECKS": "evaluate.checks",
+    "CheckResult": "evaluate.result",
+    "RobustnessResult": "evaluate.result",
+    "evaluate_robustness": "evaluate.evaluation",
+    "robust_accuracy": "evaluate.evaluation",
+    "select_sample_indices": "evaluate.inputs",
+    "objectives": "evaluate.objectives",
+    "CertificationResult": "smoothing.certify",
+    "CertifiedAccuracy": "smoothing.certify",
+    "SmoothedPrediction": "smoothing.certify",
+    "certified_accuracy": "smoothing.certify",
+    "certify": "smoothing.certify",
+    "predict_smoothed": "smoothing.certify",
+    "SMOOTHING_CHECKS": "smoothing.bracket",
+    "run_smoothing_checks": "smoothing.bracket",
+    "SmoothedAttackResult": "smoothing.smoothed",
+    "SmoothedEvaluation": "smoothing.smoothed",
+    "attack_smoothed": "smoothing.smoothed",
+    "evaluate_smoothed": "smoothing.smoothed",
+}
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Iterator
 
-from ..tracking import keys
+from ..spec import keys
 from .memory import peak_private_mb, reset_peak_private
 
 

@@ -37,7 +37,7 @@ VAL_LOSS = "val_loss"
 VAL_ACCURACY = "val_accuracy"
 EPOCH_METRICS = (TRAIN_LOSS, TRAIN_ACCURACY, VAL_LOSS, VAL_ACCURACY)
 
-# final metrics: the joint objectives (trainables.robustness.objectives) and the curve they come from
+# final metrics: the joint objectives (trainables.robustness.evaluate.objectives) and the curve they come from
 CLEAN_ACC = "clean_acc"
 ROBUST_ACC_REF = "robust_acc_ref"
 ROBUST_AUC = "robust_auc"
@@ -54,7 +54,7 @@ WORST_CASE_POINTS = "worst_case"
 MEDIAN_RADIUS = "median_radius"  # median smallest adversarial epsilon found, over the worst case's points
 ATTACK_GRADIENTS = "attack_gradients/"  # + attack name: input-gradient evaluations (per point)
 ATTACK_QUERIES = "attack_queries/"  # + attack name: forward-only model queries (per point)
-# clinical metrics of the worst case's adversarial predictions (trainables.robustness.clinical), eps 0 = clean:
+# clinical metrics of the worst case's adversarial predictions (trainables.robustness.evaluate.clinical), eps 0 = clean:
 # <metric>_at_eps/<eps> for sensitivity, specificity (binary), balanced_acc, majority_fraction, collapsed (1/0);
 # recall_at_eps/<class index>/<eps> per class
 CLINICAL_METRICS = ("sensitivity", "specificity", "balanced_acc", "majority_fraction", "collapsed", "recall")
@@ -75,7 +75,7 @@ CERTIFIED_L2_RADII = (0.0, 0.25, 0.5, 0.75, 1.0)
 ABSTAIN_RATE = "abstain_rate"
 CERTIFIED_POINTS = "certified_points"
 CERTIFIED_ARTIFACT = "robustness/certified.npz"  # point, label, prediction (-1 abstain), radius (L2, NaN abstain)
-# the same points' smoothed classifier under the EoT attacks (robustness.RAND_ATTACKS, an upper bound): g correct and
+# the same points' smoothed classifier under the EoT attacks (spec.attacks.RAND_ATTACKS, an upper bound): g correct and
 # not broken within eps; in certified.npz: epsilons, smoothed_prediction (clean PREDICT), smoothed_robust (N, E),
 # broken_by (index into the attacks, -1 never), broken_prediction
 SMOOTHED_ACC_AT_EPS = "smoothed_acc_at_eps/"  # + format_epsilon(eps); /0: PREDICT correct at the clean point

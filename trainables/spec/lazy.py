@@ -17,28 +17,33 @@ from pathlib import Path
 from typing import Any
 
 
-@lru_cache(maxsize=None)
 def resolve(path: str, what: str = "code path", noun: str = "attribute") -> Any:
     """"module:attribute" or "/path/file.py:attribute" -> the attribute; ValueError naming `what` and the path."""
     target, sep, name = path.rpartition(":")
     if not sep or not target or not name.isidentifier():
-        raise ValueError(f"{what} {path!r} must be 'module:attribute' or '/path/to/file.py:attribute'")
+        raise ValueError(f"{what} {path!r} must be 'module:{noun}' or '/path/to/file.py:{noun}'")
+    if target.endswith(".py") and not Path(target).is_file():
+        raise ValueError(f"{what} {path!r}: no file {target}")
     try:
-        if target.endswith(".py"):
-            file = Path(target)
-            module_spec = importlib.util.spec_from_file_location(f"loaded_{file.stem}", file)
-            if module_spec is None or not file.is_file():
-                raise ValueError(f"{what} {path!r}: no file {target}")
-            module = importlib.util.module_from_spec(module_spec)
-            module_spec.loader.exec_module(module)
-        else:
-            module = importlib.import_module(target)
+        module = _module(target)
     except ImportError as error:
         raise ValueError(f"{what} {path!r}: cannot import {target} ({error})") from None
     attribute = getattr(module, name, None)
     if attribute is None:
         raise ValueError(f"{what} {path!r}: {target} has no {noun} {name!r}")
     return attribute
+
+
+@lru_cache(maxsize=None)
+def _module(target: str):
+    """The module, imported once, or the file, executed once (as module "loaded_<stem>") whatever is asked of it."""
+    if not target.endswith(".py"):
+        return importlib.import_module(target)
+    file = Path(target)
+    module_spec = importlib.util.spec_from_file_location(f"loaded_{file.stem}", file)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
 
 
 def resolve_callback(path: str) -> Callable[..., Any]:

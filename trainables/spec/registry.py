@@ -1,9 +1,9 @@
-"""The one registry type behind every named set of the project (sweeps, profiles, tasks, sources, backbones,
-attentions, checks, attack outputs, Grad-CAM targets).
+"""The one registry type behind every named set of the project (sweeps, profiles, tasks, backbones, attentions,
+attacks, presets, checks, attack outputs, Grad-CAM targets).
 
 A registry is a read-only mapping from name to item. Registering a name twice raises, unless the caller says
 `replace=True`: a user's `--sweeps-file` that reuses `paper_grid` must not shadow the built-in one unnoticed.
-`lookup(name)` raises the registry's error type with a message that lists the valid names.
+`lookup(name)` raises a ValueError with a message that lists the valid names.
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ class DuplicateNameError(ValueError):
 class Registry(Mapping, Generic[T]):
     """Name -> item, in registration order. kind names the items in messages ("sweep", "backbone", ...)."""
 
-    def __init__(self, kind: str, *, error: type[Exception] = ValueError) -> None:
+    def __init__(self, kind: str) -> None:
         self.kind = kind
-        self.error = error
         self._items: dict[Hashable, T] = {}
 
     def register(self, name: Hashable, item: T, *, replace: bool = False) -> T:
@@ -45,7 +44,7 @@ class Registry(Mapping, Generic[T]):
         try:
             return self._items[name]
         except (KeyError, TypeError):
-            raise self.error(f"unknown {self.kind} {name!r}; expected one of: {', '.join(self.names())}") from None
+            raise ValueError(f"unknown {self.kind} {name!r}; expected one of: {', '.join(self.names())}") from None
 
     def names(self) -> list[str]:
         return [str(name) for name in self._items]

@@ -30,7 +30,7 @@ from typing import Iterator
 
 from mlflow.entities import RunTag
 
-from . import keys
+from ..spec import keys
 from .reader import search_all
 from .store import mlflow_client
 

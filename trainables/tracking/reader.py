@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import keys
+from ..spec import keys
 from .store import mlflow_client
 
 NEWEST_FIRST = ["attributes.start_time DESC"]

@@ -8,7 +8,8 @@ import json
 import os
 from typing import Any, Iterator
 
-from . import buffer, keys
+from ..spec import keys
+from . import buffer
 from .identity import trial_digest
 from .reader import finished_with_digests, run_for_trial
 from .store import ensure_experiment, mlflow_client

@@ -15,7 +15,7 @@ import logging
 
 import numpy as np
 
-from .registry import SourceRequest, register_source
+from .registry import SourceRequest
 from ..catalog import Catalog, file_fingerprint, read_files
 from ..errors import DataError
 from ..splits import TRAINVAL
@@ -43,7 +43,6 @@ def read_list(path) -> set[str]:
     return {line.strip() for line in path.read_text().splitlines() if line.strip()}
 
 
-@register_source("original", "pneumothorax", root_env="ARS_CHESTXRAY14_DIR")
 def load_chestxray14(request: SourceRequest) -> Catalog:
     root, task = request.root, request.task
     entries = root / ENTRIES

@@ -9,7 +9,7 @@ No official split: records are split by seed, grouped by lesion_id (one lesion n
 
 from __future__ import annotations
 
-from .registry import SourceRequest, register_source
+from .registry import SourceRequest
 from ..catalog import Catalog, class_indices, file_fingerprint, read_files
 from ..errors import DataError
 from .files import check_unique, first_existing, read_table
@@ -18,7 +18,6 @@ METADATA = "HAM10000_metadata.csv"
 IMAGE_DIRS = ("HAM10000_images_part_1", "HAM10000_images_part_2")
 
 
-@register_source("original", "skin_lesion", root_env="ARS_HAM10000_DIR")
 def load_ham10000(request: SourceRequest) -> Catalog:
     root, task = request.root, request.task
     metadata = root / METADATA

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .registry import SourceRequest, register_source
+from .registry import SourceRequest
 from ..catalog import Catalog, file_fingerprint, read_files
 from ..errors import DataError
 from .files import check_unique, first_existing, read_table, require_dir
@@ -23,7 +23,6 @@ GRADES = ("0", "1", "2", "3", "4")
 FIRST_POSITIVE_GRADE = 2
 
 
-@register_source("original", "diabetic_retinopathy", root_env="ARS_KAGGLE_DR_DIR")
 def load_kaggle_dr(request: SourceRequest) -> Catalog:
     root, task = request.root, request.task
     labels_file = root / LABELS

@@ -23,7 +23,7 @@ import numpy as np
 from ..catalog import Catalog, ReadResult, file_fingerprint, prepare_arrays
 from ..errors import DataError
 from ..splits import SPLITS
-from .registry import SourceRequest, register_source
+from .registry import SourceRequest
 
 LEGACY_SIZE = 28  # MedMNIST v2 files carry no size in their name
 
@@ -139,7 +139,3 @@ def load_medmnist(request: SourceRequest) -> Catalog:
         fingerprint=file_fingerprint(path),
         info={"dataset": flavour.note, "file": path.name, "split_method": "official MedMNIST splits"},
     )
-
-
-for _task in FLAVOURS:
-    register_source("medmnist", _task, root_env="ARS_MEDMNIST_DIR")(load_medmnist)

@@ -1,26 +1,22 @@
-"""The loader registry: the closed set of sources, what a loader receives, and how a loader registers."""
+"""From (source, task) to the loader its TaskSpec names (trainables.spec.tasks), and what a loader receives.
+
+A file source's loader is the "module:function" of `TaskSpec.loaders[source]`, imported on first use; the stand-in
+source is one generic loader (synthetic.load_synthetic) over the task's `StandIn`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 
-from ...registry import Registry
+from ...spec.enums import SOURCE_NAMES, Source
+from ...spec.lazy import resolve
+from ...spec.tasks import TaskSpec, get_task
 from ..catalog import Catalog
 from ..errors import DataError
-from ..tasks import TaskSpec
 
-class Source(str, Enum):
-    """The closed set of data sources."""
-
-    SYNTHETIC = "synthetic"  # procedural stand-ins, no files
-    ORIGINAL = "original"  # the published releases
-    MEDMNIST = "medmnist"  # MedMNIST+ npz files
-
-
-SOURCE_NAMES = tuple(source.value for source in Source)
+STANDIN_LOADER = "trainables.data.sources.synthetic:load_synthetic"  # every task's StandIn, drawn with OpenCV
 
 
 @dataclass(frozen=True)
@@ -41,34 +37,18 @@ class SourceEntry:
     root_env: str | None  # environment variable naming the data folder; None: the source needs no files
 
 
-SOURCES: Registry[SourceEntry] = Registry("loader (source, task)", error=DataError)
-
-
-def register_source(source: str, task: str, *, root_env: str | None = None):
-    if source not in SOURCE_NAMES:
-        raise ValueError(f"unknown source {source!r}; expected one of: {', '.join(SOURCE_NAMES)}")
-
-    def register(load: Callable[[SourceRequest], Catalog]) -> Callable[[SourceRequest], Catalog]:
-        SOURCES.register((source, task), SourceEntry(load=load, root_env=root_env))
-        return load
-
-    return register
-
-
-def list_sources() -> list[str]:
-    return list(SOURCE_NAMES)
-
-
-def data_root_env(source: str, task: str) -> str | None:
-    """The environment variable naming the data folder of (source, task); None for sources without files."""
-    return get_source(source, task).root_env
-
-
 def get_source(source: str, task: str) -> SourceEntry:
     if source not in SOURCE_NAMES:
         raise DataError(f"unknown source {source!r}; expected one of: {', '.join(SOURCE_NAMES)}")
     try:
-        return SOURCES[(source, task)]
-    except KeyError:
-        tasks = sorted(name for known_source, name in SOURCES if known_source == source)
-        raise DataError(f"source {source!r} has no loader for task {task!r}; it has: {', '.join(tasks)}") from None
+        spec = get_task(task)
+    except ValueError as error:
+        raise DataError(str(error)) from None
+    if source not in spec.sources:
+        raise DataError(f"task {task!r} cannot be read from source {source!r}; its sources: {', '.join(spec.sources)}")
+    function, root_env = (STANDIN_LOADER, None) if source == Source.SYNTHETIC.value else (
+        spec.loaders[source].function, spec.loaders[source].root_env)
+    try:
+        return SourceEntry(resolve(function, f"{source} loader of task {task!r}"), root_env)
+    except ValueError as error:
+        raise DataError(str(error)) from None

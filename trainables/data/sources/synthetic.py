@@ -17,73 +17,47 @@ nuisance variation (position, size, brightness, tone, noise, hairs / vessels / r
   bounded by a bright pleural line. Like every pneumothorax source, it then goes through `enhance_xray`.
 
 Split sizes: 600 / 100 / 200 (train / val / test); max_train and max_test set train and test, and val becomes
-ceil(max_test / 2). Labels are allocated exactly (largest remainder, every class present), then shuffled.
+ceil(max_test / 2). Labels are allocated exactly (largest remainder, every class present), then shuffled. Each
+task's renderer, class proportions and stream code are its StandIn (trainables.spec.tasks); any task with one is
+drawn by `load_synthetic`.
 Synthetic data is not cached: drawing is faster than reading a cache file.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from functools import lru_cache
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from ...registry import Registry
-from .registry import SourceRequest, register_source
+from ...spec.lazy import resolve
+from ...spec.tasks import MIN_IMAGE_SIZE, standin_split_sizes
+from .registry import SourceRequest
 from ..catalog import Catalog, ReadResult
 from ..errors import DataError
 from ..preprocess import prepare_image
 from ..splits import SPLITS, allocate_counts
 
-MIN_SIZE = 24
-DEFAULT_SPLIT_SIZES = {"train": 600, "val": 100, "test": 200}
 SHIFT = 4  # fractional bits for OpenCV's sub-pixel drawing
 AA = cv2.LINE_AA
 
-Renderer = Callable[[int, int, np.random.Generator], np.ndarray]
-
-
-@dataclass(frozen=True)
-class SyntheticTask:
-    code: int  # separates the tasks' random streams
-    priors: tuple[float, ...]
-    render: Renderer  # (label, size, rng) -> uint8 (size, size) gray or (size, size, 3) RGB
-
-
-SYNTHETIC_TASKS: Registry[SyntheticTask] = Registry("synthetic task", error=DataError)
-
-
-def synthetic_task(name: str, *, code: int, priors: tuple[float, ...]):
-    def register(render: Renderer) -> Renderer:
-        SYNTHETIC_TASKS.register(name, SyntheticTask(code=code, priors=priors, render=render))
-        register_source("synthetic", name)(load_synthetic)
-        return render
-
-    return register
-
-
-def split_sizes(max_train: int | None, max_test: int | None) -> dict[str, int]:
-    sizes = dict(DEFAULT_SPLIT_SIZES)
-    if max_train is not None:
-        sizes["train"] = max_train
-    if max_test is not None:
-        sizes["test"], sizes["val"] = max_test, -(-max_test // 2)
-    return sizes
-
 
 def load_synthetic(request: SourceRequest) -> Catalog:
+    """The stand-in of any task with a StandIn: its renderer, class priors and stream code from the TaskSpec."""
     task, size, seed = request.task, request.image_size, request.seed
-    if size < MIN_SIZE:
-        raise DataError(f"synthetic images need image_size >= {MIN_SIZE}; received {size}")
-    generator = SYNTHETIC_TASKS.lookup(task.name)
-    sizes = split_sizes(request.max_train, request.max_test)
+    if size < MIN_IMAGE_SIZE:
+        raise DataError(f"synthetic images need image_size >= {MIN_IMAGE_SIZE}; received {size}")
+    if task.standin is None:
+        raise DataError(f"task {task.name!r} has no stand-in (its TaskSpec gives no standin)")
+    standin = task.standin
+    render = resolve(standin.render, f"stand-in renderer of task {task.name!r}")
+    sizes = standin_split_sizes(request.max_train, request.max_test)
     labels, splits, rows = [], [], []
     for split_code, split in enumerate(SPLITS):
-        counts = allocate_counts(sizes[split], np.array(generator.priors), at_least_one=True)
-        rng = np.random.default_rng([seed, generator.code, split_code])
+        counts = allocate_counts(sizes[split], np.array(standin.priors), at_least_one=True)
+        rng = np.random.default_rng([seed, standin.code, split_code])
         labels.append(rng.permutation(np.repeat(np.arange(task.num_classes), counts)))
         splits.append(np.full(sizes[split], split))
         rows.append(np.arange(sizes[split]))
@@ -95,8 +69,8 @@ def load_synthetic(request: SourceRequest) -> Catalog:
         shape = (len(indices), size, size) if task.grayscale else (len(indices), size, size, 3)
         images = np.empty(shape, dtype=np.uint8)
         for position, index in enumerate(indices):
-            rng = np.random.default_rng([seed, generator.code, split_codes[splits[index]], rows[index]])
-            native = generator.render(int(labels[index]), size, rng)
+            rng = np.random.default_rng([seed, standin.code, split_codes[splits[index]], rows[index]])
+            native = render(int(labels[index]), size, rng)
             images[position] = prepare_image(native, size=size, grayscale=task.grayscale,
                                               xray_enhancement=task.xray_enhancement)
         return ReadResult(images=images, ok=np.ones(len(indices), dtype=bool))
@@ -241,7 +215,6 @@ SKIN_PATTERNS = {AKIEC: _scale, BCC: _branching_vessels, BKL: _cracks, DF: _whit
                  VASC: _lacunae}
 
 
-@synthetic_task("skin_lesion", code=101, priors=(0.04, 0.05, 0.09, 0.03, 0.09, 0.67, 0.03))
 def render_skin(label: int, size: int, rng: np.random.Generator) -> np.ndarray:
     x, y = _unit_grid(size)
     tone = np.array([225, 180, 150], dtype=np.float32) + rng.normal(0, 12, 3).astype(np.float32)
@@ -275,7 +248,6 @@ def render_skin(label: int, size: int, rng: np.random.Generator) -> np.ndarray:
 
 # ---------------------------------------------------------------- diabetic retinopathy (fundus-like)
 
-@synthetic_task("diabetic_retinopathy", code=202, priors=(0.7, 0.3))
 def render_fundus(label: int, size: int, rng: np.random.Generator) -> np.ndarray:
     x, y = _unit_grid(size)
     cx, cy = 0.5 + rng.uniform(-0.04, 0.04, 2)
@@ -312,7 +284,6 @@ def render_fundus(label: int, size: int, rng: np.random.Generator) -> np.ndarray
 
 # ---------------------------------------------------------------- pneumothorax (chest X-ray-like, grayscale)
 
-@synthetic_task("pneumothorax", code=303, priors=(0.78, 0.22))
 def render_chest(label: int, size: int, rng: np.random.Generator) -> np.ndarray:
     body, lung_level = rng.uniform(140, 180), rng.uniform(55, 75)
     canvas = np.full((size, size), 15.0, np.float32)

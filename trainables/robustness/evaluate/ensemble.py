@@ -8,9 +8,10 @@ that epsilon and that were robust at the epsilon before (a point broken at a sma
 adversarial input lies inside every larger ball). A point is robust at epsilon e only if every attack failed on it.
 The accuracy "after" an attack is the worst case over it and the attacks before it, as AutoAttack reports it.
 
-The attacks themselves are registered objects (attack_spec.py, catalog.py); `fmn` is a radius attack: it estimates
-each point's smallest adversarial epsilon (Foolbox LInfFMNAttack); its adversarial inputs count: a point it breaks
-within epsilon e is broken at e and beyond (with_radius_successes), as AutoAttack counts its minimal-norm attack.
+The attacks are specs (trainables.spec.attacks) with their kernels in robustness/attacks/; `fmn` is a radius attack:
+it estimates each point's smallest adversarial epsilon (Foolbox LInfFMNAttack); its adversarial inputs count: a point
+it breaks within epsilon e is broken at e and beyond (with_radius_successes), as AutoAttack counts its minimal-norm
+attack.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def ensemble_rows(num_points: int, size: int | None, seed: int, single_attack: b
 def standalone(context: AttackContext, name: str, epsilons: Sequence[float], clean_correct: np.ndarray,
                sample_indices: np.ndarray, progress: EvaluationProgress | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One attack alone on every point over the nested ladder -> (mask (N, E), breaking predictions (N,)).
-    progress: the resumable store (progress_store.py); a ladder attack's unit is then a chunk of points."""
+    progress: the resumable store (progress.py); a ladder attack's unit is then a chunk of points."""
     start = time.perf_counter()
     attack, budget = kernel(name), context.budget(name)
     if attack.ladder is not None and progress is not None:

@@ -81,7 +81,7 @@ def evaluate_robustness(
     attack, for explanation maps (default: 16 class-balanced).
     run_checks: also run the costly checks (on `check_config.sample_size` points); the cheap ones always run.
     Failed checks are reported with `warnings.warn` and in `result.checks`.
-    progress: a resumable store (progress_store.py): finished units are replayed from it, new ones saved to it.
+    progress: a resumable store (progress.py): finished units are replayed from it, new ones saved to it.
     """
     start, cpu_start = time.perf_counter(), time.process_time()
     settings = settings.replace(**changes) if changes else settings

@@ -1,4 +1,4 @@
-"""An attack's work cut into resumable units (progress_store.py): a stage at one epsilon on one batch of points,
+"""An attack's work cut into resumable units (progress.py): a stage at one epsilon on one batch of points,
 a ladder attack (nested PGD) on one chunk of points over the whole ladder. Without a store the attack runs whole."""
 
 from __future__ import annotations

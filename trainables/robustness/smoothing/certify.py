@@ -179,7 +179,7 @@ def certify(model, images, labels, *, sigma: float, n0: int, n: int, alpha: floa
 
     model: [0, 1] images -> logits (N, K). labels (N,) int. Forward passes: N * (n0 + n), batch_size rows at a time.
     point_ids: each point's identity in the noise keys (default its row); see the module docstring.
-    progress: a resumable store (progress_store.py); a unit is a group of points (`unit_points`) with both their
+    progress: a resumable store (evaluate/progress.py); a unit is a group of points (`unit_points`) with both their
     vote tables. The noise is keyed per point and draw, so a resumed certification gives the same counts.
     """
     sigma, n0, n, alpha = validate_smoothing(sigma=sigma, n0=n0, n=n, alpha=alpha)

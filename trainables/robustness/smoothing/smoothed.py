@@ -1,4 +1,4 @@
-"""The empirical side of randomized smoothing: the smoothed classifier g attacked by eot_attacks.RAND_ATTACKS on the
+"""The empirical side of randomized smoothing: the smoothed classifier g attacked by spec.attacks.RAND_ATTACKS on the
 certification's points, beside its certificates, and the checks that the two bounds bracket g (bracket.py).
 
 certified accuracy (a lower bound on g's robust accuracy, up to alpha) <= g's true robust accuracy <= smoothed
