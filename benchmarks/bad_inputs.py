@@ -45,6 +45,15 @@ def scratch_files(root: Path) -> None:
     (root / "notes.txt").write_text("not a database, not Python")
     (root / "broken.py").write_text("register_sweep(\n")
     (root / "raises.py").write_text("import no_such_module_xyz\n")
+    # a data set registered without its release's split sizes: its --dry-run cannot cost it
+    (root / "unsized.py").write_text(
+        "from search_spaces.sweeps import Sweep, axis, register_sweep\n"
+        "from trainables.spec.tasks import Loader, TaskSpec, register_task\n"
+        "register_task(TaskSpec(name='unsized', num_classes=2, class_names=('a', 'b'), grayscale=False,\n"
+        "    epsilons=(0.01,), reference_epsilon=0.01, epoch_fraction=None,\n"
+        "    loaders={'original': Loader('unsized_source:load', 'ARS_UNSIZED_DIR')}))\n"
+        "register_sweep(Sweep('unsized_grid', 'a task of unknown size', axes=(axis('task', ['unsized']),),\n"
+        "    values={'source': 'original', 'max_train': None}))\n")
     (root / "empty").mkdir()
     (root / "ham").mkdir()
     (root / "ham" / "HAM10000_metadata.csv").write_text("lesion_id,image_id\nL1,I1\n")
@@ -107,6 +116,8 @@ def cases(root: Path, ports: dict[str, int]) -> list[tuple[str, list[str], dict[
         ("--sweeps-file not .py", ["sweep.run", "--sweeps-file", f"{root}/notes.txt", "--list"], {}),
         ("--sweeps-file syntax error", ["sweep.run", "--sweeps-file", f"{root}/broken.py", "--list"], {}),
         ("--sweeps-file raises", ["sweep.run", "--sweeps-file", f"{root}/raises.py", "--list"], {}),
+        ("--dry-run of a data set of unknown size", ["sweep.run", "--sweeps-file", f"{root}/unsized.py", "unsized_grid",
+                                                     "--profile", "tiny", "--dry-run"], {}),
         ("search without --trials", ["sweep.run", "optuna_robust", "--profile", "tiny"], {}),
         ("--study-storage bogus", [*search, "--study-storage", "bogus"], {}),
         ("--study-storage a folder", [*search, "--study-storage", f"sqlite:///{root}"], {}),
