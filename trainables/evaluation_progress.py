@@ -37,7 +37,7 @@ def open_progress(config: TrialConfig, folder: Path, *, name: str = "",
     def after_unit(key: str, ran: bool) -> None:
         for spec, arguments in config.eval_callbacks.items():
             resolve_callback(spec)(UnitEvent(config, f"{name}/{key}" if name else key, ran, os.getpid()),
-                                         **arguments)
+                                   **arguments)
 
     return EvaluationProgress(folder / name if name else folder, identity.trial_digest(config),
                               interval_s=config.eval_checkpoint_s, after_unit=after_unit, on_save=publish)

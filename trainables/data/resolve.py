@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..spec.tasks import MIN_IMAGE_SIZE, TaskSpec, get_task
 from . import cache
 from .catalog import Catalog
 from .errors import DataError
 from .preprocess import PREPROCESS_VERSION
-from ..spec.tasks import MIN_IMAGE_SIZE, TaskSpec, get_task
 from .sources import SourceEntry, SourceRequest, get_source
 from .splits import SPLITS, assign_splits, check_caps, split_indices
 

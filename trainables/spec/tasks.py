@@ -1,10 +1,11 @@
 """The tasks as a registry of frozen TaskSpec records: everything about a data set that is known without reading it.
 
-A data set is one source file plus one registration. The source file (e.g. trainables/data/sources/ham10000.py)
-holds the loader of its published layout, `load(request: SourceRequest) -> Catalog`, and, for the stand-in source,
-a renderer `render(label, size, rng) -> uint8 image`. The registration is a `register_task(TaskSpec(...))` naming
-them by "module:function" (imported when first used, spec.lazy) with the facts the rest of the code needs before
-any file is read: classes, modality, the attack ladder, the published split sizes (`--dry-run`'s cost model) and the
+A data set is one source file plus one registration. The source file holds the loader of its published layout,
+`load(request: SourceRequest) -> Catalog`, and a renderer of its stand-in, `render(label, size, rng) -> uint8 image`
+(the paper's three tasks keep their loaders in trainables/data/sources/ham10000.py, kaggle_dr.py, chestxray14.py and
+their stand-ins together in synthetic.py). The registration is a `register_task(TaskSpec(...))` naming them by
+"module:function" (imported when first used, spec.lazy) with the facts the rest of the code needs before any file
+is read: classes, modality, the attack ladder, the published split sizes (`--dry-run`'s cost model) and the
 stand-in's class priors.
 """
 

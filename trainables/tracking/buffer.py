@@ -151,9 +151,6 @@ class Writes:
     def log_text(self, text: str, artifact_file: str) -> None:
         self._run_write(lambda client, run_id: client.log_text(run_id, text, artifact_file))
 
-    def log_figure(self, figure, artifact_file: str) -> None:
-        self._run_write(lambda client, run_id: client.log_figure(run_id, figure, artifact_file))
-
     def log_artifact(self, local_path: str, artifact_path: str | None = None) -> None:
         self._file_write(local_path, shutil.copy2,
                          lambda client, run_id, path: client.log_artifact(run_id, str(path), artifact_path))

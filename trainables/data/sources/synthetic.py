@@ -34,11 +34,11 @@ import numpy as np
 
 from ...spec.lazy import resolve
 from ...spec.tasks import MIN_IMAGE_SIZE, standin_split_sizes
-from .registry import SourceRequest
 from ..catalog import Catalog, ReadResult
 from ..errors import DataError
 from ..preprocess import prepare_image
 from ..splits import SPLITS, allocate_counts
+from .registry import SourceRequest
 
 SHIFT = 4  # fractional bits for OpenCV's sub-pixel drawing
 AA = cv2.LINE_AA
