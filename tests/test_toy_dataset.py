@@ -89,6 +89,10 @@ def test_a_toy_data_set_is_checked_costed_drawn_and_read_like_the_paper_s(toy, t
     assert trial_cost(trial).images_per_epoch == 24  # the stand-in's generated size
     original = trial.replace(source="original", max_train=None, max_test=None)
     assert trial_cost(original).images_per_epoch == 40  # the release's published size, from the TaskSpec
+    unsized = toy_task(toy, published={})
+    assert unsized.split_sizes("original", 30, 9) == (30, 5, 9)  # both caps known: so is the cost
+    with pytest.raises(ValueError, match="the cost of task 'toy_spots' on source 'original' is unknown"):
+        unsized.split_sizes("original", 30, None)
 
     drawn = open_task("toy_spots", "synthetic", image_size=32, seed=1, max_train=24, max_test=8)
     assert drawn.x_train.shape == (24, 32, 32, 3) and np.bincount(drawn.y_train).tolist() == [18, 6]
@@ -136,5 +140,3 @@ def test_a_sweeps_file_runs_a_toy_data_set_s_dry_run_and_an_unknown_cost_is_one_
         "error: the cost of task 'toy_spots' on source 'original' is unknown: its TaskSpec gives no "
         "published_splits['original'] = (train, val, test); add them to its registration or cap the splits with "
         "--set max_train=N --set max_test=M"]
-    capped = dry_run(tmp_path, source_file, {}, "--set", "source=original", "--set", "max_train=30")
-    assert capped.returncode == 0, capped.stderr  # both caps known (tiny sets max_test): the cost is known
