@@ -15,7 +15,6 @@ from . import previews, robustness
 from .explain import encode_explanations
 from .robustness.evaluate.clinical import worst_case_clinical
 from .spec import keys
-from .spec.keys import format_epsilon
 from .tracking.artifacts import Record
 
 
@@ -37,14 +36,14 @@ def evaluation_record(result, objective_values: dict[str, float], num_classes: i
 
 
 def accuracy_metrics(accuracy: dict[float, float]) -> dict[str, float]:
-    return {keys.ACC_AT_EPS + format_epsilon(eps): acc for eps, acc in accuracy.items()}
+    return {keys.ACC_AT_EPS + keys.format_epsilon(eps): acc for eps, acc in accuracy.items()}
 
 
 def attack_metrics(result) -> dict[str, float]:
     """Per attack: accuracy after it at each epsilon, its points and cost; the worst case's points and radius."""
-    metrics = {f"{keys.ACC_AT_EPS}{name}/{format_epsilon(eps)}": acc
+    metrics = {f"{keys.ACC_AT_EPS}{name}/{keys.format_epsilon(eps)}": acc
                for name, values in result.accuracy_by_attack.items() for eps, acc in values.items()}
-    metrics.update({f"{keys.ACC_AT_EPS}{result.attacks[0]}/{keys.WORST_CASE_POINTS}/{format_epsilon(eps)}": acc
+    metrics.update({f"{keys.ACC_AT_EPS}{result.attacks[0]}/{keys.WORST_CASE_POINTS}/{keys.format_epsilon(eps)}": acc
                     for eps, acc in result.first_attack_on_ensemble.items()})
     metrics.update({keys.POINTS + name: float(count) for name, count in result.points_by_attack.items()})
     metrics[keys.POINTS + keys.WORST_CASE_POINTS] = float(len(result.ensemble_indices))
@@ -58,7 +57,7 @@ def attack_metrics(result) -> dict[str, float]:
 
 def clinical_metrics(result, num_classes: int) -> dict[str, float]:
     """The worst case's clinical metrics per epsilon as MLflow metrics (keys.clinical_key)."""
-    return {keys.clinical_key(name, format_epsilon(eps)): value
+    return {keys.clinical_key(name, keys.format_epsilon(eps)): value
             for eps, values in worst_case_clinical(result, num_classes).items()
             for name, value in values.items() if np.isfinite(value)}
 
@@ -70,9 +69,9 @@ def certification_record(evaluation, points: np.ndarray, labels: np.ndarray, eps
     result, attack = evaluation.certification, evaluation.attack
     accuracy = robustness.certified_accuracy(result, labels, l2_radii=keys.CERTIFIED_L2_RADII,
                                   linf_epsilons=(0.0, *epsilons), image_shape=image_shape)
-    metrics = {keys.CERTIFIED_ACC_AT_EPS + format_epsilon(eps): value for eps, value in accuracy.linf.items()}
-    metrics.update({keys.CERTIFIED_ACC_AT_L2 + format_epsilon(r): value for r, value in accuracy.l2.items()})
-    metrics.update({keys.SMOOTHED_ACC_AT_EPS + format_epsilon(eps): value for eps, value in attack.accuracy.items()})
+    metrics = {keys.CERTIFIED_ACC_AT_EPS + keys.format_epsilon(eps): value for eps, value in accuracy.linf.items()}
+    metrics.update({keys.CERTIFIED_ACC_AT_L2 + keys.format_epsilon(r): value for r, value in accuracy.l2.items()})
+    metrics.update({keys.SMOOTHED_ACC_AT_EPS + keys.format_epsilon(eps): value for eps, value in attack.accuracy.items()})
     metrics.update({keys.CHECK + name: float(check.passed) for name, check in evaluation.checks.items()})
     metrics[keys.ABSTAIN_RATE] = float(np.mean(result.prediction < 0)) if len(points) else float("nan")
     metrics[keys.CERTIFIED_POINTS] = float(len(points))

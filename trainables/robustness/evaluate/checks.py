@@ -47,7 +47,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-
 import tensorflow as tf
 
 from ...spec.attacks import ATTACKS
