@@ -254,7 +254,8 @@ def load_explanations(run_id: str, *, tracking_uri: str,
         return {key: data[key] for key in data.files}
 
 
-SMOOTHING_COLUMNS = ("run_id", *MODEL_KEYS, "noise_sigma", "seed", "measure", "x", "value")
+SMOOTHING_COLUMNS = ("run_id", *MODEL_KEYS, "noise_sigma", "seed", "measure", "x", "value",
+                     "points")  # points: the trial's certified points (NaN if it did not log them)
 SMOOTHING_MEASURES = {  # measure -> (metric prefix, what x is)
     "certified": (keys.CERTIFIED_ACC_AT_EPS, "epsilon"),  # the certified lower bound of the smoothed classifier g
     "smoothed": (keys.SMOOTHED_ACC_AT_EPS, "epsilon"),  # g under the EoT attacks: its empirical upper bound
@@ -275,7 +276,8 @@ def load_smoothing(frame: pd.DataFrame) -> pd.DataFrame:
             continue
         identity = frame[frame["run_id"] == run.info.run_id].iloc[0]
         base = {"run_id": run.info.run_id, **{key: identity[key] for key in MODEL_KEYS},
-                "noise_sigma": float(run.data.params.get("noise_sigma", math.nan)), "seed": int(identity["seed"])}
+                "noise_sigma": float(run.data.params.get("noise_sigma", math.nan)), "seed": int(identity["seed"]),
+                "points": float(metrics.get(keys.CERTIFIED_POINTS, math.nan))}
         for measure, (prefix, _) in SMOOTHING_MEASURES.items():
             rows += [{**base, "measure": measure, "x": float(key[len(prefix):]), "value": float(value)}
                      for key, value in metrics.items()

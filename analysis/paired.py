@@ -6,10 +6,13 @@ CI over the images (scipy.stats.bootstrap, percentile, N_RESAMPLES resamples, se
 the discordant pairs (statsmodels: the two-sided binomial test of attention-only vs baseline-only successes); the
 unit of replication is the image, and the conclusion is about these two models only.
 Pooled over seeds: a comparison of two architectures, whose unit of replication is the training run (seed). The
-images are shared by every seed and model (crossed, not nested), so summing discordant counts over seeds treats
-seeds x images as independent (anti-conservative: 40 % false positives in a null simulation). Instead each seed
-gives one paired difference, and the pooled test is Student's one-sample t-test over the per-seed differences, with
-its 95 % t-interval (clipped to [-1, 1]): it holds its level whatever the image-level correlation, because the seed
+two models of one seed are evaluated on the same points; HAM10000 and Kaggle DR draw their test split per seed
+(grouped by lesion / patient), ChestX-ray14 and MedMNIST keep their official test sets, so there the images are
+crossed with the seeds. Either way summing discordant counts over seeds treats seeds x images as independent
+(anti-conservative: 40 % false positives in a null simulation). Instead each seed gives one paired difference, and
+the pooled test is Student's one-sample t-test over the per-seed differences, with its 95 % t-interval (clipped to
+[-1, 1]), the seed SD floored at the difference's own binomial SE on a seed's points (stats.binomial_floor: seeds
+that agree exactly give no p of 0): it holds its level whatever the image-level correlation, because the seed
 differences are independent (tests/test_verdict_levels.py). With one seed there is no pooled p-value (NaN) and the
 interval is over images, labelled as two trained models. Holm's correction runs within a family: one task x backbone
 x variant (x seed, or pooled) over its epsilons, clean included; analysis.claims corrects over its whole family.
@@ -22,7 +25,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .stats import seed_interval
+from .stats import binomial_floor, floored_t_test, seed_interval
 
 N_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
@@ -120,7 +123,7 @@ def pooled_comparisons(per_seed: pd.DataFrame) -> pd.DataFrame:
         if len(group) >= 2:
             interval = seed_interval(group["difference"])  # a difference of accuracies lies in [-1, 1]
             low, high, over, note = max(interval.low, -1.0), min(interval.high, 1.0), "seeds", ""
-            p_value = seed_t_test(group["difference"].to_numpy())
+            p_value = seed_t_test(group["difference"].to_numpy(), "two-sided", difference_floor(group))
         else:
             low, high, over = group["ci_low"].iloc[0], group["ci_high"].iloc[0], "images"
             note = "one seed: two trained models, not two architectures" + (
@@ -160,23 +163,17 @@ def median_ci(values: np.ndarray, *, n_resamples: int = N_RESAMPLES, seed: int =
     return median, float(order[int(math.floor(low))]), float(order[int(math.ceil(high))])
 
 
-def seed_t_test(differences: np.ndarray, alternative: str = "two-sided", sd_floor: float = 0.0) -> float:
-    """Student's one-sample t-test of per-seed differences against 0 (the unit: a training run); NaN below 2 seeds.
-    sd_floor: the seed-to-seed SD used is at least this (a few seeds that happen to agree exactly, e.g. 3 of 64
-    points in each, are not proof; analysis.claims floors it). Without spread or floor: 0 on the tested side, else 1."""
-    from scipy import stats
+def seed_t_test(differences: np.ndarray, alternative: str, sd_floor: float) -> float:
+    """Student's one-sample t-test of per-seed differences against 0 (the unit: a training run), the seed SD at least
+    sd_floor (stats.binomial_floor: the statistic's own binomial SE on a seed's test split; a few seeds that happen to
+    agree exactly, e.g. 3 of 64 points in each, are not proof). NaN below 2 seeds and where spread and floor are 0."""
+    return floored_t_test(np.asarray(differences, dtype=float), alternative, sd_floor)
 
-    differences = np.asarray(differences, dtype=float)
-    if len(differences) < 2:
-        return math.nan
-    mean, sd = float(differences.mean()), max(float(differences.std(ddof=1)), sd_floor)
-    if sd == 0:
-        on_side = {"two-sided": mean != 0, "greater": mean > 0, "less": mean < 0}[alternative]
-        return 0.0 if on_side else 1.0
-    t = mean / (sd / math.sqrt(len(differences)))
-    degrees = len(differences) - 1
-    return float({"two-sided": 2 * stats.t.sf(abs(t), degrees), "greater": stats.t.sf(t, degrees),
-                  "less": stats.t.cdf(t, degrees)}[alternative])
+
+def difference_floor(group: pd.DataFrame) -> float:
+    """The binomial floor of attention - baseline over the seeds of a per-seed table (paired_comparisons rows)."""
+    return binomial_floor(1.0, -1.0, group["attention_acc"], group["baseline_acc"], group["n_points"],
+                          group["attention_only"], group["baseline_only"])
 
 
 def two_level_median_ci(radii_by_seed: list[np.ndarray], *, n_resamples: int = N_RESAMPLES,

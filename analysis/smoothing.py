@@ -2,19 +2,22 @@
 empirical upper bound under the EoT attacks) beside the base model f's worst case, and attention vs baseline on
 certified accuracy. Unit of replication: the training seed, as in every claim of the report (analysis.claims):
 per seed, the attention model's certified accuracy minus the baseline's of the same seed, a Student-t interval and
-test over those differences (paired.seed_t_test); no test below 2 seeds."""
+a two-sided test over those differences with the seed SD floored at the difference's binomial SE on the trial's
+certified points (stats.binomial_floor, the two models taken as independent: only their accuracies are logged; no
+p-value when the points are unknown); no test below 2 seeds. The seed advice is claims.seeds_needed's for that
+test (one hypothesis)."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from trainables.spec import format_epsilon
 
-from .claims import seeds_needed
-from .paired import seed_t_test
-from .stats import seed_interval
+from .claims import Component, Tested, seeds_needed
+from .stats import binomial_floor, floored_t_test, seed_interval
 from .tables import variant_label
 
 G_NOT_F = ("The certified accuracy is a guarantee about the smoothed classifier g(x) = argmax_c P(f(x + noise) = c), "
@@ -45,6 +48,10 @@ def certified_comparison(smoothing: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (task, backbone, sigma), panel in certified.groupby(["task", "backbone", "noise_sigma"], sort=True):
         baseline = panel[panel["attention"] == "none"].set_index(["x", "seed"])["value"]
+        # a pair's points: the fewer of its two trials' (each trial certifies its own points of its seed's split)
+        counts = panel.groupby(["attention", "placement", "seed"])["points"].first()
+        base_counts = counts[counts.index.get_level_values("attention") == "none"].droplevel([0, 1])
+        points = {key: float(np.min([value, base_counts.get(key[2], math.nan)])) for key, value in counts.items()}
         for (attention, placement), model in panel[panel["attention"] != "none"].groupby(["attention", "placement"]):
             for epsilon, cell in model.groupby("x"):
                 paired = cell.set_index("seed")["value"]
@@ -52,12 +59,33 @@ def certified_comparison(smoothing: pd.DataFrame) -> pd.DataFrame:
                 seeds = sorted(set(paired.index) & set(base.index)) if base is not None else []
                 differences = [paired[s] - base[s] for s in seeds]
                 interval = seed_interval(differences)
+                p_value, needed = certified_test([paired[s] for s in seeds], [base[s] for s in seeds],
+                                                 [points.get((attention, placement, s), math.nan) for s in seeds])
                 rows.append({"task": task, "backbone": backbone, "noise_sigma": sigma, "attention": attention,
                              "placement": placement, "epsilon": epsilon, "difference": interval.mean,
-                             "ci_low": interval.low, "ci_high": interval.high,
-                             "p_value": seed_t_test(differences), "seeds": len(seeds),
-                             "seeds_needed": seeds_needed(interval.mean, interval.std) if len(seeds) > 1 else None})
+                             "ci_low": interval.low, "ci_high": interval.high, "p_value": p_value,
+                             "seeds": len(seeds), "seeds_needed": needed})
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def certified_p(attention, baseline, points) -> float:
+    """Two-sided p over seeds of attention - baseline certified accuracy (per seed's accuracies and certified
+    points), the seed SD floored at the difference's binomial SE; NaN below 2 seeds or without the points."""
+    attention, baseline, points = (np.asarray(v, dtype=float) for v in (attention, baseline, points))
+    if len(attention) < 2 or not np.all(np.isfinite(points)):
+        return math.nan
+    return floored_t_test(attention - baseline, "two-sided", binomial_floor(1.0, -1.0, attention, baseline, points))
+
+
+def certified_test(attention, baseline, points) -> tuple[float, int | None]:
+    """(certified_p, the seeds claims.seeds_needed advises for that test at the observed effect)."""
+    p_value = certified_p(attention, baseline, points)
+    if math.isnan(p_value):
+        return p_value, None
+    differences = np.asarray(attention, dtype=float) - np.asarray(baseline, dtype=float)
+    floor = binomial_floor(1.0, -1.0, attention, baseline, points)
+    side = "greater" if differences.mean() > 0 else "less"
+    return p_value, seeds_needed([Tested(Component(1.0, -1.0, 0.0, side), differences, floor)])
 
 
 def smoothing_lines(smoothing: pd.DataFrame) -> list[str]:
