@@ -197,9 +197,10 @@ EOT_DRAWS = 20  # AutoAttack rand: noise draws per loss gradient
 
 @dataclass(frozen=True)
 class EoTBudget(APGDBudget):
-    """steps: APGD iterations; draws: noise draws per loss gradient (AutoAttack rand: 20); vote_margin: how far below
-    another class's vote share the label's must fall before APGD hands the input to PREDICT; predict_n and
-    predict_alpha: PREDICT's draws and level deciding whether g is broken there."""
+    """steps: APGD iterations (every point runs them all); draws: noise draws per loss gradient (AutoAttack rand:
+    20); vote_margin: how close to another class's vote share the label's must come (label share - top other share
+    <= vote_margin) before a candidate (the best iterate by that margin, then the last) goes to PREDICT; predict_n
+    and predict_alpha: PREDICT's draws and level deciding whether g is broken there."""
 
     draws: int = EOT_DRAWS
     vote_margin: float = 0.2
@@ -241,8 +242,9 @@ def _apgd_run(budget: APGDBudget, classes: int) -> tuple[int, int]:
 
 
 def _eot_runs(runs: int, budget: EoTBudget) -> tuple[int, int]:
-    """Per run: (steps + 1) EoT gradients of `draws` draws each, and PREDICT's draws on its candidate."""
-    return runs * (budget.steps + 1) * budget.draws, runs * budget.predict_n
+    """Per run: (steps + 1) EoT gradients of `draws` draws each, and PREDICT's draws on its two candidates (the best
+    iterate and the last: at most)."""
+    return runs * (budget.steps + 1) * budget.draws, runs * 2 * budget.predict_n
 
 
 # in the order the worst case runs them

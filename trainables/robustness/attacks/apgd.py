@@ -8,7 +8,9 @@ step size 2 * eps, momentum 0.75 from the second step, checkpoints at 22 %, then
 budget down to 6 %; at a checkpoint a point's step size halves and it restarts from its best-loss iterate when
 fewer than 75 % of the steps since the last checkpoint raised its loss, or when neither the step size nor the best
 loss changed since then. A point leaves its batch the moment any iterate is misclassified (that iterate is its
-adversarial example); `tests/test_attacks.py` compares accuracies with ART's implementation.
+adversarial example); `tests/test_attacks.py` compares accuracies with ART's implementation. `attack_to_budget`
+runs every point for the whole budget instead and returns its best iterate by the scores' margin and its last one
+(the attacks on a smoothed classifier, whose scores are a noisy vote: eot.py).
 """
 
 from __future__ import annotations
@@ -81,7 +83,25 @@ class APGD:
                             broken, adversarial, predictions)
         return broken, adversarial, predictions
 
-    def _batch(self, x0, labels, targets, epsilon, start, rows, broken, adversarial, predictions) -> None:
+    def attack_to_budget(self, images, labels: np.ndarray, targets: np.ndarray, epsilon: float, starts: np.ndarray,
+                         *, counter: AttackCounter | None = None) -> dict[str, np.ndarray]:
+        """Every point for all `steps` iterations, none retired: {"best": the iterate with the smallest score margin
+        (label score minus the largest other score) (M, H, W, C), "best_margin" (M,), "last": the last iterate,
+        "last_margin" (M,)}. Ties keep the later iterate."""
+        self.counter = counter or self.counter
+        track = {"best": np.array(images, dtype=np.float32, copy=True), "best_margin": np.full(len(images), np.inf),
+                 "last": np.array(images, dtype=np.float32, copy=True), "last_margin": np.full(len(images), np.inf)}
+        unused = np.zeros(len(images), dtype=bool), np.zeros_like(images), np.zeros(len(images), dtype=np.int64)
+        with tf.device(self.device):
+            for offset in range(0, len(images), self.batch_size):
+                rows = np.arange(offset, min(offset + self.batch_size, len(images)))
+                self._batch(images[rows], labels[rows], targets[rows], epsilon, starts[rows], rows, *unused,
+                            track=track)
+        return track
+
+    def _batch(self, x0, labels, targets, epsilon, start, rows, broken, adversarial, predictions,
+               track: dict | None = None) -> None:
+        """track None: retire points as they break; else run the budget and fill `track` (attack_to_budget)."""
         x0 = tf.constant(x0)
         labels, targets = tf.constant(labels, tf.int64), tf.constant(targets, tf.int64)
         radius = tf.constant(epsilon, tf.float32)
@@ -95,7 +115,11 @@ class APGD:
             "loss_prev": loss, "x_best": x, "loss_best": loss, "gradient_best": gradient,
             "increases": tf.zeros(n, tf.int32), "reduced_last": tf.ones(n, tf.bool), "loss_best_last": loss,
         }
-        rows, state = self._retire(rows, state, logits, broken, adversarial, predictions)
+        if track is None:
+            rows, state = self._retire(rows, state, logits, broken, adversarial, predictions)
+        else:
+            state.update(x_margin_best=x, margin_best=score_margin(logits, labels))
+        last = x  # the last iterate evaluated (a checkpoint may move state["x"] back to the best-loss one)
         interval, decrease, smallest = checkpoint_intervals(self.steps)
         since_checkpoint = 0
         for iteration in range(self.steps):
@@ -114,11 +138,22 @@ class APGD:
                 gradient_best=_where_rows(improved, gradient, state["gradient_best"]),
                 loss_best=tf.where(improved, loss, state["loss_best"]),
             )
-            rows, state = self._retire(rows, state, logits, broken, adversarial, predictions)
+            if track is None:
+                rows, state = self._retire(rows, state, logits, broken, adversarial, predictions)
+            else:
+                margin = score_margin(logits, labels)
+                better = margin <= state["margin_best"]
+                state.update(x_margin_best=_where_rows(better, x_new, state["x_margin_best"]),
+                             margin_best=tf.where(better, margin, state["margin_best"]))
+                last = x_new
             since_checkpoint += 1
             if since_checkpoint == interval:
                 state = _checkpoint(state, interval)
                 interval, since_checkpoint = max(interval - decrease, smallest), 0
+        if track is not None:
+            track["best"][rows], track["best_margin"][rows] = (state["x_margin_best"].numpy(),
+                                                               state["margin_best"].numpy())
+            track["last"][rows], track["last_margin"][rows] = last.numpy(), score_margin(logits, labels).numpy()
 
     @staticmethod
     def _retire(rows, state, logits, broken, adversarial, predictions):
@@ -132,6 +167,14 @@ class APGD:
         predictions[rows[done]] = predicted[done]
         keep = tf.constant(np.flatnonzero(~done))
         return rows[~done], {name: tf.gather(value, keep) for name, value in state.items()}
+
+
+def score_margin(scores, labels):
+    """(B,) the label's score minus the largest other score: negative where the scores' argmax left the label."""
+    label = tf.equal(tf.range(tf.shape(scores)[-1], dtype=tf.int64)[None, :], tf.cast(labels, tf.int64)[:, None])
+    lowest = tf.fill(tf.shape(scores), tf.constant(-np.inf, scores.dtype))
+    own = tf.reduce_max(tf.where(label, scores, lowest), axis=-1)
+    return own - tf.reduce_max(tf.where(label, lowest, scores), axis=-1)
 
 
 def _where_rows(condition, a, b):

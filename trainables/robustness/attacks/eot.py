@@ -8,14 +8,19 @@ draws). The returned scores are the draws' vote shares, so their argmax is the d
 g's prediction. The noise comes from a tf.random.Generator seeded once: every call draws fresh noise, the sequence
 is reproducible. The function has the signature of losses.compile_loss_gradient and drops into apgd.APGD unchanged.
 
-APGD retires a point when the noisy copies' majority vote leaves its label by `vote_margin` (in vote shares), and
-that input is only a candidate: a point counts broken for g only when Cohen et al.'s PREDICT, re-run on the candidate
-with its own `predict_n` fresh draws (a noise stream seeded per attack and epsilon, independent of the attack's),
-returns a class other than the label at level `predict_alpha`; an abstention is not a break. Why not the vote: the
-share of 20 draws has a standard error up to 0.11, so near g's decision boundary it names the wrong class about half
-the time; counting those as breaks would lower the empirical bound below g's true robust accuracy (it would stop
-being an upper bound) and would fail the bracket check (smoothing/bracket.py) on certified points by noise alone.
-PREDICT names a class g does not predict with probability at most predict_alpha.
+APGD runs every point for its whole budget (none retired on a vote: a 20-draw vote that looks decisive early is
+often g still naming the label, and the attack must keep going) and keeps, per point, its best iterate by the vote
+margin (the label's share minus the largest other share; ties keep the later iterate) and its last. Those are only
+candidates: a point counts broken for g only when Cohen et al.'s PREDICT, re-run on a candidate with its own
+`predict_n` fresh draws (a noise stream seeded per attack, epsilon and candidate, independent of the attack's),
+returns a class other than the label at level `predict_alpha`; an abstention is not a break. PREDICT is asked about
+the best candidate, and about the last where the best was not confirmed, whenever that candidate's vote came within
+`vote_margin` of leaving the label (a vote far from it cannot be a confirmed break at these budgets). Why not the
+vote: the share of 20 draws has a standard error up to 0.11, so near g's decision boundary it names the wrong class
+about half the time; counting those as breaks would lower the empirical bound below g's true robust accuracy (it
+would stop being an upper bound) and would fail the bracket check (smoothing/bracket.py) on certified points by noise
+alone. Each PREDICT names a class g does not predict with probability at most predict_alpha (two per point and run:
+at most 2 predict_alpha).
 """
 
 from __future__ import annotations
@@ -27,8 +32,8 @@ import tensorflow as tf
 
 from ...spec.attacks import EOT_DRAWS, EoTBudget, EoTTargetsBudget, margin_loss_for, margin_runs
 from ..smoothing.certify import predict_smoothed
-from .apgd import apgd_runs, compiled_apgd
-from .context import APGD_STREAMS, AttackContext, Kernel
+from .apgd import compiled_apgd, ranked_targets
+from .context import APGD_STREAMS, AttackContext, Kernel, start_noise
 from .losses import LOSS_FUNCTIONS
 
 
@@ -63,42 +68,66 @@ def compile_eot_loss_gradient(model, image_shape: Sequence[int], loss: str, *, s
     return loss_gradient
 
 
-def decisive_votes(loss_gradient, margin: float):
-    """The EoT loss gradient with the label's vote share raised by `margin`: APGD, which retires a point when the
-    scores' argmax leaves the label, keeps climbing until the vote is decisive."""
-
-    def scored(x, labels, targets):
-        loss, gradient, shares = loss_gradient(x, labels, targets)
-        return loss, gradient, shares + margin * tf.one_hot(labels, tf.shape(shares)[-1])
-
-    return scored
-
-
-def predict_seed(seed: int, name: str, epsilon: float) -> int:
-    """PREDICT's noise seed for one attack at one epsilon: a stream of its own, independent of the attack's draws."""
-    state = np.random.SeedSequence([seed, APGD_STREAMS[name], int(round(epsilon * 1e9))]).generate_state(1, np.uint64)
+def predict_seed(seed: int, name: str, epsilon: float, candidate: int = 0) -> int:
+    """PREDICT's noise seed for one attack at one epsilon (and which candidate: 0 best, 1 last): a stream of its own,
+    independent of the attack's draws."""
+    key = [seed, APGD_STREAMS[name], int(round(epsilon * 1e9))] + ([candidate] if candidate else [])
+    state = np.random.SeedSequence(key).generate_state(1, np.uint64)
     return int(state[0] >> 1)
+
+
+def confirmed_breaks(predict, labels: np.ndarray, candidates: dict[str, np.ndarray], vote_margin: float
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """PREDICT on the best candidate, then on the last where the best was not confirmed (module docstring).
+    predict: (rows (R,), inputs (R, H, W, C), candidate 0 | 1) -> g's classes (R,) (-1: abstain); candidates:
+    APGD.attack_to_budget's. -> (broken (M,), g's class there (M,), the breaking input (M, H, W, C))."""
+    broken = np.zeros(len(labels), dtype=bool)
+    predictions = np.full(len(labels), -1, dtype=np.int64)
+    adversarial = candidates["best"].copy()
+    for index, name in enumerate(("best", "last")):
+        rows = np.flatnonzero(~broken & (candidates[f"{name}_margin"] <= vote_margin))
+        if len(rows) == 0:
+            continue
+        prediction = predict(rows, candidates[name][rows], index)
+        hit = (prediction >= 0) & (prediction != labels[rows])
+        broken[rows[hit]], predictions[rows[hit]] = True, prediction[hit]
+        adversarial[rows[hit]] = candidates[name][rows[hit]]
+    return broken, predictions, adversarial
 
 
 def eot_runs(context: AttackContext, name: str, loss: str, budget: EoTBudget, point_ids: np.ndarray, epsilon: float,
              runs: int):
-    """APGD on the EoT gradient; its candidates confirmed by PREDICT (module docstring)."""
+    """`runs` APGD runs on the EoT gradient (one per target class for a targeted loss), each on the points the
+    earlier ones left, every point for the whole budget; its candidates confirmed by PREDICT (module docstring)."""
     sigma = float(context.noise_sigma)
-    key = ("eot", loss, sigma, budget.draws, budget.vote_margin)
-    attack = compiled_apgd(context, key, lambda: decisive_votes(compile_eot_loss_gradient(
-        context.model, context.image_shape, loss, sigma=sigma, draws=budget.draws, seed=context.seed),
-        budget.vote_margin), budget.steps)
+    key = ("eot", loss, sigma, budget.draws)
+    attack = compiled_apgd(context, key, lambda: compile_eot_loss_gradient(
+        context.model, context.image_shape, loss, sigma=sigma, draws=budget.draws, seed=context.seed), budget.steps)
+    broken = np.zeros(len(point_ids), dtype=bool)
+    predictions = np.full(len(point_ids), -1, dtype=np.int64)
+    for rank in range(1, runs + 1):
+        rows = np.flatnonzero(~broken)
+        if len(rows) == 0:
+            break
+        ids = point_ids[rows]
+        targets = ranked_targets(context.clean_logits[ids], context.labels[ids], rank)
+        starts = np.concatenate([start_noise(context.seed, APGD_STREAMS[name], rank, epsilon, [point],
+                                             context.image_shape) for point in ids])
+        candidates = attack.attack_to_budget(context.images[ids], context.labels[ids], targets, epsilon, starts,
+                                             counter=context.counter(name))
+        context.record_ball(ids, candidates["best"], epsilon)
+        context.record_ball(ids, candidates["last"], epsilon)
 
-    def confirm(ids: np.ndarray, adversarial: np.ndarray):
-        counter = context.counter(name)
-        counter.queries += len(ids) * budget.predict_n
-        smoothed = predict_smoothed(context.model, adversarial, sigma=sigma, n=budget.predict_n,
+        def predict(subset, inputs, candidate, ids=ids):
+            context.counter(name).queries += len(subset) * budget.predict_n
+            return predict_smoothed(context.model, inputs, sigma=sigma, n=budget.predict_n,
                                     alpha=budget.predict_alpha, batch_size=context.batch_size,
-                                    seed=predict_seed(context.seed, name, epsilon), point_ids=ids)
-        prediction = smoothed.prediction
-        return (prediction >= 0) & (prediction != context.labels[ids]), prediction
+                                    seed=predict_seed(context.seed, name, epsilon, candidate),
+                                    point_ids=ids[subset]).prediction
 
-    return apgd_runs(context, name, loss, point_ids, epsilon, runs, budget.steps, attack=attack, confirm=confirm)
+        hit, predicted, _ = confirmed_breaks(predict, context.labels[ids], candidates, budget.vote_margin)
+        broken[rows[hit]], predictions[rows[hit]] = True, predicted[hit]
+    return broken, predictions
 
 
 def _ce_stage(context: AttackContext, budget: EoTBudget, point_ids: np.ndarray, epsilon: float):
