@@ -101,7 +101,11 @@ def verdict_section(report: Report, page: Page) -> str:
     if report.evidence is None or report.evidence.claims.empty:
         return "<p>No claim could be checked: no per-point outcomes.</p>" if report.evidence is not None else ""
     forest = verdict_forest_table(report.evidence.claims)
-    figure = page.figure(figures.verdict_forest(forest), "verdicts",
+    counts = forest[forest["attack"] == "worst_case"]["verdict"].value_counts()
+    tally = ", ".join(f"{counts[v]} {v}" for v in (claims.SUPPORTED, claims.CONTRADICTED, claims.INCONCLUSIVE,
+                                                   claims.NOT_MEASURED) if v in counts)
+    figure = f"<p>Worst case over the attacks: {html.escape(tally)}.</p>" + page.figure(
+        figures.verdict_forest(forest, title="The paper's claims, checked over training seeds"), "verdicts",
                          "Each claim of the paper as it states it: attention - baseline at the claim's cell, 95 % "
                          "interval, coloured by verdict (worst case: filled; the paper's PGD: hollow)",
                          links=[("claims", "the claims table", ""), ("paired", "paired comparisons", ""),
@@ -115,8 +119,9 @@ def verdict_section(report: Report, page: Page) -> str:
     each = "".join(f"<li><code>{html.escape(command)}</code> <span class=\"small\">({html.escape('; '.join(names))})"
                    f"</span></li>" for command, names in commands.items())
     every = seeds_command(report, int(undecided["seeds_needed"].max()), "", "")
-    return (figure + f"<p>{len(undecided)} inconclusive claim(s); the seeds that give each {claims.POWER:.0%} power "
-            f"for the effect seen: <code>{html.escape(every)}</code> (finished trials are kept).</p>"
+    return (figure + f'<p class="small">{len(undecided)} inconclusive claim(s); the seeds that give each '
+            f"{claims.POWER:.0%} power for the effect seen: <code>{html.escape(every)}</code> (finished trials are "
+            f"kept).</p>"
             f'<details><summary class="small">the command per claim</summary><ul>{each}</ul></details>')
 
 
@@ -395,7 +400,8 @@ def left_out_page(report: Report, page: Page) -> str:
              "did not finish" if r["status"] != "finished" else "failed checks: in no comparison or verdict",
              f"<code>{html.escape(r['run_id'])}</code>"] for r in out.to_dict("records")]
     superseded = frame.attrs.get("superseded", [])
-    parts = [page.table(["trial", "status", "failed checks", "left out because", "run id"], rows) if rows
+    missing = missing_note(frame)
+    parts = [f'<p class="missing">MISSING: {html.escape(missing)}</p>' if missing else "", page.table(["trial", "status", "failed checks", "left out because", "run id"], rows) if rows
              else "<p>Every trial finished and passed its checks.</p>"]
     if report.evidence is not None:
         parts.append(notes_html(report.evidence))

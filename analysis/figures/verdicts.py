@@ -17,7 +17,7 @@ from .base import empty, new_figure
 VERDICT_COLOURS = {claims.SUPPORTED: "#2ca02c", claims.CONTRADICTED: "#d62728", claims.INCONCLUSIVE: "#e08a00",
                    claims.NOT_MEASURED: "#9e9e9e"}
 ATTACKS = {"worst_case": ("o", -0.14, "worst case over the attacks"), "pgd": ("D", 0.14, "the paper's PGD")}
-LINE_HEIGHT = 0.5  # inches per claim line
+LINE_HEIGHT = 0.42  # inches per claim line
 LEFT, RIGHT = 0.34, 0.60  # the axes between the claims' names and their reasons, as fractions of the width
 
 
@@ -28,7 +28,7 @@ def verdict_forest(forest: pd.DataFrame, title: str = "") -> Figure:
     Artists: "estimate:<claim>:<ordinal>:<attack>" (x = difference), "interval:<claim>:<ordinal>:<attack>"
     (x = ci_low, ci_high)."""
     lines = int(forest["line"].max()) + 1 if len(forest) else 0
-    top, bottom = 0.45, 1.05  # inches: the title; the x label and a two-row legend
+    top, bottom = (0.4 if title else 0.12), 0.95  # inches: the title; the x label and a two-row legend
     width, height = 11.5, top + bottom + LINE_HEIGHT * max(lines, 1)
     figure = new_figure(width, height, layout=None)
     if not lines:
@@ -67,8 +67,8 @@ def verdict_forest(forest: pd.DataFrame, title: str = "") -> Figure:
     handles += [Line2D([], [], color="black", linewidth=2.2, label="interval over seeds"),
                 Line2D([], [], color="black", linewidth=1.4, linestyle=":", label="1 seed: interval over images")]
     figure.legend(handles=handles, loc="lower center", ncol=4, fontsize=7, frameon=False, bbox_to_anchor=(0.5, 0.0))
-    figure.suptitle(title or "The paper's claims, checked over training seeds", fontsize=10, y=1 - 0.08 / height,
-                    va="top")
+    if title:
+        figure.suptitle(title, fontsize=10, y=1 - 0.08 / height, va="top")
     return figure
 
 
