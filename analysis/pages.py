@@ -2,11 +2,11 @@
 
 A front-page section and a detail page are each one registration (`register_section`, `register_page`, used by
 analysis.sections); their build functions take the `Report` (the inputs, drawn once) and the `Page` being written,
-and return HTML ("" leaves a section out; a page whose `when` is false is neither written nor linked). A page draws a figure through `page.figure`
-(each figure's PNG and PDF are written once: drawing a stem twice raises), writes a table through `page.table` (the
-front page holds at most FRONT_PAGE_ROWS table rows: a table past that shows its first rows and links the rest)
-and links a detail page through `page.link`. The front page ends with a link to every written detail page and CSV,
-so every table of the report is one click away.
+and return HTML ("" leaves a section out; a page whose `when` is false is neither written nor linked). A page draws
+a figure through `page.figure` (each figure's PNG and PDF are written once: drawing a stem twice raises), writes a
+table through `page.table` (the front page holds at most FRONT_PAGE_ROWS table rows: a table past that shows its
+first rows and links the rest) and links a detail page through `page.link`. The front page ends with a link to every
+written detail page and CSV, so every table of the report is one click away.
 """
 
 from __future__ import annotations

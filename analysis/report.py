@@ -29,7 +29,8 @@ from . import units
 from .completeness import completeness_lines
 from .evidence import Evidence, gather_evidence
 from .evidence_report import evidence_lines
-from .load import KIND_TAG, SUMMARY_KIND, AnalysisInputError, finished, load_explanations, load_smoothing, load_sweep, trials
+from .load import (KIND_TAG, SUMMARY_KIND, AnalysisInputError, finished, load_explanations, load_smoothing, load_sweep,
+                   trials)
 from .pages import HTML_FILE, ExplanationLoader, Report, write_pages  # noqa: F401  (HTML_FILE: the front page)
 from .smoothing import smoothing_lines
 from .tables import accuracy_summary, text_report, variant_label, variants

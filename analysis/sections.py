@@ -401,7 +401,8 @@ def left_out_page(report: Report, page: Page) -> str:
              f"<code>{html.escape(r['run_id'])}</code>"] for r in out.to_dict("records")]
     superseded = frame.attrs.get("superseded", [])
     missing = missing_note(frame)
-    parts = [f'<p class="missing">MISSING: {html.escape(missing)}</p>' if missing else "", page.table(["trial", "status", "failed checks", "left out because", "run id"], rows) if rows
+    parts = [f'<p class="missing">MISSING: {html.escape(missing)}</p>' if missing else "",
+             page.table(["trial", "status", "failed checks", "left out because", "run id"], rows) if rows
              else "<p>Every trial finished and passed its checks.</p>"]
     if report.evidence is not None:
         parts.append(notes_html(report.evidence))

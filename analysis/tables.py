@@ -261,11 +261,13 @@ def verdict_forest_table(claims_table: pd.DataFrame) -> pd.DataFrame:
                 found = SEEDS_IN_WHY.search(record["why"] or "")
                 needed = int(found.group(1)) if found else None
         rows.append(dict(
-            line=line, ordinal=ordinal, label=record["paper_says"] + (f" ({record['task'].replace('_', ' ')})" if per_task else ""),
+            line=line, ordinal=ordinal,
+            label=record["paper_says"] + (f" ({record['task'].replace('_', ' ')})" if per_task else ""),
             where=where, claim=record["claim"], attack=record["attack"], task=record["task"],
             backbone=record["backbone"], epsilon=epsilon, n_seeds=n_seeds, difference=record["difference"],
             ci_low=record["ci_low"], ci_high=record["ci_high"],
-            interval_over="" if n_seeds == 0 or math.isnan(record["ci_low"]) else ("seeds" if n_seeds >= 2 else "images"),
+            interval_over=("" if n_seeds == 0 or math.isnan(record["ci_low"])
+                           else "seeds" if n_seeds >= 2 else "images"),
             verdict=record["verdict"], reason=short_reason(record, needed), seeds_needed=needed))
     table = pd.DataFrame(rows, columns=list(FOREST_COLUMNS))
     table["seeds_needed"] = pd.array([row["seeds_needed"] for row in rows], dtype="Int64")
@@ -276,8 +278,9 @@ def short_reason(record: dict, needed: int | None) -> str:
     """A few words: the first clause of the claims table's why, or for one seed what would decide it."""
     first = (record["why"] or "").split("; ")[0]
     if record["verdict"] == verdict_rules.INCONCLUSIVE and int(record["n_seeds"]) == 1:
-        return (f"1 seed: two trained models, not architectures; --seeds {needed} gives {verdict_rules.POWER:.0%} power for this effect"
-                if needed else "1 seed: two trained models, not architectures; no difference seen to size more seeds")
+        return ("1 seed: two trained models, not architectures; "
+                + (f"--seeds {needed} gives {verdict_rules.POWER:.0%} power for this effect" if needed
+                   else "no difference seen to size more seeds"))
     if record["verdict"] == verdict_rules.INCONCLUSIVE and needed:
         return f"{first}; --seeds {needed} gives {verdict_rules.POWER:.0%} power for this effect"
     return first

@@ -214,7 +214,7 @@ def test_one_seed_claims_name_the_seeds_and_the_command_that_would_decide_them(r
 BROWSER = browser.find_browser()
 
 
-@pytest.mark.skipif(BROWSER is None, reason="no Chromium installed (apt-get install chromium): the page is not rendered")
+@pytest.mark.skipif(BROWSER is None, reason="no Chromium installed (apt-get install chromium): page not rendered")
 def test_the_front_page_renders_in_chromium_without_errors_and_shows_a_figure_before_any_table(report, tmp_path):
     rendered = browser.render(report["path"].as_uri(), browser=BROWSER)
     assert rendered.errors == []

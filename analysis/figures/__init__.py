@@ -12,7 +12,7 @@ paired      paired_difference_figure attention - baseline on the same images vs 
 pareto      study_pareto_front       an Optuna study's trials and Pareto front (the Pareto-front run's figure)
 smoothing   bracket_figure           per smoothed model: certified .. EoT-attack accuracy band, the base model's worst case
             certified_radius_figure  the smoothed models' certified accuracy vs L2 radius
-verdicts    verdict_forest           the paper's claims: attention - baseline per claim, its interval, its verdict
+verdicts    verdict_forest           the paper's claims: attention - baseline per claim, interval, verdict
 
 Re-exported from trainables.previews (drawn by each trial into its MLflow run): trial_accuracy_curve,
 perturbation_preview and gradcam_preview (OpenCV grids logged beside the explanation arrays), write_png.
