@@ -61,7 +61,8 @@ def run_section(report: Report, page: Page) -> str:
     sources = sorted({str(s) for s in runs.get("source", pd.Series(dtype=object)).dropna() if s != "?"})
     source_text = ", ".join(sources) or "not logged"
     stand_in = f' — <span class="standin">{STAND_IN}</span>' if set(sources) & STAND_IN_SOURCES else ""
-    line = (f'<p class="run"><b>{html.escape(sweep)}</b>, profile <b>{html.escape(profile)}</b>: {len(runs)} trial(s) '
+    count = page.link("trials", f"{len(runs)} trial(s)") or f"{len(runs)} trial(s)"
+    line = (f'<p class="run"><b>{html.escape(sweep)}</b>, profile <b>{html.escape(profile)}</b>: {count} '
             f"({done} finished), {len(seeds)} seed(s) ({', '.join(map(str, seeds)) or '-'}), "
             f"{len(set(runs['task']))} task(s) x {len(set(runs['backbone']))} backbone(s) x "
             f"{len(variants(runs))} model variant(s); data: {html.escape(source_text)}{stand_in}</p>")

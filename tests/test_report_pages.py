@@ -117,7 +117,8 @@ def test_the_front_page_reads_run_line_verdicts_accuracy_then_tables(report):
     order = [front.index(f'<section id="{key}">') for key in ("run", "verdicts", "accuracy", "paper", "pages")]
     assert order == sorted(order)
     run_line = front[order[0]:order[1]]
-    assert "<b>paper_grid</b>, profile <b>tiny</b>: 10 trial(s) (9 finished), 3 seed(s) (0, 1, 2)" in run_line
+    assert ('<b>paper_grid</b>, profile <b>tiny</b>: <a href="trials.html">10 trial(s)</a> (9 finished), 3 seed(s) '
+            "(0, 1, 2)") in run_line
     assert STAND_IN in run_line and "data: synthetic" in run_line
     assert 'src="verdicts.png"' in front[order[1]:order[2]]
     assert front.index('src="accuracy_skin_lesion_resnet50.png"') < front.index("<table")
