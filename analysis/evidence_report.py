@@ -1,5 +1,6 @@
-"""The evidence (analysis.evidence) as report sections: HTML for index.html and fixed-width lines for --text-only.
-Both show the same numbers; a value that could not be computed prints as "-" with the reason in the notes."""
+"""The evidence (analysis.evidence) as report sections: HTML parts for the report's pages (analysis.sections) and
+fixed-width lines for --text-only. Both show the same numbers; a value that could not be computed prints as "-" with
+the reason in the notes."""
 
 from __future__ import annotations
 
@@ -116,40 +117,64 @@ def provenance(evidence: Evidence) -> list[str]:
             + [f"threat model {e!r}: {THREAT_MODELS.get(e, e)}" for e in evidence.enhancements])
 
 
-def evidence_html(evidence: Evidence, table_html: Callable) -> str:
-    def table(header_rows) -> str:
-        header, rows = header_rows
-        return table_html(header, [[html.escape(str(c)) for c in row] for row in rows])
+def escaped(header_rows) -> tuple[list[str], list[list[str]]]:
+    header, rows = header_rows
+    return header, [[html.escape(str(c)) for c in row] for row in rows]
 
-    parts = ['<h2>Where the numbers come from</h2><ul>'
-             + "".join(f"<li>{html.escape(line)}</li>" for line in provenance(evidence)) + "</ul>"]
+
+def notes_html(evidence: Evidence) -> str:
+    """Comparisons that could not be made and trials left out of every comparison, as red notes."""
+    parts = []
     if evidence.notes:
         parts.append('<p class="missing">Comparisons not made: ' + "; ".join(html.escape(n) for n in evidence.notes)
                      + "</p>")
     if evidence.untrusted:
         parts.append('<p class="missing">Not measured (left out of every comparison and verdict): '
                      + "; ".join(html.escape(line) for line in evidence.untrusted) + "</p>")
-    parts.append("<h2>The paper's claims, checked</h2>")
-    parts.append(f'<p class="small">{html.escape(" ".join(CLAIMS_DOC.split()))}</p>')
-    parts.append(table(claim_rows(evidence.claims)))
-    parts.append("<h2>Paired comparisons on the same images</h2>")
-    parts.append(f'<p class="small">{html.escape(PAIRED_DEFINITION)}</p>')
-    for _, _, title, header, rows in comparison_cells(evidence.pooled):
-        parts.append(f"<h3>{html.escape(title)}</h3>" + table((header, rows)))
+    return "\n".join(parts)
+
+
+def provenance_html(evidence: Evidence) -> str:
+    return ("<h2>Where the numbers come from</h2><ul>"
+            + "".join(f"<li>{html.escape(line)}</li>" for line in provenance(evidence)) + "</ul>")
+
+
+def claims_html(evidence: Evidence, table: Callable) -> str:
+    """table(header, rows) -> HTML (analysis.pages.Page.table); cells arrive escaped."""
+    return (f'<p class="small">{html.escape(" ".join(CLAIMS_DOC.split()))}</p>'
+            + table(*escaped(claim_rows(evidence.claims))))
+
+
+def paired_html(evidence: Evidence, table: Callable, figure: Callable[[str, str], str]) -> str:
+    """figure(task, backbone) -> the HTML of that panel's figure ("" for none)."""
+    parts = [f'<p class="small">{html.escape(PAIRED_DEFINITION)}</p>']
+    for task, backbone, title, header, rows in comparison_cells(evidence.pooled):
+        parts.append(f'<h2 id="{task}-{backbone}">{html.escape(title)}</h2>' + figure(task, backbone)
+                     + table(*escaped((header, rows))))
     if evidence.pooled.empty:
         parts.append("<p>No attention trial has a paired baseline with per-point outcomes.</p>")
-    parts.append("<h2>Clinical metrics under attack</h2>")
-    parts.append(f'<p class="small">{html.escape(CLINICAL_DEFINITION)}; mean over seeds.</p>')
-    parts.append(table(clinical_rows(evidence.clinical)) if len(evidence.clinical) else "<p>No per-point outcomes.</p>")
-    parts.append("<h2>Robustness radius</h2>")
-    parts.append('<p class="small">Per point the smallest adversarial epsilon found (ladder bracket, lowered by the '
-                 "minimal-norm attack's estimate); median over the points of every seed with a 95 % two-level "
-                 "bootstrap CI (seeds, then points within them).</p>")
-    parts.append(table(radius_rows(evidence.radius)) if len(evidence.radius) else "<p>No per-point outcomes.</p>")
-    parts.append("<h2>Epsilon units: [0, 1] or [0, 255]?</h2>")
-    parts.append(f"<p>{html.escape(evidence.units_sentence)}</p>")
-    parts.append(table(units_rows(evidence.units)))
     return "\n".join(parts)
+
+
+def clinical_html(evidence: Evidence, table: Callable) -> str:
+    return (f'<p class="small">{html.escape(CLINICAL_DEFINITION)}; mean over seeds.</p>'
+            + (table(*escaped(clinical_rows(evidence.clinical))) if len(evidence.clinical)
+               else "<p>No per-point outcomes.</p>"))
+
+
+RADIUS_DEFINITION = ("Per point the smallest adversarial epsilon found (ladder bracket, lowered by the minimal-norm "
+                     "attack's estimate); median over the points of every seed with a 95 % two-level bootstrap CI "
+                     "(seeds, then points within them).")
+
+
+def radius_html(evidence: Evidence, table: Callable) -> str:
+    return (f'<p class="small">{html.escape(RADIUS_DEFINITION)}</p>'
+            + (table(*escaped(radius_rows(evidence.radius))) if len(evidence.radius)
+               else "<p>No per-point outcomes.</p>"))
+
+
+def units_html(evidence: Evidence, table: Callable) -> str:
+    return f"<p>{html.escape(evidence.units_sentence)}</p>" + table(*escaped(units_rows(evidence.units)))
 
 
 def fixed_width(header: list[str], rows: list[list[str]], indent: str = "  ") -> list[str]:

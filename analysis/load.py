@@ -10,6 +10,7 @@ The frame has one row per trial x epsilon (epsilon > 0; clean accuracy is the `c
     run_id, run_name, trial_id, sweep, profile, task, backbone, scale, attention, placement, seed,
     objective_split  the split of the objectives Ray Tune / Optuna saw: "test", or "val" (a search); the accuracies
                      here are always the test split's
+    source           where the images came from: "synthetic" (stand-ins), "original", "medmnist"; "?" not logged
     enhancement      where the chest X-ray enhancement ran, i.e. the threat model: "data" (before the attack: the
                      attacker perturbs the enhanced image) | "model" (a layer inside the model: it perturbs the radiograph)
     status           "finished" | "failed" | "running" | "incomplete" (finished but without accuracy metrics)
@@ -52,7 +53,8 @@ MODEL_KEYS = ("task", "backbone", "attention", "placement")  # a "model": one li
 if not set(IDENTITY) <= set(TrialConfig.field_names()):
     raise ImportError(f"analysis.load expects TrialConfig fields {IDENTITY}")
 
-COLUMNS = ("run_id", "run_name", "trial_id", "sweep", "profile", *IDENTITY, "objective_split", "enhancement", "status",
+COLUMNS = ("run_id", "run_name", "trial_id", "sweep", "profile", *IDENTITY, "objective_split", "enhancement", "source",
+           "status",
            "start_time", "epsilon",
            "accuracy", "pgd_accuracy", "pgd_accuracy_same_points", *keys.OBJECTIVES, "median_radius", "pgd_points",
            "worst_case_points", "worst_case_clean", "checks", "failed_checks")
@@ -182,7 +184,8 @@ def run_rows(run) -> list[dict[str, Any]]:
         "run_id": run.info.run_id, "run_name": run.info.run_name, "trial_id": tags.get(keys.TAG_TRIAL_ID),
         "sweep": params.get("sweep", tags.get("sweep")), "profile": params.get("profile", tags.get("profile")),
         **identity, "objective_split": params.get("objective_split", "test"),
-        "enhancement": params.get("enhancement", DEFAULT_ENHANCEMENT), "status": run_status(run),
+        "enhancement": params.get("enhancement", DEFAULT_ENHANCEMENT), "source": params.get("source", UNKNOWN),
+        "status": run_status(run),
         "start_time": pd.Timestamp(run.info.start_time or 0, unit="ms", tz="UTC"),
         **{name: float(metrics.get(name, math.nan)) for name in keys.OBJECTIVES},
         "checks": checks, "failed_checks": failed,

@@ -8,6 +8,7 @@ Epsilon 0.0 in these tables is the clean accuracy of the points the curve rests 
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ import pandas as pd
 from trainables.spec import format_epsilon
 from trainables.spec import keys
 
+from . import claims as verdict_rules
 from . import paper_numbers
 from .load import MODEL_KEYS, finished, trials
 from .stats import format_gain, relative_gain, seed_interval
@@ -225,3 +227,60 @@ def attack_gap_lines(frame: pd.DataFrame) -> list[str]:
         lines.append("    " + " ".join(f"{format_epsilon(row.epsilon)}: {row.pgd:.3f} | {row.pgd_same_points:.3f}->"
                                        f"{row.worst_case:.3f}" for row in model.itertuples()))
     return lines
+
+
+FOREST_COLUMNS = ("line", "ordinal", "label", "where", "claim", "attack", "task", "backbone", "epsilon", "n_seeds",
+                  "difference", "ci_low", "ci_high", "interval_over", "verdict", "reason", "seeds_needed")
+SEEDS_IN_WHY = re.compile(r"about (\d+) seeds")
+
+
+def verdict_forest_table(claims_table: pd.DataFrame) -> pd.DataFrame:
+    """The claims table (analysis.claims.verdicts) as the verdict figure draws it: one row per claims row, in its order.
+
+    line: the figure's line (0 on top): a claim, or a claim per task where it is checked per task (`ordinal` counts
+    those); its worst case and its PGD row share the line. difference, ci_low, ci_high: the claims table's
+    attention - baseline at the claim's cell and its 95 % interval, over seeds (interval_over "seeds") or, with one
+    seed, over images ("images"; "" without numbers). reason: the verdict in a few words. seeds_needed: for an
+    inconclusive row, the seeds that would decide it at the claims' power (one seed: analysis.claims.seeds_needed at
+    the assumed seed SD, as its why says; more seeds: the number its why gives), else None.
+    """
+    rows, lines = [], {}
+    for record in claims_table.to_dict("records"):
+        ordinal = sum(1 for row in rows if row["claim"] == record["claim"] and row["attack"] == record["attack"])
+        line = lines.setdefault((record["claim"], ordinal), len(lines))
+        per_task = (claims_table["claim"] == record["claim"]).sum() > (claims_table["attack"].nunique() or 1)
+        n_seeds = int(record["n_seeds"])
+        epsilon = record["epsilon"]
+        where = f"{record['task']} / {record['backbone']}" + ("" if math.isnan(epsilon) else ", clean" if epsilon == 0
+                                                              else f", eps {format_epsilon(epsilon)}")
+        needed = None
+        if record["verdict"] == verdict_rules.INCONCLUSIVE:
+            if n_seeds == 1:
+                needed = verdict_rules.seeds_needed(record["difference"], verdict_rules.ASSUMED_SEED_SD)
+            else:
+                found = SEEDS_IN_WHY.search(record["why"] or "")
+                needed = int(found.group(1)) if found else None
+        rows.append(dict(
+            line=line, ordinal=ordinal,
+            label=record["paper_says"] + (f" ({record['task'].replace('_', ' ')})" if per_task else ""),
+            where=where, claim=record["claim"], attack=record["attack"], task=record["task"],
+            backbone=record["backbone"], epsilon=epsilon, n_seeds=n_seeds, difference=record["difference"],
+            ci_low=record["ci_low"], ci_high=record["ci_high"],
+            interval_over=("" if n_seeds == 0 or math.isnan(record["ci_low"])
+                           else "seeds" if n_seeds >= 2 else "images"),
+            verdict=record["verdict"], reason=short_reason(record, needed), seeds_needed=needed))
+    table = pd.DataFrame(rows, columns=list(FOREST_COLUMNS))
+    table["seeds_needed"] = pd.array([row["seeds_needed"] for row in rows], dtype="Int64")
+    return table
+
+
+def short_reason(record: dict, needed: int | None) -> str:
+    """A few words: the first clause of the claims table's why, or for one seed what would decide it."""
+    first = (record["why"] or "").split("; ")[0]
+    if record["verdict"] == verdict_rules.INCONCLUSIVE and int(record["n_seeds"]) == 1:
+        return ("1 seed: two trained models, not architectures; "
+                + (f"--seeds {needed} gives {verdict_rules.POWER:.0%} power for this effect" if needed
+                   else "no difference seen to size more seeds"))
+    if record["verdict"] == verdict_rules.INCONCLUSIVE and needed:
+        return f"{first}; --seeds {needed} gives {verdict_rules.POWER:.0%} power for this effect"
+    return first

@@ -102,7 +102,7 @@ def test_gain_table_uses_seed_means_and_marks_zero_baselines(frame):
 def test_curve_lines_bands_and_clean_lines_equal_the_seed_statistics(frame):
     figure = figures.accuracy_curves(frame, "skin_lesion", "resnet50")
     axes = figure.axes[0]
-    lines = lines_by_gid(axes)
+    lines = {gid: line for gid, line in lines_by_gid(axes).items() if not gid.startswith("paper:")}
     assert set(lines) == {"robust:no attention", "clean:no attention", "robust:soft_faithful @ head",
                           "clean:soft_faithful @ head"}
     assert axes.get_xscale() == "log"
@@ -120,6 +120,27 @@ def test_curve_lines_bands_and_clean_lines_equal_the_seed_statistics(frame):
         for eps, (low, high) in zip(EPSILONS, expected):
             at_eps = vertices[np.isclose(vertices[:, 0], eps), 1]
             assert at_eps.min() == pytest.approx(low) and at_eps.max() == pytest.approx(high)
+
+
+def test_the_paper_s_stated_numbers_are_stars_in_the_colour_of_their_model(frame):
+    from analysis.figures.curves import CLEAN_POSITION
+
+    axes = figures.accuracy_curves(frame, "skin_lesion", "resnet50").axes[0]
+    stars = {gid: line for gid, line in lines_by_gid(axes).items() if gid.startswith("paper:")}
+    published = [n for n in paper_numbers.PUBLISHED if (n.task, n.backbone) == ("skin_lesion", "resnet50")]
+    assert len(stars) == len(published) == 3
+    colours = {label: lines_by_gid(axes)[f"robust:{label}"].get_color()
+               for label in ("no attention", "soft_faithful @ head")}
+    for number in published:
+        label = "no attention" if number.attention == "none" else "soft_faithful @ head"
+        star = stars[f"paper:{label}:{number.epsilon:g}"]
+        x = number.epsilon or EPSILONS[0] * CLEAN_POSITION  # clean: left of the ladder, under a "clean" tick
+        assert (star.get_xdata()[0], star.get_ydata()[0]) == pytest.approx((x, number.accuracy))
+        assert star.get_color() == colours[label] and star.get_marker() == "*"
+    assert "clean" in [tick.get_text() for tick in axes.get_xticklabels()]
+    other = figures.accuracy_curves(build_frame().assign(task="pneumothorax"), "pneumothorax", "resnet50").axes[0]
+    assert {g for g in lines_by_gid(other) if g.startswith("paper:")} == {"paper:no attention:0.32",
+                                                                          "paper:soft_faithful @ head:0.32"}
 
 
 def test_curves_name_failed_trials_and_survive_a_panel_without_results():

@@ -141,8 +141,8 @@ def test_report_of_an_experiment_whose_trials_all_failed_still_explains_itself(s
     bare = client.create_run(experiment, run_name="not-a-trial-name")  # no params, no metrics, still RUNNING
     out = tmp_path / "report"
     assert main(["paper_grid", "--profile", "failing", "--tracking-uri", uri, "--out", str(out)]) == 0
-    page = (out / "index.html").read_text()
-    assert "2 of 2 trial(s) without results (1 failed, 1 running)" in page
+    page = "".join(path.read_text() for path in sorted(out.glob("*.html")))  # the front page and the detail pages
+    assert "2 of 2 trial(s) without results (1 failed, 1 running)" in (out / "index.html").read_text()
     assert "not-a-trial-name" in page and bare.info.run_id in page
     linked = set(re.findall(r'<img src="([^"]+)"', page))
     assert linked == {p.name for p in out.glob("*.png")} and all((out / n).is_file() for n in linked)

@@ -12,6 +12,7 @@ paired      paired_difference_figure attention - baseline on the same images vs 
 pareto      study_pareto_front       an Optuna study's trials and Pareto front (the Pareto-front run's figure)
 smoothing   bracket_figure           per smoothed model: certified .. EoT-attack accuracy band, the base model's worst case
             certified_radius_figure  the smoothed models' certified accuracy vs L2 radius
+verdicts    verdict_forest           the paper's claims: attention - baseline per claim, interval, verdict
 
 Re-exported from trainables.previews (drawn by each trial into its MLflow run): trial_accuracy_curve,
 perturbation_preview and gradcam_preview (OpenCV grids logged beside the explanation arrays), write_png.
@@ -30,7 +31,8 @@ from .paired import clinical_figure, paired_difference_figure, radius_curves
 from .pareto import pareto_front, pareto_scatter, study_pareto_front
 from .placement import placement_heatmap
 from .smoothing import bracket_figure, certified_radius_figure
+from .verdicts import verdict_forest
 
 __all__ = ["accuracy_curves", "bracket_figure", "certified_radius_figure", "checks_grid", "clinical_figure", "paired_difference_figure", "radius_curves", "gradcam_figure", "gradcam_preview", "pareto_front", "pareto_scatter",
            "perturbation_figure", "perturbation_preview", "placement_heatmap", "save_figure", "study_pareto_front",
-           "trial_accuracy_curve", "write_png"]
+           "trial_accuracy_curve", "verdict_forest", "write_png"]

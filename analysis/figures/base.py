@@ -36,7 +36,8 @@ def empty(figure: Figure, text: str) -> Figure:
 
 
 def save_figure(figure: Figure, directory: str | Path, stem: str, dpi: int = 110) -> list[Path]:
-    """Write <stem>.png and <stem>.pdf into directory; returns the paths."""
+    """Write <stem>.png (for a screen: a 256-colour palette, a third of the bytes and the same to the eye) and
+    <stem>.pdf (vector, images at their own pixels) into directory; returns the paths."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -44,5 +45,15 @@ def save_figure(figure: Figure, directory: str | Path, stem: str, dpi: int = 110
         path = directory / f"{stem}.{fmt}"
         figure.savefig(path, dpi=dpi)
         figure.set_layout_engine("none")  # keep the layout of the first save: computing it again costs as much
+        if fmt == "png":
+            palette_png(path)
         paths.append(path)
     return paths
+
+
+def palette_png(path: Path) -> None:
+    from PIL import Image  # matplotlib's own dependency
+
+    with Image.open(path) as image:
+        reduced = image.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT)
+    reduced.save(path, optimize=True)

@@ -12,10 +12,14 @@ from .. import paper_numbers
 from ..tables import UNTRUSTED_MARK, accuracy_summary, missing_note, untrusted_models, variant_label, variants
 from .base import empty, new_figure, note, pretty
 
+CLEAN_POSITION = 0.5  # the paper's clean accuracies sit at this fraction of the smallest epsilon (a log axis has no 0)
+
 
 def accuracy_curves(frame: pd.DataFrame, task: str, backbone: str) -> Figure:
     """Robust accuracy (solid, markers: the worst case on its points) vs log epsilon, the clean accuracy of the same
-    points (dashed, same colour), and where it differs the paper's PGD on every point (dotted) per variant.
+    points (dashed, same colour), and where it differs the paper's PGD on every point (dotted) per variant; the
+    numbers the paper states in its text (analysis.paper_numbers) as stars in the colour of their model, its clean
+    accuracies at a "clean" tick left of the ladder.
 
     With several seeds the line is their mean and the shaded band the 95 % t-interval (analysis.stats), clipped
     to the possible accuracies [0, 1]; a trial without results is named in a note at the bottom.
@@ -65,7 +69,8 @@ def accuracy_curves(frame: pd.DataFrame, task: str, backbone: str) -> Figure:
     axes.set(xscale="log", xlabel="epsilon (L-inf, [0,1] pixel space)", ylabel="accuracy", ylim=(-0.02, 1.02),
              title=title)
     ticks = sorted(set(summary.loc[summary["epsilon"] > 0, "epsilon"]))
-    axes.set_xticks(ticks, [format_epsilon(e) for e in ticks], fontsize=7, rotation=30)
+    ticks, labels = paper_points(axes, task, backbone, variants(panel), ticks)
+    axes.set_xticks(ticks, labels, fontsize=7, rotation=30)
     axes.minorticks_off()
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7, loc="lower left")
@@ -74,3 +79,26 @@ def accuracy_curves(frame: pd.DataFrame, task: str, backbone: str) -> Figure:
                   transform=axes.transAxes, ha="right", va="bottom", fontsize=6, color="dimgray")
     note(figure, missing_note(panel))
     return figure
+
+
+def paper_points(axes, task: str, backbone: str, drawn: list[tuple[str, str]], ticks: list[float]):
+    """Stars at the paper's stated numbers for this panel (gid "paper:<variant>:<epsilon>"), in the colour of the
+    variant they belong to (gray where this sweep has no such model); clean numbers at CLEAN_POSITION x the smallest
+    epsilon, under a "clean" tick. Returns the x ticks and their labels."""
+    numbers = [n for n in paper_numbers.PUBLISHED if (n.task, n.backbone) == (task, backbone)]
+    ticks = sorted(set(ticks) | {n.epsilon for n in numbers if n.epsilon > 0})
+    labels = [format_epsilon(e) for e in ticks]
+    if not numbers or not ticks:
+        return ticks, labels
+    clean_x = ticks[0] * CLEAN_POSITION
+    for index, number in enumerate(numbers):
+        variant = (number.attention, "head" if number.attention == "none" else paper_numbers.PAPER_PLACEMENT)
+        colour = f"C{drawn.index(variant) % 10}" if variant in drawn else "gray"
+        x = number.epsilon or clean_x
+        axes.plot([x], [number.accuracy], linestyle="none", marker="*", markersize=12, color=colour,
+                  markeredgecolor="black", markeredgewidth=0.6, zorder=5,
+                  gid=f"paper:{variant_label(*variant)}:{number.epsilon:g}",
+                  label="paper, stated in its text" if index == 0 else None)
+    if any(n.epsilon == 0 for n in numbers):
+        ticks, labels = [clean_x, *ticks], ["clean", *labels]
+    return ticks, labels

@@ -46,7 +46,9 @@ def _epsilon_columns(arrays: Mapping[str, np.ndarray], max_epsilons: int | None)
 
 
 def _show(axes, image, title: str = "", **kwargs) -> None:
-    axes.imshow(np.clip(image, 0, 1) if image.dtype.kind == "f" else image, **kwargs)
+    # interpolation "none": the image's own pixels (PDF: embedded once at their size; PNG: nearest), so a figure of
+    # dozens of small images stays light instead of smoothed gradients that compress badly
+    axes.imshow(np.clip(image, 0, 1) if image.dtype.kind == "f" else image, interpolation="none", **kwargs)
     axes.set_xticks([])
     axes.set_yticks([])
     if title:
