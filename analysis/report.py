@@ -29,6 +29,7 @@ from trainables.spec import keys
 
 from . import figures, paper_numbers, units
 from .completeness import completeness_lines
+from .corruptions import corruption_figures, corruption_html, corruption_lines
 from .evidence import Evidence, gather_evidence
 from .evidence_report import evidence_html, evidence_lines
 from .load import (
@@ -36,6 +37,7 @@ from .load import (
     SUMMARY_KIND,
     AnalysisInputError,
     finished,
+    load_corruptions,
     load_explanations,
     load_smoothing,
     load_sweep,
@@ -317,7 +319,7 @@ def trials_table_html(frame: pd.DataFrame) -> str:
 
 def write_html(frame: pd.DataFrame, out_dir: Path, entries: list[FigureEntry], problems: list[str],
                extra_files: Iterable[str] = (), evidence: Evidence | None = None,
-               smoothing: pd.DataFrame | None = None) -> Path:
+               smoothing: pd.DataFrame | None = None, corruptions: pd.DataFrame | None = None) -> Path:
     summary = accuracy_summary(frame)
     gains = gain_table(summary)
     runs = trials(frame)
@@ -368,6 +370,7 @@ data; compare with care when this sweep ran a reduced profile.</p>
 <h2>Relative robust-accuracy gain of attention</h2>
 {gain_tables_html(frame, gains)}
 {smoothing_html(smoothing)}
+{corruption_html(corruptions, table_html)}
 <h2>Figures</h2>
 {''.join(figures_html)}
 <h2>Trials</h2>
@@ -408,7 +411,8 @@ def log_summary_run(frame: pd.DataFrame, out_dir: Path, sweep: str, profile: str
 
 
 def build_report(frame: pd.DataFrame, out_dir: str | Path, *, with_images: bool = True,
-                 evidence: Evidence | None = None, smoothing: pd.DataFrame | None = None) -> Path:
+                 evidence: Evidence | None = None, smoothing: pd.DataFrame | None = None,
+                 corruptions: pd.DataFrame | None = None) -> Path:
     """Figures, data files and index.html for a loaded frame; returns the HTML path. smoothing: load_smoothing's
     frame (a section, smoothing.csv and two figures per panel when some trial certified)."""
     out_dir = Path(out_dir)
@@ -421,7 +425,13 @@ def build_report(frame: pd.DataFrame, out_dir: str | Path, *, with_images: bool 
     if smoothing is not None and not smoothing.empty:
         smoothing.to_csv(out_dir / "smoothing.csv", index=False)
         files.append("smoothing.csv")
-    return write_html(frame, out_dir, entries, problems, files, evidence, smoothing)
+    if corruptions is not None and not corruptions.empty:  # corruptions: analysis.load.load_corruptions's frame
+        for figure, stem, caption in corruption_figures(corruptions):
+            figures.save_figure(figure, out_dir, stem)
+            entries.append(FigureEntry(stem, "Natural corruptions", caption))
+        corruptions.to_csv(out_dir / "corruptions.csv", index=False)
+        files.append("corruptions.csv")
+    return write_html(frame, out_dir, entries, problems, files, evidence, smoothing, corruptions)
 
 
 def load_evidence(frame: pd.DataFrame, sweep: str, profile: str, tracking_uri: str | None) -> Evidence:
@@ -465,12 +475,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     evidence = load_evidence(frame, args.sweep, args.profile, args.tracking_uri)
     smoothing = load_smoothing(frame)
-    print("\n".join([text_report(frame), *evidence_lines(evidence), *smoothing_lines(smoothing), *completeness_lines(
+    corruptions = load_corruptions(frame)
+    print("\n".join([text_report(frame), *evidence_lines(evidence), *smoothing_lines(smoothing),
+                     *corruption_lines(corruptions), *completeness_lines(
         frame.attrs["tracking_uri"], frame.attrs["experiment_id"], args.sweep, args.profile)]), flush=True)
     if args.text_only:
         return 0
     out_dir = args.out or Path("reports") / experiment_name(args.sweep, args.profile)
-    path = build_report(frame, out_dir, evidence=evidence, smoothing=smoothing)
+    path = build_report(frame, out_dir, evidence=evidence, smoothing=smoothing, corruptions=corruptions)
     print(f"\nreport: {path}")
     if not args.no_log:
         try:

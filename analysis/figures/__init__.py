@@ -12,6 +12,7 @@ paired      paired_difference_figure attention - baseline on the same images vs 
 pareto      study_pareto_front       an Optuna study's trials and Pareto front (the Pareto-front run's figure)
 smoothing   bracket_figure           per smoothed model: certified .. EoT-attack accuracy band, the base model's worst case
             certified_radius_figure  the smoothed models' certified accuracy vs L2 radius
+corruptions corruption_heatmap       accuracy per corruption x severity, a panel per model of a task x backbone
 
 Re-exported from trainables.previews (drawn by each trial into its MLflow run): trial_accuracy_curve,
 perturbation_preview and gradcam_preview (OpenCV grids logged beside the explanation arrays), write_png.
@@ -24,6 +25,7 @@ from trainables.previews import gradcam_preview, perturbation_preview, trial_acc
 
 from .base import save_figure
 from .checks import checks_grid
+from .corruptions import corruption_heatmap
 from .curves import accuracy_curves
 from .images import gradcam_figure, perturbation_figure
 from .paired import clinical_figure, paired_difference_figure, radius_curves
@@ -31,6 +33,7 @@ from .pareto import pareto_front, pareto_scatter, study_pareto_front
 from .placement import placement_heatmap
 from .smoothing import bracket_figure, certified_radius_figure
 
-__all__ = ["accuracy_curves", "bracket_figure", "certified_radius_figure", "checks_grid", "clinical_figure", "paired_difference_figure", "radius_curves", "gradcam_figure", "gradcam_preview", "pareto_front", "pareto_scatter",
+__all__ = ["accuracy_curves", "bracket_figure", "certified_radius_figure", "checks_grid", "clinical_figure",
+           "corruption_heatmap", "paired_difference_figure", "radius_curves", "gradcam_figure", "gradcam_preview", "pareto_front", "pareto_scatter",
            "perturbation_figure", "perturbation_preview", "placement_heatmap", "save_figure", "study_pareto_front",
            "trial_accuracy_curve", "write_png"]
