@@ -205,3 +205,43 @@ def test_the_setting_is_checked_before_launch_and_costed():
     assert trial_cost(trial).corruption_forwards == 100 * (1 + 13 * 5)
     assert trial_cost(trial.replace(corruptions="none")).corruption_forwards == 0
     assert trial_cost(trial.replace(corruption_points=None)).corruption_forwards == 200 * (1 + 13 * 5)
+
+
+@pytest.mark.slow  # two whole (shrunk tiny) trials through execute()
+def test_a_trial_logs_corruptions_and_its_other_numbers_do_not_move(tmp_path):
+    """The same trial with corruptions=none and with the default: every other metric bit-identical, the corruption
+    metrics and per-point outcomes logged."""
+    import mlflow
+
+    from search_spaces import expand
+    from trainables import tracking
+    from trainables.spec import keys
+    from trainables.trial import execute
+
+    shrink = dict(max_train=32, max_test=16, max_eval=16, epochs=1, explain_samples=2, batch_size=16,
+                  eval_batch_size=8, attack_preset="tiny")
+    [config] = [c for c in expand("paper_grid", "tiny", overrides=shrink)
+                if c.task == "pneumothorax" and c.backbone == "resnet50" and c.attention == "none"]
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri)
+    logged = {}
+    for selection in ("none", "all"):
+        trial = config.replace(corruptions=selection, sweep=f"corruptions_{selection}")
+        client.create_experiment(trial.experiment_name, artifact_location=str(tmp_path / selection))
+        experiment_id = tracking.ensure_experiment(uri, trial.experiment_name)
+        execute(trial, tracking_uri=uri, experiment_id=experiment_id, trial_id="t", report=lambda *a, **k: None)
+        [run] = client.search_runs([experiment_id])
+        logged[selection] = run
+    without, with_ = logged["none"].data.metrics, logged["all"].data.metrics
+    stable = {k for k in without if not k.startswith((keys.TIME, keys.EVAL_PROGRESS_METRIC, "peak_"))}
+    assert {k: without[k] for k in stable} == {k: with_[k] for k in stable}
+    names = config.corruption_names
+    assert len(names) == 13 and not any(k.startswith(keys.CORRUPT_ACC) for k in without)
+    cells = [with_[keys.corruption_key(n, s)] for n in names for s in SEVERITIES]
+    assert with_[keys.MEAN_CORRUPTION_ACC] == pytest.approx(np.mean(cells))
+    assert with_[keys.POINTS + keys.CORRUPTION_POINTS] == 16
+    path = mlflow.artifacts.download_artifacts(run_id=logged["all"].info.run_id, tracking_uri=uri,
+                                               artifact_path=keys.CORRUPTIONS_ARTIFACT, dst_path=str(tmp_path / "dl"))
+    with np.load(path) as outcomes:
+        assert outcomes["correct"].shape == (13, 5, 16)
+        np.testing.assert_allclose(outcomes["correct"].mean(axis=2).ravel(), cells)
