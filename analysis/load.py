@@ -286,3 +286,27 @@ def load_smoothing(frame: pd.DataFrame) -> pd.DataFrame:
                      for key, value in metrics.items()
                      if key.startswith(prefix) and "/" not in key[len(prefix):]]
     return pd.DataFrame(rows, columns=list(SMOOTHING_COLUMNS))
+
+
+CORRUPTION_COLUMNS = ("run_id", *MODEL_KEYS, "seed", "corruption", "severity", "accuracy", "clean_accuracy")
+
+
+def load_corruptions(frame: pd.DataFrame) -> pd.DataFrame:
+    """The natural-corruption accuracies of a loaded frame's finished trials (those that logged
+    mean_corruption_acc): one row per trial x corruption x severity (1-5), with the clean accuracy of the same points
+    (corruption_clean_acc); empty, with CORRUPTION_COLUMNS, when no trial measured corruptions."""
+    kept = set(finished(frame)["run_id"])
+    client = tracking.mlflow_client(frame.attrs["tracking_uri"])
+    rows = []
+    for run in search_all(client, frame.attrs["experiment_id"], order_by=None):
+        metrics = run.data.metrics
+        if run.info.run_id not in kept or keys.MEAN_CORRUPTION_ACC not in metrics:
+            continue
+        identity = frame[frame["run_id"] == run.info.run_id].iloc[0]
+        base = {"run_id": run.info.run_id, **{key: identity[key] for key in MODEL_KEYS}, "seed": int(identity["seed"]),
+                "clean_accuracy": float(metrics.get(keys.CORRUPTION_CLEAN_ACC, math.nan))}
+        for key, value in metrics.items():
+            if key.startswith(keys.CORRUPT_ACC):
+                name, _, severity = key[len(keys.CORRUPT_ACC):].rpartition("/")
+                rows.append({**base, "corruption": name, "severity": int(severity), "accuracy": float(value)})
+    return pd.DataFrame(rows, columns=list(CORRUPTION_COLUMNS))

@@ -94,6 +94,7 @@ class Report:
     profile: str = ""
     evidence: Evidence | None = None
     smoothing: pd.DataFrame | None = None
+    corruptions: pd.DataFrame | None = None  # analysis.load.load_corruptions's frame
     explanations: ExplanationLoader | None = None
     problems: list[str] = field(default_factory=list)  # one line each: what could not be drawn or read
     csv_files: list[str] = field(default_factory=list)

@@ -20,6 +20,7 @@ from trainables.spec import format_epsilon, keys
 from . import claims, figures, paper_numbers
 from .evidence_report import (claims_html, clinical_html, notes_html, paired_html, provenance_html, radius_html,
                               units_html)
+from .corruptions import AVERAGE_VS_WORST, corruption_figures, corruption_html
 from .load import trials
 from .pages import DetailPage, Page, Report, Section, register_page, register_section
 from .smoothing import G_NOT_F, bracket_table, certified_comparison
@@ -152,6 +153,23 @@ def smoothing_section(report: Report, page: Page) -> str:
         for task, backbone in panels(report.smoothing))
 
 
+def corruptions_ran(report: Report) -> bool:
+    return report.corruptions is not None and not report.corruptions.empty
+
+
+def corruption_section(report: Report, page: Page) -> str:
+    if not corruptions_ran(report):
+        return ""
+    return f'<p class="small">{html.escape(AVERAGE_VS_WORST)}</p>' + "".join(
+        page.figure(figure, stem, caption, links=[("corruptions", "mean corruption accuracy, mCE, paired by seed", "")])
+        for figure, stem, caption in corruption_figures(report.corruptions))
+
+
+def corruption_page(report: Report, page: Page) -> str:
+    return (corruption_html(report.corruptions, page.table)
+            + f"<p>CSV: {page.link('corruptions.csv', 'corruptions.csv')}</p>")
+
+
 def explanation_section(report: Report, page: Page) -> str:
     if report.explanations is None:
         return ""
@@ -185,6 +203,8 @@ register_section(Section("accuracy", "Accuracy vs epsilon", accuracy_section, or
 register_section(Section("paper", "The paper's stated numbers beside this sweep", paper_section, order=35))
 register_section(Section("smoothing", "Randomized smoothing: certified lower bound, empirical upper bound",
                          smoothing_section, order=40))
+register_section(Section("corruptions", "Natural corruptions: average-case robustness beside the attacks' worst case",
+                         corruption_section, order=45))
 register_section(Section("explanations", "Explanations: perturbations and Grad-CAM", explanation_section, order=50))
 
 
@@ -430,6 +450,8 @@ register_page(DetailPage("radius", "Robustness radius", radius_page, "the smalle
                          when=has_evidence))
 register_page(DetailPage("smoothing", "Randomized smoothing", smoothing_page,
                          "certified and EoT brackets, attention vs baseline on certified accuracy", when=smoothing_ran))
+register_page(DetailPage("corruptions", "Natural corruptions", corruption_page,
+                         "accuracy per model, mCE, attention - baseline paired by seed", when=corruptions_ran))
 register_page(DetailPage("trials", "Trials and their sanity checks", trials_page,
                          "every trial's status, objectives and checks"))
 register_page(DetailPage("left_out", "Left-out trials", left_out_page,

@@ -83,7 +83,8 @@ def cases(root: Path, ports: dict[str, int]) -> list[tuple[str, list[str], dict[
               "attention=hard", "attack.attacks=pgd,foo", "attack_preset=nosuch", "attack.square.queries=0",
               "attack.nosuch.steps=1", "epochz=3", "source_run_id=0123abc", "cpus_per_trial=3",
               "memory_gb=500", "enhancement=inside", "objective_split=train", "certify=true", "noise_sigma=-1",
-              "certify_alpha=1", "certify_n0=0", "eval_checkpoint_s=0", "eval_checkpoint_s=-5"]
+              "certify_alpha=1", "certify_n0=0", "eval_checkpoint_s=0", "eval_checkpoint_s=-5", "corruptions=fog",
+              "corruption_points=0"]
     found = [(f"--set {value}", [*tiny, "--set", value], {}) for value in values]
     found += [
         ("enhancement=model on a task without the filter", [*skin, "--set", "enhancement=model"], {}),

@@ -41,6 +41,8 @@ register_profile(Profile(
         attack_preset="standard", ensemble_points=1000,
         # randomized smoothing (trials with certify=true): Cohen et al.'s budgets on 500 seeded test points
         certify_points=500, certify_n0=100, certify_n=100_000, certify_alpha=0.001, eval_checkpoint_s=300.0,
+        # natural corruptions: every one of the task (common + modality) at 5 severities on 1,000 seeded points
+        corruptions="all", corruption_points=1000,
     ),
 ))
 
@@ -56,6 +58,7 @@ register_profile(Profile(
         attack_preset="smoke", explain_samples=8, eval_batch_size=100, ensemble_points=64,
         certify_points=32, certify_n0=20, certify_n=500, certify_alpha=0.001, eval_checkpoint_s=10.0,
         cpus_per_trial=1, memory_gb=1.5,  # measured peak_private_mb 0.97-1.25 GB with the ensemble (RSS 1.46-1.73)
+        corruptions="all", corruption_points=64,  # measured: ~7 % of a trial's time (docs/corruptions.md)
     ),
 ))
 
@@ -69,6 +72,7 @@ register_profile(Profile(
         attack_preset="tiny", explain_samples=4, eval_batch_size=48,
         certify_points=8, certify_n0=10, certify_n=50, certify_alpha=0.01, eval_checkpoint_s=2.0,
         cpus_per_trial=1, memory_gb=1.5,  # measured peak_private_mb about 0.7 GB
+        corruptions="all", corruption_points=None,
     ),
 ))
 
@@ -81,6 +85,7 @@ register_profile(Profile(
         max_train=16, max_test=8, max_eval=4, epochs=2,  # the paper's batch size (32) holds the 16 images
         attack_preset="rehearsal", explain_samples=2, eval_batch_size=8,  # every attack runs, at token budgets
         certify_points=2, certify_n0=4, certify_n=20, certify_alpha=0.01, eval_checkpoint_s=2.0,
+        corruptions="all", corruption_points=None,
         # measured peak_private_mb 6.5 GB (RSS 7.0 GB), both backbones
         cpus_per_trial=2, gpus_per_trial=0, memory_gb=8.0,
     ),

@@ -12,6 +12,8 @@ attack gradient evaluations and queries at most: each attack object's cost model
   epsilon the worst case with 2x steps and queries and one more PGD restart (converged) and one FGSM step; the worst
   case again on the check sample at the two unbounded epsilons; and each explanation sample attacked by PGD at every
   epsilon.
+corruptions: every corruption point once clean and once per corruption x severity (forward passes, counted apart as
+  corruption_forwards).
 certification (certify=true): every certified point's n0 selection and n estimation draws (forward passes), then the
   smoothed classifier attacked there by RAND_ATTACKS at every epsilon > 0 (each EoT gradient counts its draws; each
   candidate's PREDICT its draws as queries), plus the clean PREDICT of the first of them.
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 
 from trainables.spec import TrialConfig
 from trainables.spec.attacks import ATTACKS, RAND_ATTACKS
+from trainables.spec.corruptions import SEVERITIES
 from trainables.spec.evaluation import CheckConfig, stronger_budgets
 from trainables.spec.tasks import epoch_size, get_task
 
@@ -38,6 +41,7 @@ class TrialCost:
     attacked_points: int
     gradient_evaluations: int  # at most
     queries: int = 0  # at most
+    corruption_forwards: int = 0  # forward passes of the corruption evaluation (clean + corruptions x severities)
 
 
 def trial_cost(trial: TrialConfig) -> TrialCost:
@@ -72,7 +76,16 @@ def trial_cost(trial: TrialConfig) -> TrialCost:
         for name in RAND_ATTACKS:
             more = attack_cost(name, settings, classes, certified * epsilons)
             gradients, queries = gradients + more[0], queries + more[1]
-    return TrialCost(per_epoch, training, points, gradients + checks + samples, queries)
+    return TrialCost(per_epoch, training, points, gradients + checks + samples, queries, corruption_cost(trial, points))
+
+
+def corruption_cost(trial: TrialConfig, points: int) -> int:
+    """Forward passes of the corruption evaluation: its points, clean and under every corruption x severity."""
+    names = trial.corruption_names
+    if not names:
+        return 0
+    count = points if trial.corruption_points is None else min(points, trial.corruption_points)
+    return count * (1 + len(names) * len(SEVERITIES))
 
 
 def attack_cost(name: str, settings, classes: int, units: int) -> tuple[int, int]:
@@ -83,11 +96,14 @@ def attack_cost(name: str, settings, classes: int, units: int) -> tuple[int, int
 
 def describe_cost(cost: TrialCost) -> str:
     return (f"images/epoch={cost.images_per_epoch} attack_grads<={cost.gradient_evaluations:,} "
-            f"attack_queries<={cost.queries:,}")
+            f"attack_queries<={cost.queries:,}"
+            + (f" corruption_forwards={cost.corruption_forwards:,}" if cost.corruption_forwards else ""))
 
 
 def describe_total(costs: list[TrialCost]) -> str:
     return (f"sweep total at most: {sum(c.training_images for c in costs):,} training images "
             f"(images/epoch x epochs; early stopping ends sooner), "
             f"{sum(c.gradient_evaluations for c in costs):,} attack gradient evaluations and "
-            f"{sum(c.queries for c in costs):,} queries on {sum(c.attacked_points for c in costs):,} attacked points")
+            f"{sum(c.queries for c in costs):,} queries on {sum(c.attacked_points for c in costs):,} attacked points"
+            + (f", {sum(c.corruption_forwards for c in costs):,} corruption forward passes"
+               if any(c.corruption_forwards for c in costs) else ""))

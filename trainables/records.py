@@ -90,6 +90,17 @@ def explanation_record(explanations) -> Record:
     })
 
 
+def corruption_record(result) -> Record:
+    """A trial's natural robustness (trainables.corruptions.CorruptionResult): accuracy under each corruption at each
+    severity (corrupt_acc/<name>/<severity>), their mean, the clean accuracy of the same points and how many there
+    are, with the per-point outcomes (robustness/corruptions.npz, `point` = test index as in points.npz)."""
+    metrics = {keys.corruption_key(name, severity): value for (name, severity), value in result.accuracy.items()}
+    metrics[keys.MEAN_CORRUPTION_ACC] = result.mean_accuracy
+    metrics[keys.CORRUPTION_CLEAN_ACC] = result.clean_accuracy
+    metrics[keys.POINTS + keys.CORRUPTION_POINTS] = float(len(result.point_ids))
+    return Record(metrics=metrics, files={keys.CORRUPTIONS_ARTIFACT: npz_bytes(result.arrays())})
+
+
 def checks_record(failed: list[str]) -> Record:
     """The tag naming every failed check of the trial (evaluation and certification), empty when none failed."""
     return Record(tags={keys.TAG_CHECKS_FAILED: ",".join(failed)})

@@ -22,6 +22,7 @@ from .runtime.timing import PhaseTimer
 from .spec import keys
 from .spec.config import TrialConfig
 from .spec.keys import RUN_SETTINGS
+from .spec.tasks import get_task
 from .tracking import artifacts, buffer
 
 
@@ -136,12 +137,19 @@ def run_steps(config: TrialConfig, run, *, tracking_uri: str, report, checkpoint
         with timer.phase("explain"):
             explanations = explain.explain_samples(model, x_eval[result.sample_indices], y_eval[result.sample_indices],
                                                    result.adversarial_samples)
+        corruption = None
+        if config.corruption_names:  # last: it draws from no stream the steps before it use
+            with timer.phase("corruptions"):
+                corruption = corruption_accuracy(model, x_eval, y_eval, config,
+                                                 open_progress(config, folder, name="corruptions", publish=publish))
         failed = [*result.failed_checks(), *(certification[0].failed_checks() if certification else ())]
         with timer.phase("mlflow"):
             logged = [records.evaluation_record(result, final, task_data.num_classes),
                       records.explanation_record(explanations), records.checks_record(failed)]
             if certification is not None:
                 logged.append(records.certification_record(*certification, config.epsilons, x_eval.shape[1:]))
+            if corruption is not None:
+                logged.append(records.corruption_record(corruption))
             for record in logged:
                 artifacts.log_record(record)
             if not config.source_run_id:
@@ -184,6 +192,26 @@ def certify_points(model, x_eval, y_eval, config: TrialConfig, progress=None):
                                           batch_size=config.eval_batch_size, seed=config.seed, point_ids=rows,
                                           progress=progress)
     return result, rows, y_eval[rows]
+
+
+def corruption_accuracy(model, x_eval, y_eval, config: TrialConfig, progress=None):
+    """Accuracy under config.corruption_names at severities 1-5 on corruption_points seeded test points (all when
+    None; their identity in the draws is their test index) -> trainables.corruptions.CorruptionResult."""
+    from .corruptions import evaluate_corruptions
+    from .robustness.attacks.compiled import compile_forward
+
+    count = len(y_eval) if config.corruption_points is None else min(config.corruption_points, len(y_eval))
+    rows = np.arange(len(y_eval)) if count == len(y_eval) else np.sort(
+        np.random.default_rng([config.seed, 35]).choice(len(y_eval), count, replace=False))
+    forward = compile_forward(model, x_eval.shape[1:])
+
+    def predict(images: np.ndarray) -> np.ndarray:
+        return np.argmax(forward(images).numpy(), axis=1)
+
+    return evaluate_corruptions(predict, x_eval.subset(rows), y_eval[rows], config.corruption_names, seed=config.seed,
+                                point_ids=rows, batch_size=config.eval_batch_size,
+                                grayscale=get_task(config.task).grayscale,
+                                progress=progress)
 
 
 def validation_objectives(model, task_data, config: TrialConfig, progress=None) -> dict[str, float]:

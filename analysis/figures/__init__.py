@@ -12,6 +12,7 @@ paired      paired_difference_figure attention - baseline on the same images vs 
 pareto      study_pareto_front       an Optuna study's trials and Pareto front (the Pareto-front run's figure)
 smoothing   bracket_figure           per smoothed model: certified .. EoT-attack accuracy band, the base model's worst case
             certified_radius_figure  the smoothed models' certified accuracy vs L2 radius
+corruptions corruption_heatmap       accuracy per corruption x severity, a panel per model of a task x backbone
 verdicts    verdict_forest           the paper's claims: attention - baseline per claim, interval, verdict
 
 Re-exported from trainables.previews (drawn by each trial into its MLflow run): trial_accuracy_curve,
@@ -25,6 +26,7 @@ from trainables.previews import gradcam_preview, perturbation_preview, trial_acc
 
 from .base import save_figure
 from .checks import checks_grid
+from .corruptions import corruption_heatmap
 from .curves import accuracy_curves
 from .images import gradcam_figure, perturbation_figure
 from .paired import clinical_figure, paired_difference_figure, radius_curves
@@ -33,6 +35,7 @@ from .placement import placement_heatmap
 from .smoothing import bracket_figure, certified_radius_figure
 from .verdicts import verdict_forest
 
-__all__ = ["accuracy_curves", "bracket_figure", "certified_radius_figure", "checks_grid", "clinical_figure", "paired_difference_figure", "radius_curves", "gradcam_figure", "gradcam_preview", "pareto_front", "pareto_scatter",
+__all__ = ["accuracy_curves", "bracket_figure", "certified_radius_figure", "checks_grid", "clinical_figure",
+           "corruption_heatmap", "paired_difference_figure", "radius_curves", "gradcam_figure", "gradcam_preview", "pareto_front", "pareto_scatter",
            "perturbation_figure", "perturbation_preview", "placement_heatmap", "save_figure", "study_pareto_front",
            "trial_accuracy_curve", "verdict_forest", "write_png"]

@@ -1,7 +1,7 @@
 """The trial's whole configuration: one frozen object that is also what MLflow logs as params, and the one place
 that fills in and validates a trial.
 
-Its fields come in groups by concern (data, model, training, attack, smoothing, run), each field declared with its
+Its fields come in groups by concern (data, model, training, attack, smoothing, run, corruption), each field declared with its
 default and its Rule. `TrialConfig(...)` checks what a value alone decides (types, ranges, the closed sets of
 spec.enums); `resolved()` fills what the task and backbone decide (epsilon ladder, reference epsilon, per-epoch
 fraction, image size) and checks every name against its registry (task, source, backbone, attention, placement,
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .attacks import RAND_ATTACKS, validate_attacks, validate_predict_budget
+from .corruptions import ALL, resolve_corruptions
 from .enums import AttackTarget, Enhancement, ObjectiveSplit, Scale, Source
 from .evaluation import PRESETS, AttackSettings
 from .keys import experiment_name, format_epsilon
@@ -172,12 +173,29 @@ class RunFields:
         pass
 
 
-CONCERNS = (DataFields, ModelFields, TrainingFields, AttackFields, SmoothingFields, RunFields)  # in field order
+@dataclass(frozen=True)
+class CorruptionFields:
+    """Natural robustness beside the attacks: accuracy under each corruption of `corruptions` at severities 1-5
+    (trainables.spec.corruptions) on corruption_points seeded evaluation points (None: all of them). corruptions:
+    "all" (the common ones and the task's modality's), "common", "modality", "none", or a comma list of names."""
+
+    CONCERN: ClassVar[str] = "corruption"
+
+    corruptions: str = setting(ALL, Rule("str"))
+    corruption_points: int | None = setting(None, Rule("int", low=1, nullable=True))
+
+    def check_concern(self) -> None:
+        pass
+
+
+CONCERNS = (DataFields, ModelFields, TrainingFields, AttackFields, SmoothingFields, RunFields,
+            CorruptionFields)  # in field order
 
 
 # a dataclass collects its bases' fields from the last base to the first: CONCERNS reversed
 @dataclass(frozen=True)
-class TrialConfig(RunFields, SmoothingFields, AttackFields, TrainingFields, ModelFields, DataFields):
+class TrialConfig(CorruptionFields, RunFields, SmoothingFields, AttackFields, TrainingFields, ModelFields,
+                  DataFields):
     """Everything one trial needs. Profiles and sweeps only change these values."""
 
     def __post_init__(self) -> None:
@@ -244,6 +262,10 @@ class TrialConfig(RunFields, SmoothingFields, AttackFields, TrainingFields, Mode
         for path in [*trial.epoch_callbacks, *trial.eval_callbacks]:
             resolve_callback(path)
         try:
+            resolve_corruptions(trial.corruptions, trial.task)
+        except ValueError as error:
+            raise ValueError(f"{trial.run_name}: corruptions: {error}") from None
+        try:
             settings = trial.attack_settings
             validate_attacks(settings.attacks, task.num_classes, radius_attack=settings.radius_attack)
             if trial.certify:
@@ -290,6 +312,11 @@ class TrialConfig(RunFields, SmoothingFields, AttackFields, TrainingFields, Mode
             return {}
         settings = self.attack_settings
         return {name: settings.budget(name).to_dict() for name in RAND_ATTACKS}
+
+    @property
+    def corruption_names(self) -> tuple[str, ...]:
+        """The corruptions this trial measures (trainables.spec.corruptions.resolve_corruptions)."""
+        return resolve_corruptions(self.corruptions, self.task)
 
     @property
     def run_name(self) -> str:

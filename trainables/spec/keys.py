@@ -9,12 +9,14 @@ params      every TrialConfig field, plus "model.<key>" from describe_model
 metrics     per epoch (step = epoch): train_loss, train_accuracy, val_loss, val_accuracy
             final: clean_acc, acc_at_eps/<eps>, sensitivity_at_eps/<eps> etc. (CLINICAL_METRICS), robust_acc_ref,
             robust_auc, robust_objective, check/<name> (1/0), val/<objective> (objective_split="val"),
+            corrupt_acc/<corruption>/<severity>, mean_corruption_acc, corruption_clean_acc,
             time/<phase> (seconds), peak_rss_mb, peak_private_mb (anonymous memory, trainables.runtime.memory),
             skipped_images
 tags        sweep, profile, sweep_kind (grid | search | reevaluation), trial_id, config_digest, status (finished |
             failed), checks_failed, source_run_id, ray_node_id, attempts, kind, superseded_by; parent: sweep_digest
 inputs      the trial's data set (mlflow.log_input): source, task, split sizes, digest of its identity
-artifacts   curves/accuracy_vs_epsilon.png, robustness/result.json, explanations/..., model/model.keras,
+artifacts   curves/accuracy_vs_epsilon.png, robustness/result.json, robustness/corruptions.npz, explanations/...,
+            model/model.keras,
             data/skipped_images.txt
 """
 
@@ -79,6 +81,20 @@ CERTIFIED_ARTIFACT = "robustness/certified.npz"  # point, label, prediction (-1 
 # not broken within eps; in certified.npz: epsilons, smoothed_prediction (clean PREDICT), smoothed_robust (N, E),
 # broken_by (index into the attacks, -1 never), broken_prediction
 SMOOTHED_ACC_AT_EPS = "smoothed_acc_at_eps/"  # + format_epsilon(eps); /0: PREDICT correct at the clean point
+
+# natural corruptions (trainables.corruptions): accuracy under each corruption at each severity on the corruption
+# points, their mean over corruptions and severities, and the clean accuracy of the same points
+CORRUPT_ACC = "corrupt_acc/"  # + corruption name + "/" + severity (1-5)
+MEAN_CORRUPTION_ACC = "mean_corruption_acc"
+CORRUPTION_CLEAN_ACC = "corruption_clean_acc"
+CORRUPTION_POINTS = "corruptions"  # POINTS + this: how many points the corruption numbers rest on
+CORRUPTIONS_ARTIFACT = "robustness/corruptions.npz"  # point, label, clean, correct (C, S, M), names, severities
+
+
+def corruption_key(name: str, severity: int) -> str:
+    """("jpeg", 3) -> "corrupt_acc/jpeg/3"."""
+    return f"{CORRUPT_ACC}{name}/{int(severity)}"
+
 
 CHECK = "check/"  # + check name; 1 passed, 0 failed
 EVAL_PROGRESS_METRIC = "eval_progress/"  # + units_done | units_replayed | points_done | points_total | eta_s; step = save
