@@ -370,7 +370,9 @@ def _learned(context: CheckContext) -> CheckResult:
     detail = (f"clean {clean:.4f} ({correct} of {points}), majority {majority:.4f}: p {p_value:.2g} (level "
               f"{context.config.level:g})" + ("" if passed else ": not significantly above the majority rate"))
     return CheckResult(passed, clean, detail, p_value,
-                       reason="" if passed else f"did not learn: clean {clean:.3f} <= majority {majority:.3f}")
+                       reason="" if passed else (f"did not learn: clean {clean:.3f} <= majority {majority:.3f}"
+                                                 if clean <= majority else f"did not learn: clean {clean:.3f} not "
+                                                 f"significantly above majority {majority:.3f} (p {p_value:.2g})"))
 
 
 @register_check("largest_eps_vs_chance", costly=False)
