@@ -11,7 +11,10 @@ attack gradient evaluations and queries at most: each attack object's cost model
   Plus the sanity checks: on CHECK_SAMPLE points two gradients (gradients_usable), and at the middle and largest
   epsilon the worst case with 2x steps and queries and one more PGD restart (converged) and one FGSM step; the worst
   case again on the check sample at the two unbounded epsilons; and each explanation sample attacked by PGD at every
-  epsilon.
+  epsilon. Plus, at most, the escalations of the budget checks (each re-attacks at most the check sample, attack_monotone and
+  blackbox_not_stronger at most CheckConfig.escalation_points points, with the worst case at the cap, escalation_factor x steps and queries): attack_monotone over the ladder,
+  blackbox_not_stronger over the ladder (gradient attacks only), converged and pgd_not_weaker_than_fgsm at the
+  middle and largest epsilon, unbounded_reaches_zero at the unbounded epsilons. Most trials escalate nothing.
 corruptions: every corruption point once clean and once per corruption x severity (forward passes, counted apart as
   corruption_forwards).
 certification (certify=true): every certified point's n0 selection and n estimation draws (forward passes), then the
@@ -30,6 +33,8 @@ from trainables.spec.evaluation import CheckConfig, stronger_budgets
 from trainables.spec.tasks import epoch_size, get_task
 
 CHECK_SAMPLE = CheckConfig().sample_size
+ESCALATION_FACTOR = CheckConfig().escalation_factor
+ESCALATION_POINTS = CheckConfig().escalation_points
 CHECK_EPSILONS = 2  # the middle and the largest epsilon
 UNBOUNDED_EPSILONS = len(CheckConfig().unbounded_epsilons)
 
@@ -42,6 +47,7 @@ class TrialCost:
     gradient_evaluations: int  # at most
     queries: int = 0  # at most
     corruption_forwards: int = 0  # forward passes of the corruption evaluation (clean + corruptions x severities)
+    escalation_gradients: int = 0  # at most, included in gradient_evaluations: the budget checks' escalations
 
 
 def trial_cost(trial: TrialConfig) -> TrialCost:
@@ -70,13 +76,18 @@ def trial_cost(trial: TrialConfig) -> TrialCost:
         more = attack_cost(name, stronger, classes, sample * check_epsilons)
         gradients, queries = gradients + more[0], queries + more[1]
     samples = min(trial.explain_samples, points) * epsilons * pgd.steps
+    escalation = escalation_cost(settings, classes, points, ensemble, min(trial.explain_samples, points), epsilons,
+                                 check_epsilons)
+    gradients, queries = gradients + escalation[0], queries + escalation[1]
     if trial.certify:
         certified = min(trial.certify_points, points)
         queries += certified * (trial.certify_n0 + trial.certify_n + settings.budget(RAND_ATTACKS[0]).predict_n)
         for name in RAND_ATTACKS:
             more = attack_cost(name, settings, classes, certified * epsilons)
             gradients, queries = gradients + more[0], queries + more[1]
-    return TrialCost(per_epoch, training, points, gradients + checks + samples, queries, corruption_cost(trial, points))
+    return TrialCost(per_epoch, training, points, gradients + checks + samples, queries, corruption_cost(trial, points),
+                     escalation[0])
+
 
 
 def corruption_cost(trial: TrialConfig, points: int) -> int:
@@ -88,6 +99,25 @@ def corruption_cost(trial: TrialConfig, points: int) -> int:
     return count * (1 + len(names) * len(SEVERITIES))
 
 
+
+def escalation_cost(settings, classes: int, points: int, ensemble: int, explain: int, epsilons: int,
+                    check_epsilons: int) -> tuple[int, int]:
+    """(gradients, queries) at most of every budget check escalating once: its points at the cap, its epsilons."""
+    cap = settings.replace(budgets=stronger_budgets(settings, settings.attacks, ESCALATION_FACTOR))
+    sample = min(CHECK_SAMPLE, points)
+    gradient_attacks = [name for name in settings.attacks if not ATTACKS[name].gradient_free]
+    checks = [(settings.attacks, min(explain, ESCALATION_POINTS) * epsilons),  # attack_monotone
+              (gradient_attacks, min(ensemble, ESCALATION_POINTS) * epsilons),  # blackbox_not_stronger
+              (settings.attacks, 2 * sample * check_epsilons),  # converged, pgd_not_weaker_than_fgsm
+              (settings.attacks, sample * UNBOUNDED_EPSILONS)]  # unbounded_reaches_zero
+    gradients = queries = 0
+    for attacks, units in checks:
+        for name in attacks:
+            more = attack_cost(name, cap, classes, units)
+            gradients, queries = gradients + more[0], queries + more[1]
+    return gradients, queries
+
+
 def attack_cost(name: str, settings, classes: int, units: int) -> tuple[int, int]:
     """(gradients, queries) of `units` (point x epsilon, or point for a radius attack) of one attack, at most."""
     gradients, queries = ATTACKS[name].cost(settings.budget(name), classes)
@@ -96,7 +126,7 @@ def attack_cost(name: str, settings, classes: int, units: int) -> tuple[int, int
 
 def describe_cost(cost: TrialCost) -> str:
     return (f"images/epoch={cost.images_per_epoch} attack_grads<={cost.gradient_evaluations:,} "
-            f"attack_queries<={cost.queries:,}"
+            f"(check escalation<={cost.escalation_gradients:,}) attack_queries<={cost.queries:,}"
             + (f" corruption_forwards={cost.corruption_forwards:,}" if cost.corruption_forwards else ""))
 
 

@@ -83,3 +83,5 @@ class ProgressPrinter:
         if result.get(keys.CHECKS_FAILED):
             print(f"           WARNING robustness checks failed: {result[keys.CHECKS_FAILED]} (details: MLflow "
                   f"artifact {keys.RESULT_ARTIFACT})", flush=True)
+            if result.get(keys.CHECKS_WHY):
+                print(f"           untrusted: {result[keys.CHECKS_WHY]}", flush=True)

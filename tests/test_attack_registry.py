@@ -71,8 +71,12 @@ def test_a_toy_attack_runs_in_the_worst_case_and_in_the_dry_run_cost(flip_regist
     without = trial_cost(trial.replace(attack={"attacks": ["pgd"]}))
     with_flip = trial_cost(trial)
     points, epsilons = min(48, with_flip.attacked_points), len(trial.epsilons)
-    # the ladder, the unbounded check (2 epsilons) and the converged check (2 epsilons), 2 queries each
-    assert with_flip.queries - without.queries == (points * epsilons + 32 * 2 + 32 * 2) * 2
+    # the ladder, the unbounded check (2 epsilons) and the converged check (2 epsilons), 2 queries each; at most,
+    # the escalations: attack_monotone (the 4 explanation samples over the ladder), converged and FGSM (2 epsilons
+    # each), unbounded (2 epsilons); flip's `tries` is no field the cap raises
+    escalations = 4 * epsilons + 2 * 32 * 2 + 32 * 2
+    assert with_flip.queries - without.queries == (points * epsilons + 32 * 2 + 32 * 2 + escalations) * 2
+    assert without.escalation_gradients > 0 and with_flip.escalation_gradients == without.escalation_gradients
     assert with_flip.gradient_evaluations == without.gradient_evaluations
 
 

@@ -361,8 +361,13 @@ def test_deterministic_fires_on_a_model_with_random_input_noise(cnn_problem):
 def test_cheap_check_rules():
     outside = run_checks(context({0.0: 0.5, 0.2: 0.0}, ball_violation=1e-3), include_costly=False)
     assert not outside["within_ball"].passed and outside["largest_eps_vs_chance"].passed
-    high_at_large = run_checks(context({0.0: 1.0, 0.2: 0.75}), include_costly=False)
-    assert not high_at_large["largest_eps_vs_chance"].passed  # chance 0.5 + margin 0.1 < 0.75
+    # 75 of 100 robust at eps 0.2, chance 0.5 + margin 0.1: P(X >= 75 | 100, 0.6) = 0.0012 < 0.005 fires; the same
+    # accuracy on 4 points (3 of 4, p 0.48) is no evidence
+    balanced = dict(robust_mask=np.zeros((100, 2), bool), labels=np.repeat([0, 1], 50))
+    high_at_large = run_checks(context({0.0: 1.0, 0.2: 0.75}, **balanced), include_costly=False)
+    assert not high_at_large["largest_eps_vs_chance"].passed
+    assert high_at_large["largest_eps_vs_chance"].p_value == pytest.approx(0.00119, abs=1e-5)
+    assert run_checks(context({0.0: 1.0, 0.2: 0.75}), include_costly=False)["largest_eps_vs_chance"].passed
     high_at_small = run_checks(context({0.0: 1.0, 0.01: 0.75}), include_costly=False)
     assert high_at_small["largest_eps_vs_chance"].passed and "informative only" in high_at_small[
         "largest_eps_vs_chance"

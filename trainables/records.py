@@ -27,12 +27,26 @@ def evaluation_record(result, objective_values: dict[str, float], num_classes: i
     if num_classes is not None:
         metrics.update(clinical_metrics(result, num_classes))
     metrics.update(objective_values)
-    metrics.update({keys.CHECK + name: float(check.passed) for name, check in result.checks.items()})
+    metrics.update(check_metrics(result))
     return Record(metrics=metrics, files={
         keys.RESULT_ARTIFACT: json.dumps(result.to_dict(), indent=2).encode(),
         keys.POINTS_ARTIFACT: npz_bytes(result.points()),
         keys.CURVE_ARTIFACT: previews.figure_png(previews.trial_accuracy_curve(result.accuracy)),
     })
+
+
+def check_metrics(result) -> dict[str, float]:
+    """check/<name> (1 passed, 0 failed), the tests' p-values, what escalation re-attacked and cost, majority_rate."""
+    metrics = {keys.CHECK + name: float(check.passed) for name, check in result.checks.items()}
+    metrics.update({keys.CHECK_P + name: check.p_value for name, check in result.checks.items()
+                    if np.isfinite(check.p_value)})
+    for name, check in result.checks.items():
+        if check.escalated_points:
+            metrics[keys.CHECK_ESCALATED + name] = float(check.escalated_points)
+            metrics[keys.CHECK_ESCALATION_GRADIENTS + name] = float(check.escalation_gradients)
+    if result.labels is not None and len(result.labels):
+        metrics[keys.MAJORITY_RATE] = result.majority_rate
+    return metrics
 
 
 def accuracy_metrics(accuracy: dict[float, float]) -> dict[str, float]:
@@ -101,9 +115,10 @@ def corruption_record(result) -> Record:
     return Record(metrics=metrics, files={keys.CORRUPTIONS_ARTIFACT: npz_bytes(result.arrays())})
 
 
-def checks_record(failed: list[str]) -> Record:
-    """The tag naming every failed check of the trial (evaluation and certification), empty when none failed."""
-    return Record(tags={keys.TAG_CHECKS_FAILED: ",".join(failed)})
+def checks_record(failed: list[str], why: str = "") -> Record:
+    """The tags naming every failed check of the trial (evaluation and certification) and why, one line; empty when
+    none failed."""
+    return Record(tags={keys.TAG_CHECKS_FAILED: ",".join(failed), keys.TAG_CHECKS_WHY: why[:5000]})
 
 
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:

@@ -143,9 +143,13 @@ def run_steps(config: TrialConfig, run, *, tracking_uri: str, report, checkpoint
                 corruption = corruption_accuracy(model, x_eval, y_eval, config,
                                                  open_progress(config, folder, name="corruptions", publish=publish))
         failed = [*result.failed_checks(), *(certification[0].failed_checks() if certification else ())]
+        reasons = [result.failure_line()] if result.failed_checks() else []
+        if certification:
+            reasons += [f"{name}: {certification[0].checks[name].detail}" for name in certification[0].failed_checks()]
+        why = "; ".join(reasons)
         with timer.phase("mlflow"):
             logged = [records.evaluation_record(result, final, task_data.num_classes),
-                      records.explanation_record(explanations), records.checks_record(failed)]
+                      records.explanation_record(explanations), records.checks_record(failed, why)]
             if certification is not None:
                 logged.append(records.certification_record(*certification, config.epsilons, x_eval.shape[1:]))
             if corruption is not None:
@@ -157,7 +161,7 @@ def run_steps(config: TrialConfig, run, *, tracking_uri: str, report, checkpoint
                 model.save(model_file)
                 artifacts.log_model(model_file)
         artifacts.log_timings(timer.as_metrics())
-    metrics = {**final, **timer.as_metrics(), keys.CHECKS_FAILED: ",".join(failed),
+    metrics = {**final, **timer.as_metrics(), keys.CHECKS_FAILED: ",".join(failed), keys.CHECKS_WHY: why,
                keys.PHASE: keys.PHASE_EVALUATED}
     report(tune_metrics(metrics, config))
     return metrics

@@ -185,16 +185,32 @@ class CheckConfig:
     unbounded_epsilons: tuple[float, ...] = (0.5, 1.0)
     unbounded_tolerance: float = 0.05
     sample_size: int = 32  # points the costly checks attack
+    # each point-counting check is an exact one-sided test at this false-alarm level; STATISTICAL_CHECKS of them
+    # give a trial-level false-alarm rate <= STATISTICAL_CHECKS x level (union bound): 7 x 0.005 = 3.5 % <= 5 %
+    level: float = 0.005
+    # a budget check that fires re-attacks its affected points (at most escalation_points) with every budget times
+    # escalation_factor (steps, queries; restarts + factor - 1) before it counts
+    escalation_factor: int = 4
+    escalation_points: int = 32
 
     def __post_init__(self) -> None:
-        if isinstance(self.sample_size, bool) or not isinstance(self.sample_size, int) or self.sample_size < 1:
-            raise ValueError(f"check sample_size must be an integer >= 1; received {self.sample_size!r}")
+        for name in ("sample_size", "escalation_factor", "escalation_points"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"check {name} must be an integer >= 1; received {value!r}")
+        if not 0.0 < self.level < 1.0:
+            raise ValueError(f"check level must be a number in (0, 1); received {self.level!r}")
 
 
-STRONGER = {"steps": lambda value: 2 * value, "queries": lambda value: 2 * value, "restarts": lambda value: value + 1}
+STATISTICAL_CHECKS = 7  # checks.py: the checks decided by an exact test at CheckConfig.level
 
 
-def stronger_budgets(settings, attacks) -> dict:
-    """Every attack's budget with twice its steps and queries and one more restart (fields named so)."""
-    return {name: {field: STRONGER[field](value) for field, value in settings.budget(name).to_dict().items()
+STRONGER = {"steps": lambda value, factor: factor * value, "queries": lambda value, factor: factor * value,
+            "restarts": lambda value, factor: value + factor - 1}
+
+
+def stronger_budgets(settings, attacks, factor: int = 2) -> dict:
+    """Every attack's budget with `factor` x its steps and queries and factor - 1 more restarts (fields named so):
+    factor 2 is the converged check's budget, CheckConfig.escalation_factor the cap of an escalation."""
+    return {name: {field: STRONGER[field](value, factor) for field, value in settings.budget(name).to_dict().items()
                    if field in STRONGER} for name in attacks}

@@ -8,12 +8,13 @@ runs        one parent run per sweep invocation (tag kind=sweep), the trials nes
 params      every TrialConfig field, plus "model.<key>" from describe_model
 metrics     per epoch (step = epoch): train_loss, train_accuracy, val_loss, val_accuracy
             final: clean_acc, acc_at_eps/<eps>, sensitivity_at_eps/<eps> etc. (CLINICAL_METRICS), robust_acc_ref,
-            robust_auc, robust_objective, check/<name> (1/0), val/<objective> (objective_split="val"),
+            robust_auc, robust_objective, check/<name> (1/0), check_p/<name>,
+            check_escalated/<name>, check_escalation_gradients/<name>, majority_rate, val/<objective> (objective_split="val"),
             corrupt_acc/<corruption>/<severity>, mean_corruption_acc, corruption_clean_acc,
             time/<phase> (seconds), peak_rss_mb, peak_private_mb (anonymous memory, trainables.runtime.memory),
             skipped_images
 tags        sweep, profile, sweep_kind (grid | search | reevaluation), trial_id, config_digest, status (finished |
-            failed), checks_failed, source_run_id, ray_node_id, attempts, kind, superseded_by; parent: sweep_digest
+            failed), checks_failed, checks_why, source_run_id, ray_node_id, attempts, kind, superseded_by; parent: sweep_digest
 inputs      the trial's data set (mlflow.log_input): source, task, split sizes, digest of its identity
 artifacts   curves/accuracy_vs_epsilon.png, robustness/result.json, robustness/corruptions.npz, explanations/...,
             model/model.keras,
@@ -97,6 +98,10 @@ def corruption_key(name: str, severity: int) -> str:
 
 
 CHECK = "check/"  # + check name; 1 passed, 0 failed
+CHECK_P = "check_p/"  # + check name; the exact test's p-value (the point-counting checks and `learned`)
+CHECK_ESCALATED = "check_escalated/"  # + check name; points a firing budget check re-attacked at the cap
+CHECK_ESCALATION_GRADIENTS = "check_escalation_gradients/"  # + check name; the gradients that escalation cost
+MAJORITY_RATE = "majority_rate"  # the largest class's share of the evaluated labels (the `learned` check's bar)
 EVAL_PROGRESS_METRIC = "eval_progress/"  # + units_done | units_replayed | points_done | points_total | eta_s; step = save
 TIME = "time/"  # + phase name; seconds
 PEAK_RSS_MB = "peak_rss_mb"
@@ -114,6 +119,7 @@ PHASE_EVALUATING = "evaluating"  # a saved unit of the resumable evaluation (its
 EVAL_PROGRESS = "eval_progress"  # one line: where the evaluation is (also a tag; the driver prints it)
 EPOCH = "epoch"
 CHECKS_FAILED = "checks_failed"  # also a tag
+CHECKS_WHY = "checks_why"  # also a tag: one line, "check: reason; check: reason" for each failed check
 
 MODEL_PARAM = "model."  # + describe_model key
 
@@ -124,6 +130,7 @@ TAG_SWEEP_KIND = "sweep_kind"  # grid | search | reevaluation: how analysis grou
 TAG_TRIAL_ID = "trial_id"
 TAG_STATUS = "status"
 TAG_CHECKS_FAILED = CHECKS_FAILED
+TAG_CHECKS_WHY = CHECKS_WHY
 TAG_SOURCE_RUN = "source_run_id"
 TAG_NODE = "ray_node_id"
 TAG_ATTEMPTS = "attempts"

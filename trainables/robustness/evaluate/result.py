@@ -9,16 +9,32 @@ import numpy as np
 
 @dataclass(frozen=True)
 class CheckResult:
-    """Outcome of one sanity check: `value` is the measured quantity, `detail` a one-line explanation."""
+    """Outcome of one sanity check: `value` is the measured quantity (before any escalation), `detail` a one-line
+    explanation. p_value: the exact test's (NaN for the deterministic checks), after escalation when one ran;
+    escalated_points / escalation_gradients: the points the check re-attacked at the escalation cap and the
+    gradients that cost; reason: why a failed check failed, in a few words ("" when it passed)."""
 
     passed: bool
     value: float
     detail: str
+    p_value: float = float("nan")
+    escalated_points: int = 0
+    escalation_gradients: int = 0
+    reason: str = ""
 
     def __post_init__(self) -> None:
         # numpy comparisons yield np.bool_ / np.float64: store plain values (JSON, MLflow)
         object.__setattr__(self, "passed", bool(self.passed))
         object.__setattr__(self, "value", float(self.value))
+        object.__setattr__(self, "p_value", float(self.p_value))
+        object.__setattr__(self, "escalated_points", int(self.escalated_points))
+        object.__setattr__(self, "escalation_gradients", int(self.escalation_gradients))
+
+    def to_dict(self) -> dict[str, object]:
+        return {"passed": self.passed, "value": self.value, "detail": self.detail,
+                "p_value": self.p_value if self.p_value == self.p_value else None,
+                "escalated_points": self.escalated_points, "escalation_gradients": self.escalation_gradients,
+                "reason": self.reason}
 
 
 @dataclass
@@ -141,6 +157,17 @@ class RobustnessResult:
     def failed_checks(self) -> list[str]:
         return [name for name, check in self.checks.items() if not check.passed]
 
+    def failure_line(self) -> str:
+        """Why the trial is untrusted, one line: "name: reason; name: reason" ("" when every check passed)."""
+        return "; ".join(f"{name}: {check.reason or check.detail}" for name, check in self.checks.items()
+                         if not check.passed)
+
+    @property
+    def majority_rate(self) -> float:
+        """The largest class's share of the evaluated labels (the `learned` check's bar)."""
+        labels = np.asarray(self.labels)
+        return float(np.bincount(labels).max() / len(labels)) if len(labels) else float("nan")
+
     def to_dict(self) -> dict[str, object]:
         """Plain values for `robustness/result.json` (no per-point arrays except the sample indices)."""
         return {
@@ -154,11 +181,9 @@ class RobustnessResult:
             "median_radius": self.median_radius if np.isfinite(self.median_radius) else None,
             "cost": {name: dict(values) for name, values in self.cost.items()},
             "queries": self.queries,
-            "checks": {
-                name: {"passed": check.passed, "value": check.value, "detail": check.detail}
-                for name, check in self.checks.items()
-            },
+            "checks": {name: check.to_dict() for name, check in self.checks.items()},
             "failed_checks": self.failed_checks(),
+            "failure_line": self.failure_line(),
             "num_points": int(self.robust_mask.shape[0]),
             "sample_indices": [int(i) for i in self.sample_indices],
             "gradient_evaluations": self.gradient_evaluations,
