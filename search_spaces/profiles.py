@@ -56,6 +56,7 @@ register_profile(Profile(
         attack_preset="smoke", explain_samples=8, eval_batch_size=100, ensemble_points=64,
         certify_points=32, certify_n0=20, certify_n=500, certify_alpha=0.001, eval_checkpoint_s=10.0,
         cpus_per_trial=1, memory_gb=1.5,  # measured peak_private_mb 0.97-1.25 GB with the ensemble (RSS 1.46-1.73)
+        adv_steps=3,  # adversarial training (adv_training=pgd|trades): 3 steps of 2.5 eps / 3, 4x a clean epoch
     ),
 ))
 
@@ -69,6 +70,7 @@ register_profile(Profile(
         attack_preset="tiny", explain_samples=4, eval_batch_size=48,
         certify_points=8, certify_n0=10, certify_n=50, certify_alpha=0.01, eval_checkpoint_s=2.0,
         cpus_per_trial=1, memory_gb=1.5,  # measured peak_private_mb about 0.7 GB
+        adv_steps=2,
     ),
 ))
 
