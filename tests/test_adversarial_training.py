@@ -142,7 +142,7 @@ def test_adversarial_training_resumes_exactly_from_an_epoch_checkpoint(mini_conf
 def test_config_fills_and_refuses_adversarial_options():
     trial = expand("paper_grid", "tiny")[0]
     pgd = trial.replace(adv_training="pgd").resolved()
-    assert pgd.adv_eps == trial.reference_epsilon and pgd.adv_step_size == pytest.approx(2.5 * pgd.adv_eps / 7)
+    assert pgd.adv_eps == trial.reference_epsilon and pgd.adv_step_size == pytest.approx(2.5 * pgd.adv_eps / pgd.adv_steps)
     assert pgd.run_name.endswith("-pgd-s0") and trial.run_name.endswith("-head-s0")
     assert trial.adv_eps is None and trial.resolved() == trial  # "none" fills nothing: the paper's trial unchanged
     with pytest.raises(ValueError, match="adv_training='trades' needs trades_beta"):
