@@ -59,6 +59,7 @@ register_profile(Profile(
         certify_points=32, certify_n0=20, certify_n=500, certify_alpha=0.001, eval_checkpoint_s=10.0,
         cpus_per_trial=1, memory_gb=1.5,  # measured peak_private_mb 0.97-1.25 GB with the ensemble (RSS 1.46-1.73)
         corruptions="all", corruption_points=64,  # measured: ~7 % of a trial's time (docs/corruptions.md)
+        adv_steps=3,  # adversarial training (adv_training=pgd|trades): 3 steps of 2.5 eps / 3, 4x a clean epoch
     ),
 ))
 
@@ -73,6 +74,7 @@ register_profile(Profile(
         certify_points=8, certify_n0=10, certify_n=50, certify_alpha=0.01, eval_checkpoint_s=2.0,
         cpus_per_trial=1, memory_gb=1.5,  # measured peak_private_mb about 0.7 GB
         corruptions="all", corruption_points=None,
+        adv_steps=2,
     ),
 ))
 

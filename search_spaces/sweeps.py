@@ -133,6 +133,19 @@ register_sweep(Sweep(
 
 SMOOTHING_SIGMAS = axis("noise_sigma", [0.12, 0.25, 0.5])
 
+# issue #34: is it the attention or the parameters, and how does it compare with adversarial training?
+ABLATION_ATTENTIONS = axis("attention", ["none", "soft_faithful", "se", "cbam", "self_attention", "param_control"])
+ADV_TRAINING = axis("adv_training", ["none", "pgd"])
+
+register_sweep(Sweep(
+    name="attention_ablation",
+    description="task x backbone x attention {none, soft_faithful, se, cbam, self_attention, param_control (soft "
+                "attention's parameters without its gate)} at the head x adv_training {none, pgd at the reference "
+                "epsilon}: the control claims and the clean-robust trade-off (analysis.ablation)",
+    axes=(TASKS, BACKBONES, ABLATION_ATTENTIONS, ADV_TRAINING),
+    values={"placement": "head"},
+))
+
 register_sweep(Sweep(
     name="smoothing_grid",
     description="randomized smoothing: per task x backbone x {no attention, soft attention at the head} x noise "

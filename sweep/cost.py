@@ -4,6 +4,9 @@ images per epoch: the training split (for real data the release's size, TaskSpec
   max_train; stand-ins: the generated size) times the per-epoch fraction (skin lesion 0.1). Training runs at most
   `epochs` epochs (early stopping usually ends it sooner). A task whose release size is unknown is costed only
   with both max_train and max_test set; otherwise its cost is a ValueError (exit 2, before launch).
+training passes at most: forward-backward passes over training images, training images x (1 + adv_steps) with
+  adv_training=pgd (each step of the attack is one more), x (2 + adv_steps) with trades (the clean and the
+  adversarial image both train); = training images without adversarial training.
 attack gradient evaluations and queries at most: each attack object's cost model (trainables.spec.attacks.ATTACKS:
   (gradients, queries) per point and epsilon, per point for the radius attack) times the points it may attack, as if
   no point ever broke (nested balls and early exit make real runs cheaper): the first attack on every attacked point
@@ -48,6 +51,7 @@ class TrialCost:
     queries: int = 0  # at most
     corruption_forwards: int = 0  # forward passes of the corruption evaluation (clean + corruptions x severities)
     escalation_gradients: int = 0  # at most, included in gradient_evaluations: the budget checks' escalations
+    training_passes: int = 0  # forward-backward passes over training images, at most (adversarial training: more)
 
 
 def trial_cost(trial: TrialConfig) -> TrialCost:
@@ -85,9 +89,9 @@ def trial_cost(trial: TrialConfig) -> TrialCost:
         for name in RAND_ATTACKS:
             more = attack_cost(name, settings, classes, certified * epsilons)
             gradients, queries = gradients + more[0], queries + more[1]
-    return TrialCost(per_epoch, training, points, gradients + checks + samples, queries, corruption_cost(trial, points),
-                     escalation[0])
-
+    return TrialCost(per_epoch, training, points, gradients + checks + samples, queries,
+                     corruption_forwards=corruption_cost(trial, points), escalation_gradients=escalation[0],
+                     training_passes=training * TRAINING_PASSES[trial.adv_training](trial.adv_steps))
 
 
 def corruption_cost(trial: TrialConfig, points: int) -> int:
@@ -97,7 +101,6 @@ def corruption_cost(trial: TrialConfig, points: int) -> int:
         return 0
     count = points if trial.corruption_points is None else min(points, trial.corruption_points)
     return count * (1 + len(names) * len(SEVERITIES))
-
 
 
 def escalation_cost(settings, classes: int, points: int, ensemble: int, explain: int, epsilons: int,
@@ -118,6 +121,9 @@ def escalation_cost(settings, classes: int, points: int, ensemble: int, explain:
     return gradients, queries
 
 
+TRAINING_PASSES = {"none": lambda steps: 1, "pgd": lambda steps: 1 + steps, "trades": lambda steps: 2 + steps}
+
+
 def attack_cost(name: str, settings, classes: int, units: int) -> tuple[int, int]:
     """(gradients, queries) of `units` (point x epsilon, or point for a radius attack) of one attack, at most."""
     gradients, queries = ATTACKS[name].cost(settings.budget(name), classes)
@@ -125,13 +131,17 @@ def attack_cost(name: str, settings, classes: int, units: int) -> tuple[int, int
 
 
 def describe_cost(cost: TrialCost) -> str:
+    adversarial = (f" train_passes<={cost.training_passes:,}"
+                   if cost.training_passes > cost.training_images else "")  # adversarial training only
     return (f"images/epoch={cost.images_per_epoch} attack_grads<={cost.gradient_evaluations:,} "
-            f"(check escalation<={cost.escalation_gradients:,}) attack_queries<={cost.queries:,}"
+            f"(check escalation<={cost.escalation_gradients:,}) attack_queries<={cost.queries:,}{adversarial}"
             + (f" corruption_forwards={cost.corruption_forwards:,}" if cost.corruption_forwards else ""))
 
 
 def describe_total(costs: list[TrialCost]) -> str:
-    return (f"sweep total at most: {sum(c.training_images for c in costs):,} training images "
+    passes, images = sum(c.training_passes for c in costs), sum(c.training_images for c in costs)
+    adversarial = f" in {passes:,} forward-backward passes (adversarial training's attack steps)" if passes > images else ""
+    return (f"sweep total at most: {images:,} training images{adversarial} "
             f"(images/epoch x epochs; early stopping ends sooner), "
             f"{sum(c.gradient_evaluations for c in costs):,} attack gradient evaluations and "
             f"{sum(c.queries for c in costs):,} queries on {sum(c.attacked_points for c in costs):,} attacked points"

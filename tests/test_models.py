@@ -37,7 +37,7 @@ def images(rng, n=4, size=32):
 
 def test_registries_list_the_contract_names():
     assert list_backbones() == BACKBONES
-    assert list_attentions() == ["none", "soft_faithful", "soft_corrected"]
+    assert list_attentions()[:3] == ["none", "soft_faithful", "soft_corrected"]  # more: test_attention_variants
     for backbone in BACKBONES:
         assert list_placements(backbone) == ["head", "conv3", "conv4", "conv5"]
         assert list_placements(backbone, "mini") == list_placements(backbone)

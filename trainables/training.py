@@ -3,6 +3,8 @@
 Adam(learning_rate, epsilon) on categorical cross-entropy of the logits, class weights, and early stopping on
 val_loss (patience, min_delta) that restores the best weights at the end. The early-stopping state and the best
 weights live in `TrainingState` so that a trial restarted from a checkpoint continues exactly where it stopped.
+With adv_training "pgd" or "trades" each epoch trains on adversarial examples instead (trainables.adversarial_training:
+the attack compiled inside the train step), under the same checkpoints and early stopping.
 
 Epoch callbacks are the trainable's extension point (failure injection in the tests uses it): a trial's
 `epoch_callbacks` maps "module:function" (or "/path/to/file.py:function") to keyword arguments, and after every
@@ -23,6 +25,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Callable
 
+from .adversarial_training import AdversarialRecipe, AdversarialTrainer
 from .spec import keys
 from .spec.config import TrialConfig
 from .spec.lazy import resolve_callback
@@ -125,12 +128,18 @@ def train(model, train_data, val_data, config: TrialConfig, *, class_weight: dic
           state: TrainingState, on_epoch_end: EpochHook) -> TrainingState:
     """Fit one epoch at a time until max epochs or early stopping; then restore the best weights.
 
-    `on_epoch_end(epoch, logs, model, state)` runs after each epoch (reporting and checkpointing).
+    `on_epoch_end(epoch, logs, model, state)` runs after each epoch (reporting and checkpointing). With
+    adv_training other than "none" each epoch runs trainables.adversarial_training's compiled step instead of fit.
     """
+    recipe = AdversarialRecipe.of(config)
+    trainer = None if recipe is None else AdversarialTrainer(model, recipe, class_weight)
     while state.epoch < config.epochs and not state.stopped_early:
-        history = model.fit(train_data, validation_data=val_data, epochs=state.epoch + 1,
-                            initial_epoch=state.epoch, class_weight=class_weight, shuffle=False, verbose=0)
-        logs = {key: values[-1] for key, values in history.history.items()}
+        if trainer is None:
+            history = model.fit(train_data, validation_data=val_data, epochs=state.epoch + 1,
+                                initial_epoch=state.epoch, class_weight=class_weight, shuffle=False, verbose=0)
+            logs = {key: values[-1] for key, values in history.history.items()}
+        else:
+            logs = trainer.fit_epoch(train_data, val_data)
         if state.update(logs[MONITOR], config.min_delta, config.patience):
             state.best_weights = model.get_weights()
         on_epoch_end(state.epoch, epoch_metrics(logs), model, state)

@@ -8,9 +8,14 @@ The names, placements and sizes are specs (trainables.spec.models); this package
 from ..spec.lazy import lazy_exports
 
 _EXPORTS = {
+    "AttentionBlock": "attention",
     "SoftAttention": "attention",
     "FaithfulSoftAttention": "attention",
     "CorrectedSoftAttention": "attention",
+    "SqueezeExcitation": "attention_variants",
+    "CBAM": "attention_variants",
+    "SelfAttention2D": "attention_variants",
+    "ParamControl": "attention_variants",
     "FEATURES_LAYER": "build",
     "build_model": "build",
     "attention_maps": "describe",

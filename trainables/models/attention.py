@@ -12,6 +12,11 @@ positions of each map, sum the m maps and multiply the sum into x. They differ o
 Both have 9*C*m + m weights (kernel he_uniform, bias zeros). With ``residual=True`` the output is
 x * (1 + summed map) instead of x * summed map, so a block inserted inside a backbone starts close to the
 identity and the pretrained layers after it keep their meaning.
+
+The other variants (Hu et al. 2018's squeeze-and-excitation, Woo et al. 2018's CBAM, Wang et al. 2018's non-local
+multi-head self-attention, and a parameter-matched control without attention) live in
+trainables.models.attention_variants; every variant is an AttentionBlock: (B, H, W, C) -> (B, H, W, C), built
+under its own layer name (LAYER_NAME), so that describe_model and the tests find it by name.
 """
 
 from __future__ import annotations
@@ -25,8 +30,15 @@ from ..spec.lazy import resolve
 from ..spec.models import ATTENTIONS
 
 
-class SoftAttention(keras.layers.Layer):
-    """Base soft-attention layer; subclasses define the logits. Output has the input's shape."""
+class AttentionBlock(keras.layers.Layer):
+    """Base of every attention variant: (B, H, W, C) -> (B, H, W, C).
+
+    residual=True (a block inserted inside a backbone): x + block(x), so it starts near the identity.
+    LAYER_NAME: the name build_model gives the layer; uses_heads: whether `heads` shapes the block.
+    """
+
+    LAYER_NAME = "attention"
+    uses_heads = True
 
     def __init__(self, heads: int = 16, residual: bool = False, **kwargs):
         super().__init__(**kwargs)
@@ -34,6 +46,23 @@ class SoftAttention(keras.layers.Layer):
             raise ValueError(f"heads must be a positive int; received heads={heads!r}")
         self.heads = int(heads)
         self.residual = bool(residual)
+
+    @property
+    def heads_used(self) -> int:
+        """The heads this block has (0 for a block without heads, e.g. squeeze-and-excitation)."""
+        return self.heads if self.uses_heads else 0
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "heads": self.heads, "residual": self.residual}
+
+
+class SoftAttention(AttentionBlock):
+    """Base soft-attention layer; subclasses define the logits. Output has the input's shape."""
+
+    LAYER_NAME = "soft_attention"
 
     def _kernel_shape(self, channels: int) -> tuple[int, ...]:
         raise NotImplementedError
@@ -60,12 +89,6 @@ class SoftAttention(keras.layers.Layer):
         weight = ops.expand_dims(ops.sum(self.attention_maps(x), axis=1), axis=-1)
         return x + x * weight if self.residual else x * weight
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "heads": self.heads, "residual": self.residual}
-
 
 @keras.saving.register_keras_serializable(package="trainables")
 class FaithfulSoftAttention(SoftAttention):
@@ -81,24 +104,33 @@ class FaithfulSoftAttention(SoftAttention):
     """
 
     def build(self, input_shape):
-        if int(input_shape[-1]) < 3 or input_shape[1] is None:
-            raise ValueError(
-                f"soft_faithful needs a static height and >= 3 channels; received input_shape={tuple(input_shape)}"
-            )
+        check_faithful_input("soft_faithful", input_shape)
         super().build(input_shape)
 
     def _kernel_shape(self, channels):
         return (channels, 3, 3, 1, self.heads)
 
     def _logits(self, x):
-        height, channels = x.shape[1], x.shape[-1]
-        front = (channels - 1) // 2  # "same" padding before the first row of the depth-C kernel
-        first, stop = front - (height - 1), front + height  # kernel rows that can meet a row of x
-        # (C, 3, 3, 1, m) -> rows [first, stop) as a (2H-1, 3, 3, m) 2-D kernel over channels 0-2, zero outside C.
-        rows = self.kernel[max(first, 0) : min(stop, channels), :, :, 0, :]
-        rows = ops.pad(rows, ((max(-first, 0), max(stop - channels, 0)), (0, 0), (0, 0), (0, 0)))
-        padded = ops.pad(x[..., :3], ((0, 0), (height - 1, height - 1), (1, 1), (0, 0)))
-        return ops.conv(padded, rows, strides=1, padding="valid")  # (B, H, W, m)
+        return faithful_logits(x, self.kernel)
+
+
+def check_faithful_input(name: str, input_shape) -> None:
+    if int(input_shape[-1]) < 3 or input_shape[1] is None:
+        raise ValueError(
+            f"{name} needs a static height and >= 3 channels; received input_shape={tuple(input_shape)}"
+        )
+
+
+def faithful_logits(x, kernel):
+    """The reference layer's 3-D convolution of x (B, H, W, C) with kernel (C, 3, 3, 1, m) -> (B, H, W, m), no bias."""
+    height, channels = x.shape[1], x.shape[-1]
+    front = (channels - 1) // 2  # "same" padding before the first row of the depth-C kernel
+    first, stop = front - (height - 1), front + height  # kernel rows that can meet a row of x
+    # (C, 3, 3, 1, m) -> rows [first, stop) as a (2H-1, 3, 3, m) 2-D kernel over channels 0-2, zero outside C.
+    rows = kernel[max(first, 0) : min(stop, channels), :, :, 0, :]
+    rows = ops.pad(rows, ((max(-first, 0), max(stop - channels, 0)), (0, 0), (0, 0), (0, 0)))
+    padded = ops.pad(x[..., :3], ((0, 0), (height - 1, height - 1), (1, 1), (0, 0)))
+    return ops.conv(padded, rows, strides=1, padding="valid")  # (B, H, W, m)
 
 
 @keras.saving.register_keras_serializable(package="trainables")
@@ -112,9 +144,12 @@ class CorrectedSoftAttention(SoftAttention):
         return ops.conv(x, self.kernel, strides=1, padding="same")
 
 
-def make_attention(name: str, *, heads: int, residual: bool) -> SoftAttention | None:
-    """The attention layer named ``soft_attention`` for a registered variant; None for "none"."""
+def make_attention(name: str, *, heads: int, residual: bool) -> AttentionBlock | None:
+    """The attention layer of a registered variant, named by its class's LAYER_NAME ("soft_attention" for soft
+    attention); None for "none"."""
     layer_class = ATTENTIONS.lookup(name)
     if isinstance(layer_class, str):
         layer_class = resolve(layer_class, f"attention {name!r} layer")
-    return None if layer_class is None else layer_class(heads=heads, residual=residual, name="soft_attention")
+    if layer_class is None:
+        return None
+    return layer_class(heads=heads, residual=residual, name=layer_class.LAYER_NAME)

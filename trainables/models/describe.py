@@ -11,7 +11,8 @@ from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
 
 from ..spec.models import get_backbone
 
-from .attention import CorrectedSoftAttention, FaithfulSoftAttention, SoftAttention
+from .attention import AttentionBlock, CorrectedSoftAttention, FaithfulSoftAttention, SoftAttention
+from .attention_variants import CBAM, ParamControl, SelfAttention2D, SqueezeExcitation
 from .build import FEATURES_LAYER, NAME_SEPARATOR
 from .preprocessing import BackbonePreprocessing, XrayEnhancement
 
@@ -20,6 +21,10 @@ CUSTOM_OBJECTS = {
     "XrayEnhancement": XrayEnhancement,
     "FaithfulSoftAttention": FaithfulSoftAttention,
     "CorrectedSoftAttention": CorrectedSoftAttention,
+    "SqueezeExcitation": SqueezeExcitation,
+    "CBAM": CBAM,
+    "SelfAttention2D": SelfAttention2D,
+    "ParamControl": ParamControl,
     "CustomScaleLayer": CustomScaleLayer,  # InceptionResNetV2's residual scaling, not registered by Keras
 }
 
@@ -49,7 +54,7 @@ def describe_model(model: keras.Model) -> dict[str, str | int | float]:
         "placement": placement,
         "placement_layer": _placement_layer(spec, placement, layer),
         "scale": scale,
-        "heads": 0 if layer is None else layer.heads,
+        "heads": 0 if layer is None else layer.heads_used,
         "num_classes": num_classes,
         "input_shape": "x".join(str(d) for d in model.inputs[0].shape[1:]),
         "features_shape": "x".join(str(d) for d in features_shape),
@@ -67,8 +72,9 @@ def attention_maps(model: keras.Model, images, batch_size: int = 32) -> np.ndarr
     images: float32 RGB in [0, 1], (N, H, W, 3). Sum over axis 1 for the map the layer multiplies in.
     """
     layer = _attention_layer(model)
-    if layer is None:
-        raise ValueError(f"model {model.name!r} has no soft-attention layer; expected attention other than 'none'")
+    if not isinstance(layer, SoftAttention):
+        raise ValueError(f"model {model.name!r} has no soft-attention layer; expected attention soft_faithful or "
+                         "soft_corrected")
     to_attention_input = keras.Model(model.inputs[0], layer.input)
     images = np.asarray(images, dtype="float32")
     maps = []
@@ -78,12 +84,12 @@ def attention_maps(model: keras.Model, images, batch_size: int = 32) -> np.ndarr
     return np.concatenate(maps).astype("float32")
 
 
-def _attention_layer(model: keras.Model) -> SoftAttention | None:
-    found = [layer for layer in model.layers if isinstance(layer, SoftAttention)]
+def _attention_layer(model: keras.Model) -> AttentionBlock | None:
+    found = [layer for layer in model.layers if isinstance(layer, AttentionBlock)]
     return found[0] if found else None
 
 
-def _placement_layer(spec, placement: str, layer: SoftAttention | None) -> str:
+def _placement_layer(spec, placement: str, layer: AttentionBlock | None) -> str:
     """Name of the layer whose output the attention reads ("" without attention)."""
     if layer is None:
         return ""

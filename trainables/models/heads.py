@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from keras import layers
 
-from .attention import SoftAttention
+from .attention import AttentionBlock
 
 
 def _gap_head(features, *, num_classes: int, dropout: float):
@@ -32,7 +32,7 @@ def baseline_head(features, *, kind: str, num_classes: int, dropout: float):
     return BASELINE_HEADS[kind](features, num_classes=num_classes, dropout=dropout)
 
 
-def attention_head(features, attention: SoftAttention, *, kind: str, num_classes: int, dropout: float):
+def attention_head(features, attention: AttentionBlock, *, kind: str, num_classes: int, dropout: float):
     """The paper's attention head: [maxpool(attention(x)), maxpool(x)] -> ReLU -> Dropout -> GAP|Flatten -> Dense.
 
     (B, H, W, C) -> concat (B, ceil(H/2), ceil(W/2), 2C) -> (B, num_classes).

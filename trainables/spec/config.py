@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from .attacks import RAND_ATTACKS, validate_attacks, validate_predict_budget
 from .corruptions import ALL, resolve_corruptions
-from .enums import AttackTarget, Enhancement, ObjectiveSplit, Scale, Source
+from .enums import AdvTraining, AttackTarget, Enhancement, ObjectiveSplit, Scale, Source
 from .evaluation import PRESETS, AttackSettings
 from .keys import experiment_name, format_epsilon
 from .lazy import resolve_callback
@@ -93,9 +93,21 @@ class TrainingFields:
     # None: the task's default (skin lesion 0.1)
     epoch_fraction: float | None = setting(None, Rule("float", low=0, high=1, low_open=True, nullable=True))
     class_weighting: bool = setting(True, Rule("bool"))
+    # adversarial training, the attack inside the compiled train step (trainables.adversarial_training): "none" (the
+    # paper), "pgd" (Madry et al. 2018) or "trades" (Zhang et al. 2019, needs trades_beta), L-inf in [0, 1] space
+    adv_training: str = setting(AdvTraining.NONE.value, Rule("str"))
+    # None: the trial's reference epsilon (the robust objective's)
+    adv_eps: float | None = setting(None, Rule("float", low=0, high=1, low_open=True, nullable=True))
+    adv_steps: int = setting(7, Rule("int", low=1))
+    # None: 2.5 * adv_eps / adv_steps (Madry et al.'s rule of thumb)
+    adv_step_size: float | None = setting(None, Rule("float", low=0, low_open=True, nullable=True))
+    trades_beta: float | None = setting(None, Rule("float", low=0, low_open=True, nullable=True))
 
     def check_concern(self) -> None:
-        pass
+        object.__setattr__(self, "adv_training", closed_value(AdvTraining, "adv_training", self.adv_training))
+        if self.adv_training == AdvTraining.TRADES.value and self.trades_beta is None:
+            raise ValueError("adv_training='trades' needs trades_beta, the weight of its KL term (Zhang et al. use 6); "
+                             "set e.g. trades_beta=6")
 
 
 @dataclass(frozen=True)
@@ -257,6 +269,11 @@ class TrialConfig(CorruptionFields, RunFields, SmoothingFields, AttackFields, Tr
             changes["epoch_fraction"] = task.epoch_fraction
         if self.image_size is None:
             changes["image_size"] = default_input_shape(self.backbone, self.scale)[0]
+        if self.adv_training != AdvTraining.NONE.value:
+            epsilon = self.adv_eps or changes.get("reference_epsilon", self.reference_epsilon)
+            changes["adv_eps"] = epsilon
+            if self.adv_step_size is None:
+                changes["adv_step_size"] = float(f"{2.5 * epsilon / self.adv_steps:.10g}")
         trial = self.replace(**changes) if changes else self
         trial.check_against_task_and_backbone()
         for path in [*trial.epoch_callbacks, *trial.eval_callbacks]:
@@ -321,7 +338,8 @@ class TrialConfig(CorruptionFields, RunFields, SmoothingFields, AttackFields, Tr
     @property
     def run_name(self) -> str:
         noise = f"-n{self.noise_sigma:g}" if self.noise_sigma else ""  # a noise-trained model is another model
-        return f"{self.task}-{self.backbone}-{self.attention}-{self.placement}{noise}-s{self.seed}"
+        adversarial = "" if self.adv_training == AdvTraining.NONE.value else f"-{self.adv_training}"  # so is this
+        return f"{self.task}-{self.backbone}-{self.attention}-{self.placement}{noise}{adversarial}-s{self.seed}"
 
     @property
     def experiment_name(self) -> str:

@@ -41,6 +41,14 @@ class ObjectiveSplit(str, Enum):
     VAL = "val"  # a search: choosing configurations never looks at the test split
 
 
+class AdvTraining(str, Enum):
+    """How training treats its inputs (trainables.adversarial_training)."""
+
+    NONE = "none"  # the paper's training on clean images
+    PGD = "pgd"  # Madry et al. 2018: train on L-inf PGD examples
+    TRADES = "trades"  # Zhang et al. 2019: clean cross-entropy + trades_beta x KL(clean || PGD-on-KL example)
+
+
 def values(enum: type[Enum]) -> tuple[str, ...]:
     return tuple(member.value for member in enum)
 

@@ -74,7 +74,8 @@ ATTENTIONS: Registry[Any] = Registry("attention")
 
 
 def register_attention(name: str, layer_class: type | str | None, *, replace: bool = False) -> None:
-    """layer_class: a SoftAttention subclass, its "module:Class" path (imported when first built), or None."""
+    """layer_class: an AttentionBlock subclass (trainables.models.attention), its "module:Class" path (imported when
+    first built), or None."""
     ATTENTIONS.register(name, layer_class, replace=replace)
 
 
@@ -88,6 +89,11 @@ _WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications"
 register_attention("none", None)
 register_attention("soft_faithful", f"{_MODELS}.attention:FaithfulSoftAttention")
 register_attention("soft_corrected", f"{_MODELS}.attention:CorrectedSoftAttention")
+register_attention("se", f"{_MODELS}.attention_variants:SqueezeExcitation")
+register_attention("cbam", f"{_MODELS}.attention_variants:CBAM")
+register_attention("self_attention", f"{_MODELS}.attention_variants:SelfAttention2D")
+# soft_faithful's convolution and parameters without the softmax gating: is it the attention or the parameters?
+register_attention("param_control", f"{_MODELS}.attention_variants:ParamControl")
 
 # the paper's backbones: Keras applications built with include_top=True, then cut as the paper does
 register_backbone(BackboneSpec(
