@@ -9,7 +9,8 @@ loses); mCE and relative mCE are their means over the corruptions. The baseline'
 more robust than the baseline. E_clean is the clean error of the same points the corruptions ran on.
 The paired comparison's unit of replication is the training seed (analysis.claims): per seed, the attention model's
 mean corruption accuracy minus the baseline's of the same seed (the same points and the same corrupted images), a
-Student-t interval and test over those differences (paired.seed_t_test); no test below 2 seeds.
+Student-t interval and two-sided test over those differences (paired.seed_t_test, the seed SD floored at the
+binomial SE of the seed's points, stats.binomial_floor); no test below 2 seeds.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ import math
 
 import pandas as pd
 
-from .claims import seeds_needed
+from .claims import Component, Tested, seeds_needed
 from .paired import seed_t_test
-from .stats import seed_interval
+from .stats import binomial_floor, seed_interval
 from .tables import variant_label
 
 AVERAGE_VS_WORST = ("Corruptions measure average-case natural robustness: accuracy under common acquisition artefacts "
@@ -99,7 +100,8 @@ def model_summary(corruptions: pd.DataFrame) -> pd.DataFrame:
 def per_seed_means(corruptions: pd.DataFrame) -> pd.DataFrame:
     """Per trial: its mean corruption accuracy (over corruptions x severities) and its clean accuracy."""
     grouped = corruptions.groupby(["run_id", *MODEL, "seed"], sort=True)
-    return grouped.agg(mean_corruption_acc=("accuracy", "mean"), clean=("clean_accuracy", "first")).reset_index()
+    return grouped.agg(mean_corruption_acc=("accuracy", "mean"), clean=("clean_accuracy", "first"),
+                       points=("points", "first")).reset_index()
 
 
 def attention_comparison(corruptions: pd.DataFrame) -> pd.DataFrame:
@@ -111,6 +113,7 @@ def attention_comparison(corruptions: pd.DataFrame) -> pd.DataFrame:
     for (task, backbone), panel in per_seed.groupby(["task", "backbone"], sort=True):
         is_base = (panel["attention"] == BASELINE[0]) & (panel["placement"] == BASELINE[1])
         baseline = panel[is_base].set_index("seed")["mean_corruption_acc"]
+        points = panel[is_base].set_index("seed")["points"]
         for (attention, placement), model in panel[~is_base].groupby(["attention", "placement"], sort=True):
             paired = model.set_index("seed")["mean_corruption_acc"]
             seeds = sorted(set(paired.index) & set(baseline.index))
@@ -118,10 +121,16 @@ def attention_comparison(corruptions: pd.DataFrame) -> pd.DataFrame:
                 continue
             differences = [paired[s] - baseline[s] for s in seeds]
             interval = seed_interval(differences)
+            # the floor of one corruption cell on the seed's points, models taken as independent: a mean over
+            # corruptions x severities varies less, so the floor is conservative
+            floor = binomial_floor(1.0, -1.0, [paired[s] for s in seeds], [baseline[s] for s in seeds],
+                                   [points[s] for s in seeds])
+            side = "greater" if interval.mean >= 0 else "less"
+            advice = Tested(Component(1.0, -1.0, 0.0, side), [float(d) for d in differences], floor)
             rows.append({"task": task, "backbone": backbone, "attention": attention, "placement": placement,
                          "difference": interval.mean, "ci_low": interval.low, "ci_high": interval.high,
-                         "p_value": seed_t_test(differences), "seeds": len(seeds),
-                         "seeds_needed": seeds_needed(interval.mean, interval.std) if len(seeds) > 1 else None})
+                         "p_value": seed_t_test(differences, "two-sided", floor), "seeds": len(seeds),
+                         "seeds_needed": seeds_needed([advice]) if len(seeds) > 1 else None})
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
 
 

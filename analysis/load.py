@@ -288,13 +288,13 @@ def load_smoothing(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(SMOOTHING_COLUMNS))
 
 
-CORRUPTION_COLUMNS = ("run_id", *MODEL_KEYS, "seed", "corruption", "severity", "accuracy", "clean_accuracy")
+CORRUPTION_COLUMNS = ("run_id", *MODEL_KEYS, "seed", "corruption", "severity", "accuracy", "clean_accuracy", "points")
 
 
 def load_corruptions(frame: pd.DataFrame) -> pd.DataFrame:
     """The natural-corruption accuracies of a loaded frame's finished trials (those that logged
     mean_corruption_acc): one row per trial x corruption x severity (1-5), with the clean accuracy of the same points
-    (corruption_clean_acc); empty, with CORRUPTION_COLUMNS, when no trial measured corruptions."""
+    (corruption_clean_acc) and their number (points); empty, with CORRUPTION_COLUMNS, when no trial measured corruptions."""
     kept = set(finished(frame)["run_id"])
     client = tracking.mlflow_client(frame.attrs["tracking_uri"])
     rows = []
@@ -304,7 +304,8 @@ def load_corruptions(frame: pd.DataFrame) -> pd.DataFrame:
             continue
         identity = frame[frame["run_id"] == run.info.run_id].iloc[0]
         base = {"run_id": run.info.run_id, **{key: identity[key] for key in MODEL_KEYS}, "seed": int(identity["seed"]),
-                "clean_accuracy": float(metrics.get(keys.CORRUPTION_CLEAN_ACC, math.nan))}
+                "clean_accuracy": float(metrics.get(keys.CORRUPTION_CLEAN_ACC, math.nan)),
+                "points": float(metrics.get(keys.POINTS + keys.CORRUPTION_POINTS, math.nan))}
         for key, value in metrics.items():
             if key.startswith(keys.CORRUPT_ACC):
                 name, _, severity = key[len(keys.CORRUPT_ACC):].rpartition("/")

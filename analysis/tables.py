@@ -231,6 +231,8 @@ def attack_gap_lines(frame: pd.DataFrame) -> list[str]:
 
 FOREST_COLUMNS = ("line", "ordinal", "label", "where", "claim", "attack", "task", "backbone", "epsilon", "n_seeds",
                   "difference", "ci_low", "ci_high", "interval_over", "verdict", "reason", "seeds_needed")
+
+
 SEEDS_IN_WHY = re.compile(r"about (\d+) seeds")
 
 
@@ -241,8 +243,9 @@ def verdict_forest_table(claims_table: pd.DataFrame) -> pd.DataFrame:
     those); its worst case and its PGD row share the line. difference, ci_low, ci_high: the claims table's
     attention - baseline at the claim's cell and its 95 % interval, over seeds (interval_over "seeds") or, with one
     seed, over images ("images"; "" without numbers). reason: the verdict in a few words. seeds_needed: for an
-    inconclusive row, the seeds that would decide it at the claims' power (one seed: analysis.claims.seeds_needed at
-    the assumed seed SD, as its why says; more seeds: the number its why gives), else None.
+    inconclusive row, the claims table's seeds_needed (analysis.claims.seeds_needed: the decision rule simulated at
+    the observed effect, floor and family; one seed: the number its why gives, at the assumed training seed SD),
+    else None.
     """
     rows, lines = [], {}
     for record in claims_table.to_dict("records"):
@@ -254,12 +257,11 @@ def verdict_forest_table(claims_table: pd.DataFrame) -> pd.DataFrame:
         where = f"{record['task']} / {record['backbone']}" + ("" if math.isnan(epsilon) else ", clean" if epsilon == 0
                                                               else f", eps {format_epsilon(epsilon)}")
         needed = None
-        if record["verdict"] == verdict_rules.INCONCLUSIVE:
-            if n_seeds == 1:
-                needed = verdict_rules.seeds_needed(record["difference"], verdict_rules.ASSUMED_SEED_SD)
-            else:
-                found = SEEDS_IN_WHY.search(record["why"] or "")
-                needed = int(found.group(1)) if found else None
+        if record["verdict"] == verdict_rules.INCONCLUSIVE:  # the claims table's advice: the rule itself, simulated
+            advised = record.get("seeds_needed")
+            found = SEEDS_IN_WHY.search(record["why"] or "")  # one seed: the advice is in its why
+            needed = (int(advised) if advised is not None and not pd.isna(advised)
+                      else int(found.group(1)) if found else None)
         rows.append(dict(
             line=line, ordinal=ordinal,
             label=record["paper_says"] + (f" ({record['task'].replace('_', ' ')})" if per_task else ""),

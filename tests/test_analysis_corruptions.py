@@ -21,7 +21,7 @@ from analysis.corruptions import (
     model_summary,
 )
 from analysis.load import CORRUPTION_COLUMNS
-from analysis.report import table_html
+from analysis.pages import table_html
 from analysis.tables import variant_label
 
 
@@ -35,7 +35,7 @@ def frame(accuracy, clean, seeds=(0, 1, 2), names=("jpeg", "hair"), attention="s
                     rows.append({"run_id": f"{model}-{seed}", "task": "skin_lesion", "backbone": "resnet50",
                                  "attention": att, "placement": placement, "seed": seed, "corruption": name,
                                  "severity": severity, "accuracy": accuracy(model, seed, name, severity),
-                                 "clean_accuracy": clean(model, seed)})
+                                 "clean_accuracy": clean(model, seed), "points": 200.0})
     return pd.DataFrame(rows, columns=list(CORRUPTION_COLUMNS))
 
 
@@ -63,14 +63,14 @@ def test_paired_comparison_is_per_seed_and_sees_a_seed_effect():
                  lambda m, s: 0.8, seeds=(0, 1, 2, 3))
     row = attention_comparison(data).iloc[0]
     assert row["difference"] == pytest.approx(0.03) and row["seeds"] == 4
-    assert row["p_value"] < 1e-6  # identical per-seed differences: no spread, on one side
+    assert 0.05 < row["p_value"] < 1  # identical per-seed differences: the binomial floor, not p = 0
     one_seed = attention_comparison(data[data["seed"] == 0]).iloc[0]
     assert one_seed["seeds"] == 1 and math.isnan(one_seed["p_value"]) and math.isnan(one_seed["ci_low"])
 
 
 def test_paired_comparison_holds_its_level_under_the_null():
-    """No architecture effect, seeds that move both models of a seed and each model alone: p < 0.05 in about 5 %
-    of 400 simulated sweeps of 4 seeds (binomial 95 % band for 400 draws at 0.05: 0.03-0.075)."""
+    """No architecture effect, seeds that move both models of a seed and each model alone: p < 0.05 in at most 5 %
+    of 400 simulated sweeps of 4 seeds (binomial 95 % band for 400 draws at 0.05: up to 0.075)."""
     rng = np.random.default_rng(0)
     rejections = 0
     for _ in range(400):
@@ -79,7 +79,7 @@ def test_paired_comparison_holds_its_level_under_the_null():
         data = frame(lambda m, s, n, k: 0.6 + shared[s] + own[m, s] - 0.03 * k, lambda m, s: 0.8, seeds=range(4),
                      names=("jpeg",))
         rejections += attention_comparison(data).iloc[0]["p_value"] < 0.05
-    assert 0.03 <= rejections / 400 <= 0.075
+    assert rejections / 400 <= 0.075  # at most the level (the floor makes the test conservative)
 
 
 def test_no_baseline_gives_nan_errors_and_the_report_section(tmp_path):

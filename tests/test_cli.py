@@ -66,7 +66,7 @@ def test_bad_tracking_uri_and_address_are_refused_before_ray_starts(tmp_path, ca
 def test_module_entry_point_exits_2_without_traceback():
     done = subprocess.run([sys.executable, "-m", "sweep.run", "nosuch"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == ["error: unknown sweep 'nosuch'; expected one of: paper_grid, paper_grid_255, placement_grid, epsilon_grid, smoothing_grid, optuna_robust"]
+    assert done.stderr.strip().splitlines() == ["error: unknown sweep 'nosuch'; expected one of: paper_grid, paper_grid_255, placement_grid, epsilon_grid, attention_ablation, smoothing_grid, optuna_robust"]
 
 
 def test_driver_validates_and_schedules_trials_without_importing_keras_or_tensorflow():

@@ -65,9 +65,9 @@ def test_dry_run_counts_the_certification_forward_passes_and_the_eot_attacks():
     trial = expand("smoothing_grid", "tiny")[0]
     without = trial_cost(trial.replace(certify=False))
     points, epsilons = min(trial.certify_points, 48), len(trial.epsilons)
-    # tiny: APGD 3 steps x 4 EoT draws, PREDICT 50; one margin run (1 target)
+    # tiny: APGD 3 steps x 4 EoT draws, PREDICT 50 on the best and on the last iterate; one margin run (1 target)
     assert trial_cost(trial).queries - without.queries == points * (
-        trial.certify_n0 + trial.certify_n + 50 + 2 * epsilons * 50)
+        trial.certify_n0 + trial.certify_n + 50 + 2 * epsilons * 2 * 50)
     assert trial_cost(trial).gradient_evaluations - without.gradient_evaluations == 2 * points * epsilons * 4 * 4
 
 

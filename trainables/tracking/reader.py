@@ -38,7 +38,7 @@ def _is_finished(run) -> bool:
 
 def _final_metrics(run) -> dict[str, Any]:
     return {**run.data.metrics, keys.CHECKS_FAILED: run.data.tags.get(keys.TAG_CHECKS_FAILED, ""),
-            keys.PHASE: keys.PHASE_EVALUATED}
+            keys.CHECKS_WHY: run.data.tags.get(keys.TAG_CHECKS_WHY, ""), keys.PHASE: keys.PHASE_EVALUATED}
 
 
 def finished_with_digests(client, experiment_id: str) -> list:
