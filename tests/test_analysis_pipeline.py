@@ -42,6 +42,12 @@ def sweep(tmp_path_factory):
     experiment_id = tracking.ensure_experiment(uri, configs[0].experiment_name)
     returned = {c.run_name: execute(c, tracking_uri=uri, experiment_id=experiment_id, trial_id=c.run_name,
                                     report=lambda *a, **k: None) for c in configs}
+    # One epoch on 32 images cannot beat the majority rate, so `learned` fails them, rightly. The report's plumbing
+    # (pairing, claims, clinical) is tested on them as if they had learned: only a learned-only failure is cleared.
+    for run in client.search_runs([experiment_id]):
+        if run.data.tags.get(keys.TAG_CHECKS_FAILED) == "learned":
+            client.set_tag(run.info.run_id, keys.TAG_CHECKS_FAILED, "")
+            client.log_metric(run.info.run_id, "check/learned", 1.0)
     failed = client.create_run(experiment_id, run_name=FAILED_RUN)
     client.set_terminated(failed.info.run_id, "FAILED")
     out = folder / "report"
@@ -69,7 +75,8 @@ def test_frame_holds_the_logged_numbers(sweep):
             assert rows[name].iloc[0] == pytest.approx(sweep["returned"][config.run_name][name])
         assert (rows["status"] == "finished").all() and rows["seed"].iloc[0] == config.seed
         returned_failures = sweep["returned"][config.run_name]["checks_failed"]  # comma list of check names
-        assert set(rows["failed_checks"].iloc[0]) == {n for n in returned_failures.split(",") if n}
+        cleared = {"learned"}  # the fixture clears a learned-only failure (see sweep)
+        assert set(rows["failed_checks"].iloc[0]) == {n for n in returned_failures.split(",") if n} - cleared
         assert rows["checks"].iloc[0] and all(isinstance(v, bool) for v in rows["checks"].iloc[0].values())
 
 
