@@ -22,7 +22,7 @@ import pandas as pd
 from .claims import Component, Tested, seeds_needed
 from .paired import seed_t_test
 from .stats import binomial_floor, seed_interval
-from .tables import variant_label
+from .tables import seed_interval_text, variant_label
 
 AVERAGE_VS_WORST = ("Corruptions measure average-case natural robustness: accuracy under common acquisition artefacts "
                     "(noise, blur, compression, the modality's own) at five severities, averaged. The attacks measure "
@@ -153,10 +153,8 @@ def corruption_lines(corruptions: pd.DataFrame) -> list[str]:
     if not comparison.empty:
         lines.append("Attention - baseline, mean corruption accuracy, per seed (t-interval over seeds):")
         for row in comparison.itertuples():
-            interval = (f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}], p {row.p_value:.3g}" if row.seeds > 1
-                        else "one seed: no interval")
             lines.append(f"  {row.task} {row.backbone} {variant_label(row.attention, row.placement)}: "
-                         f"{row.difference:+.3f} {interval}")
+                         f"{row.difference:+.3f} {seed_interval_text(row)}")
     return lines
 
 

@@ -18,7 +18,7 @@ from trainables.spec import format_epsilon
 
 from .claims import Component, Tested, seeds_needed
 from .stats import binomial_floor, floored_t_test, seed_interval
-from .tables import variant_label
+from .tables import seed_interval_text, variant_label
 
 G_NOT_F = ("The certified accuracy is a guarantee about the smoothed classifier g(x) = argmax_c P(f(x + noise) = c), "
            "not about the base model f: f's robustness is only the attacks' upper bound (its worst case), and g's "
@@ -102,9 +102,7 @@ def smoothing_lines(smoothing: pd.DataFrame) -> list[str]:
     if not comparison.empty:
         lines.append("Attention - baseline, certified accuracy, per seed (t-interval over seeds):")
         for row in comparison.itertuples():
-            interval = (f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}], p {row.p_value:.3g}" if row.seeds > 1
-                        else "one seed: no interval")
             lines.append(f"  {row.task} {row.backbone} sigma {row.noise_sigma:g} "
                          f"{variant_label(row.attention, row.placement)} eps {format_epsilon(row.epsilon)}: "
-                         f"{row.difference:+.3f} {interval}")
+                         f"{row.difference:+.3f} {seed_interval_text(row)}")
     return lines

@@ -32,6 +32,13 @@ def variant_label(attention: str, placement: str) -> str:
     return "no attention" if attention == "none" else f"{attention} @ {placement}"
 
 
+def seed_interval_text(row) -> str:
+    """A per-seed comparison row's interval and p for the terminal (the row has seeds, ci_low, ci_high, p_value)."""
+    if row.seeds <= 1:
+        return "one seed: no interval"
+    return f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}], p {row.p_value:.3g}"
+
+
 def variant_sort_key(variant: tuple[str, str]) -> tuple:
     attention, placement = variant
     return (attention != "none", attention, placement != "head", placement)

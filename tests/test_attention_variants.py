@@ -1,7 +1,7 @@
 """Attention variants (issue #34): SE, CBAM, non-local self-attention and soft attention's parameter-matched control.
 
 Parameter counts against hand counts at every placement of both mini backbones (fast) and of both full-size ones
-(slow); each block's output against a numpy oracle; every variant trains, saves and loads.
+(each block at the full-size shapes, and one full build per backbone, slow); each block's output against a numpy oracle; every variant trains, saves and loads.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import pytest
 
 from trainables.models import (CBAM, FaithfulSoftAttention, ParamControl, SelfAttention2D, SqueezeExcitation,
                                build_model, describe_model, load_model)
+from trainables.models.attention import make_attention
 from trainables.models.attention_variants import REDUCTION
 from trainables.spec.models import list_attentions, list_placements
 
@@ -163,23 +164,34 @@ def test_each_variant_trains_one_step_and_survives_a_save(rng, tmp_path, backbon
     np.testing.assert_array_equal(numpy(model(x, training=False)), numpy(load_model(path)(x, training=False)))
 
 
-# ---------------------------------------------------------------- full size (slow): the hand count at every placement
+# ---------------------------------------------------------------- full size: the hand count at every placement
 
-FULL_CHANNELS = {("resnet50", "head"): 2048, ("resnet50", "conv3"): 512, ("resnet50", "conv4"): 1024,
-                 ("resnet50", "conv5"): 2048, ("inception_resnet_v2", "head"): 192,
-                 ("inception_resnet_v2", "conv3"): 320, ("inception_resnet_v2", "conv4"): 1088,
-                 ("inception_resnet_v2", "conv5"): 2080}
+# the shape each placement hands the block at the default input size; test_models.test_full_size_placements_build
+# checks these on the built applications, so the blocks are counted here on their own (a full build takes seconds)
+FULL_SHAPES = {("resnet50", "head"): (7, 7, 2048), ("resnet50", "conv3"): (28, 28, 512),
+               ("resnet50", "conv4"): (14, 14, 1024), ("resnet50", "conv5"): (7, 7, 2048),
+               ("inception_resnet_v2", "head"): (8, 8, 192), ("inception_resnet_v2", "conv3"): (35, 35, 320),
+               ("inception_resnet_v2", "conv4"): (17, 17, 1088), ("inception_resnet_v2", "conv5"): (8, 8, 2080)}
+
+
+@pytest.mark.parametrize("key", list(FULL_SHAPES))
+def test_full_size_block_counts_equal_the_hand_count(key):
+    shape = FULL_SHAPES[key]
+    counts = {}
+    for attention in ["soft_faithful", *NEW]:
+        block = make_attention(attention, heads=16, residual=key[1] != "head")
+        block.build((None, *shape))
+        counts[attention] = block.count_params()
+        assert counts[attention] == hand_count(attention, shape[-1]), attention
+    assert counts["param_control"] == counts["soft_faithful"]
 
 
 @pytest.mark.slow  # builds the full Keras applications: seconds each
-@pytest.mark.parametrize("key", list(FULL_CHANNELS))
-def test_full_size_counts_equal_the_hand_count(key):
-    backbone, placement = key
-    added = {}
-    for attention in ["soft_faithful", *NEW]:
-        model = build_model(backbone, attention, 7, placement=placement)
-        layer = model.get_layer(LAYER_NAMES[attention])
-        assert int(layer.input.shape[-1]) == FULL_CHANNELS[key]
-        assert describe_model(model)["attention_params"] == hand_count(attention, FULL_CHANNELS[key])
-        added[attention] = describe_model(model)["added_params"]
-    assert added["param_control"] == added["soft_faithful"]
+@pytest.mark.parametrize("backbone, attention, placement", [
+    ("resnet50", "cbam", "conv5"), ("inception_resnet_v2", "param_control", "conv4")])
+def test_full_size_models_count_the_block_where_the_placement_puts_it(backbone, attention, placement):
+    model = build_model(backbone, attention, 7, placement=placement)
+    layer = model.get_layer(LAYER_NAMES[attention])
+    shape = FULL_SHAPES[(backbone, placement)]
+    assert tuple(layer.input.shape[1:]) == shape
+    assert describe_model(model)["attention_params"] == hand_count(attention, shape[-1])

@@ -31,6 +31,7 @@ def test_rehearsal_runs_one_paper_size_trial_on_cpu(tmp_path):
             kill = json.dumps({callback("kill_at_units"): {"kills": [["apgd_ce/", 1]], "folder": str(tmp_path)}})
             code = main(["paper_grid", "--profile", "rehearsal", *only, "--tracking-uri", uri,
                          "--storage", str(tmp_path / "ray"), "--set", "epsilons=[0.01,0.32]",  # 2 of 9: CI time
+                         "--set", "corruptions=modality",  # 4 of the 19 (all 19 add ~15 s): CI time
                          "--set", f"eval_callbacks={kill}"])
     finally:
         ray.shutdown()
@@ -46,6 +47,8 @@ def test_rehearsal_runs_one_paper_size_trial_on_cpu(tmp_path):
     assert int(params["model.attention_params"]) == 294_928
     assert len(client.get_metric_history(run.info.run_id, "val_loss")) == 2
     assert 0.0 <= metrics["clean_acc"] <= 1.0 and "acc_at_eps/0.32" in metrics
+    corrupted = {name.split("/")[1] for name in metrics if name.startswith("corrupt_acc/")}
+    assert corrupted == {"burn_in", "wires_pins", "gamma_window", "grid_lines"}  # the chest X-ray ones only
     assert metrics["peak_private_mb"] > 0 and metrics["peak_rss_mb"] >= metrics["peak_private_mb"]
     # killed once during the ensemble: the run shows how far its evaluation got, and the restart replayed PGD's units
     assert (tmp_path / "killed-0").exists() and run.data.tags[keys.TAG_ATTEMPTS] == "2"

@@ -215,15 +215,12 @@ def compiled_apgd(context: AttackContext, key: tuple, compile_gradient, steps: i
     return context.compiled_apgd[key]
 
 
-def apgd_runs(context: AttackContext, name: str, loss: str, point_ids: np.ndarray, epsilon: float, runs: int,
-              steps: int, *, attack: APGD | None = None, confirm=None):
-    """`runs` APGD runs (one per target class for a targeted loss), each on the points the earlier ones left.
+def targeted_runs(context: AttackContext, name: str, point_ids: np.ndarray, epsilon: float, runs: int, run_once):
+    """`runs` runs (run r targets each point's r-th most likely wrong class, for a targeted loss), each on the points
+    the earlier ones left, from the seeded random starts of attack `name`.
 
-    attack: the compiled APGD (default: on the plain gradient of `loss`); confirm: (point ids (H,), adversarial
-    inputs (H, H, W, C)) -> (broken (H,), predictions (H,)), deciding which of APGD's hits break the classifier
-    (default: all of them, with APGD's predictions)."""
-    attack = attack or compiled_apgd(context, (loss,), lambda: compile_loss_gradient(context.model,
-                                                                                    context.image_shape, loss), steps)
+    run_once: (point ids (H,), targets (H,), starts (H, H, W, C)) -> (broken (H,), predictions (H,)).
+    Returns (broken (N,), predictions (N,), -1 where unbroken)."""
     broken = np.zeros(len(point_ids), dtype=bool)
     predictions = np.full(len(point_ids), -1, dtype=np.int64)
     for rank in range(1, runs + 1):
@@ -232,17 +229,26 @@ def apgd_runs(context: AttackContext, name: str, loss: str, point_ids: np.ndarra
             break
         ids = point_ids[rows]
         targets = ranked_targets(context.clean_logits[ids], context.labels[ids], rank)
-        starts = np.concatenate([start_noise(context.seed, APGD_STREAMS[name], rank, epsilon, [point], context.image_shape)
-                                 for point in ids])
+        starts = np.concatenate([start_noise(context.seed, APGD_STREAMS[name], rank, epsilon, [point],
+                                             context.image_shape) for point in ids])
+        hit, predicted = run_once(ids, targets, starts)
+        broken[rows[hit]], predictions[rows[hit]] = True, predicted[hit]
+    return broken, predictions
+
+
+def apgd_runs(context: AttackContext, name: str, loss: str, point_ids: np.ndarray, epsilon: float, runs: int,
+              steps: int):
+    """`runs` APGD runs on the plain gradient of `loss` (targeted_runs); every hit breaks the classifier."""
+    attack = compiled_apgd(context, (loss,), lambda: compile_loss_gradient(context.model, context.image_shape, loss),
+                           steps)
+
+    def run_once(ids, targets, starts):
         hit, adversarial, predicted = attack.attack(context.images[ids], context.labels[ids], targets, epsilon,
                                                     starts, counter=context.counter(name))
         context.record_ball(ids[hit], adversarial[hit], epsilon)
-        if confirm is not None and hit.any():
-            confirmed, confirmed_predictions = confirm(ids[hit], adversarial[hit])
-            predicted[hit] = confirmed_predictions
-            hit[np.flatnonzero(hit)[~confirmed]] = False
-        broken[rows[hit]], predictions[rows[hit]] = True, predicted[hit]
-    return broken, predictions
+        return hit, predicted
+
+    return targeted_runs(context, name, point_ids, epsilon, runs, run_once)
 
 
 def _ce_stage(context: AttackContext, budget: APGDBudget, point_ids: np.ndarray, epsilon: float):

@@ -32,8 +32,8 @@ import tensorflow as tf
 
 from ...spec.attacks import EOT_DRAWS, EoTBudget, EoTTargetsBudget, margin_loss_for, margin_runs
 from ..smoothing.certify import predict_smoothed
-from .apgd import compiled_apgd, ranked_targets
-from .context import APGD_STREAMS, AttackContext, Kernel, start_noise
+from .apgd import compiled_apgd, targeted_runs
+from .context import APGD_STREAMS, AttackContext, Kernel
 from .losses import LOSS_FUNCTIONS
 
 
@@ -103,22 +103,14 @@ def eot_runs(context: AttackContext, name: str, loss: str, budget: EoTBudget, po
     key = ("eot", loss, sigma, budget.draws)
     attack = compiled_apgd(context, key, lambda: compile_eot_loss_gradient(
         context.model, context.image_shape, loss, sigma=sigma, draws=budget.draws, seed=context.seed), budget.steps)
-    broken = np.zeros(len(point_ids), dtype=bool)
-    predictions = np.full(len(point_ids), -1, dtype=np.int64)
-    for rank in range(1, runs + 1):
-        rows = np.flatnonzero(~broken)
-        if len(rows) == 0:
-            break
-        ids = point_ids[rows]
-        targets = ranked_targets(context.clean_logits[ids], context.labels[ids], rank)
-        starts = np.concatenate([start_noise(context.seed, APGD_STREAMS[name], rank, epsilon, [point],
-                                             context.image_shape) for point in ids])
+
+    def run_once(ids, targets, starts):
         candidates = attack.attack_to_budget(context.images[ids], context.labels[ids], targets, epsilon, starts,
                                              counter=context.counter(name))
         context.record_ball(ids, candidates["best"], epsilon)
         context.record_ball(ids, candidates["last"], epsilon)
 
-        def predict(subset, inputs, candidate, ids=ids):
+        def predict(subset, inputs, candidate):
             context.counter(name).queries += len(subset) * budget.predict_n
             return predict_smoothed(context.model, inputs, sigma=sigma, n=budget.predict_n,
                                     alpha=budget.predict_alpha, batch_size=context.batch_size,
@@ -126,8 +118,9 @@ def eot_runs(context: AttackContext, name: str, loss: str, budget: EoTBudget, po
                                     point_ids=ids[subset]).prediction
 
         hit, predicted, _ = confirmed_breaks(predict, context.labels[ids], candidates, budget.vote_margin)
-        broken[rows[hit]], predictions[rows[hit]] = True, predicted[hit]
-    return broken, predictions
+        return hit, predicted
+
+    return targeted_runs(context, name, point_ids, epsilon, runs, run_once)
 
 
 def _ce_stage(context: AttackContext, budget: EoTBudget, point_ids: np.ndarray, epsilon: float):
