@@ -31,7 +31,7 @@ N_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
 CONFIDENCE = 0.95
 ATTACK_COLUMNS = {"worst_case": "robust", "pgd": "pgd_robust"}  # which per-point outcome a comparison reads
-MODEL = ("task", "backbone", "scale", "enhancement", "attention", "placement")
+MODEL = ("task", "backbone", "scale", "enhancement", "adv_training", "attention", "placement")
 COMPARISON_COLUMNS = (*MODEL, "attack", "seed", "epsilon", "n_points", "baseline_acc", "attention_acc",
                       "difference", "ci_low", "ci_high", "attention_only", "baseline_only", "p_value", "p_holm",
                       "note")
