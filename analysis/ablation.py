@@ -124,6 +124,10 @@ def statements(task: str, backbone: str, epsilon: float, label: str) -> tuple[cl
     return robust, clean
 
 
+def recipe_name(adv_training: str) -> str:
+    return "standard training" if adv_training == STANDARD_TRAINING else f"{adv_training} training"
+
+
 def label_of(contrast: Contrast, variant: str, attention: str, adv_training: str) -> str:
     if contrast.column == "attention":
         recipe = "standard" if adv_training == STANDARD_TRAINING else adv_training
@@ -166,7 +170,8 @@ def ablation_claims(points: pd.DataFrame, reference: dict[str, float], *, advise
 
 def tradeoff_table(points: pd.DataFrame, reference: dict[str, float]) -> pd.DataFrame:
     """Per model (task, backbone, attention, placement, adv_training): clean and worst-case robust accuracy at the
-    reference epsilon on the worst case's points, mean over seeds (trusted trials) with 95 % t-intervals."""
+    reference epsilon on the worst case's points, mean over seeds (trusted trials) with 95 % t-intervals clipped to
+    [0, 1] (NaN with one seed)."""
     if points is None or points.empty:
         return pd.DataFrame(columns=list(TRADEOFF_COLUMNS))
     trusted = points[points["trusted"].astype(bool)]
@@ -179,8 +184,8 @@ def tradeoff_table(points: pd.DataFrame, reference: dict[str, float]) -> pd.Data
         clean = seed_interval(model.loc[model["epsilon"] == 0.0, "robust"])
         robust = seed_interval(model.loc[np.isclose(model["epsilon"], epsilon, rtol=1e-6, atol=0), "robust"])
         rows.append({**dict(zip(model_keys, key)), "epsilon": epsilon, "n_seeds": min(clean.n, robust.n),
-                     "clean": clean.mean, "clean_low": clean.low, "clean_high": clean.high,
-                     "robust": robust.mean, "robust_low": robust.low, "robust_high": robust.high})
+                     "clean": clean.mean, "clean_low": max(clean.low, 0.0), "clean_high": min(clean.high, 1.0),
+                     "robust": robust.mean, "robust_low": max(robust.low, 0.0), "robust_high": min(robust.high, 1.0)})
     return pd.DataFrame(rows, columns=list(TRADEOFF_COLUMNS))
 
 
@@ -229,7 +234,7 @@ def tradeoff_rows(tradeoff: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     header = ["task, backbone", "attention", "training", "seeds", "clean (95 % CI)", "robust at ref eps (95 % CI)",
               "ref eps"]
     rows = [[html.escape(f"{r.task}, {r.backbone}"), html.escape(f"{r.attention} @ {r.placement}"),
-             html.escape(r.adv_training), str(r.n_seeds), cell(r.clean, r.clean_low, r.clean_high),
+             html.escape(recipe_name(r.adv_training)), str(r.n_seeds), cell(r.clean, r.clean_low, r.clean_high),
              cell(r.robust, r.robust_low, r.robust_high), f"{r.epsilon:g}"] for r in tradeoff.itertuples()]
     return header, rows
 
@@ -247,7 +252,7 @@ def ablation_lines(ablation: Ablation | None) -> list[str]:
                      + ("" if pd.isna(r.seeds_needed) else f" (about {int(r.seeds_needed)} seeds needed)"))
     lines.append("Clean vs worst-case robust accuracy at the reference epsilon (mean over seeds):")
     for r in tradeoff.itertuples():
-        lines.append(f"  {r.task} {r.backbone} {r.attention} @ {r.placement}, {r.adv_training} training: clean "
+        lines.append(f"  {r.task} {r.backbone} {r.attention} @ {r.placement}, {recipe_name(r.adv_training)}: clean "
                      f"{number(r.clean)}, robust {number(r.robust)} at {r.epsilon:g} ({r.n_seeds} seed(s))")
     return lines
 
@@ -273,8 +278,9 @@ def ablation_figures(tradeoff: pd.DataFrame) -> list[tuple[object, str, str]]:
         return []
     return [(figures.tradeoff_figure(tradeoff, backbone), f"tradeoff_{backbone}",
              f"{backbone}: clean vs worst-case robust accuracy at the reference epsilon per attention (colour) and "
-             f"training recipe (marker), mean over seeds with 95 % t-intervals on both axes; a line joins an "
-             f"attention's standard and adversarial training") for backbone in sorted(set(tradeoff["backbone"]))]
+             f"training recipe (marker), mean over seeds with 95 % t-intervals on both axes (none with one seed; a "
+             f"bar leaving the panel is wider than shown); a line joins an attention's standard and adversarial "
+             f"training") for backbone in sorted(set(tradeoff["backbone"]))]
 
 
 DEFINITION = ("Each statement compares a variant with its baseline on the same test points of the same seed; the "

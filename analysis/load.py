@@ -100,7 +100,8 @@ def load_experiment(name: str, *, tracking_uri: str | None = None, sweep: str | 
     frame = frame.sort_values(["task", "backbone", "attention", "placement", "seed", "epsilon"],
                               na_position="last", kind="stable").reset_index(drop=True)
     frame.attrs.update(experiment=name, experiment_id=experiment.experiment_id, tracking_uri=uri,
-                       superseded=superseded, warnings=consistency_warnings(kept, name, sweep, profile))
+                       superseded=superseded,
+                       warnings=consistency_warnings(kept, name, sweep, profile) + recipe_warnings(frame))
     return frame
 
 
@@ -227,6 +228,15 @@ def reference_epsilon(logged: str | None, task: str) -> float:
         return math.nan
 
 
+def recipe_warnings(frame: pd.DataFrame) -> list[str]:
+    """Standard and adversarially trained trials in one experiment: what keeps them apart and what does not yet."""
+    recipes = sorted(set(frame["adv_training"].dropna()))
+    if len(recipes) < 2:
+        return []
+    return [f"training recipes {', '.join(recipes)} in one experiment: paired comparisons, claims and the ablation "
+            f"keep them apart, but the accuracy tables and curves still pool them per attention (their n counts both)"]
+
+
 def consistency_warnings(runs: list, name: str, sweep: str | None, profile: str | None) -> list[str]:
     """Runs whose params disagree with the experiment they sit in (an experiment is one sweep x profile)."""
     warnings = []
@@ -307,7 +317,8 @@ def load_smoothing(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(SMOOTHING_COLUMNS))
 
 
-CORRUPTION_COLUMNS = ("run_id", *MODEL_KEYS, "seed", "corruption", "severity", "accuracy", "clean_accuracy", "points")
+CORRUPTION_COLUMNS = ("run_id", *MODEL_KEYS, "seed", "corruption", "severity", "accuracy", "clean_accuracy", "points",
+                      "adv_training")
 
 
 def load_corruptions(frame: pd.DataFrame) -> pd.DataFrame:
@@ -323,6 +334,7 @@ def load_corruptions(frame: pd.DataFrame) -> pd.DataFrame:
             continue
         identity = frame[frame["run_id"] == run.info.run_id].iloc[0]
         base = {"run_id": run.info.run_id, **{key: identity[key] for key in MODEL_KEYS}, "seed": int(identity["seed"]),
+                "adv_training": identity["adv_training"],
                 "clean_accuracy": float(metrics.get(keys.CORRUPTION_CLEAN_ACC, math.nan)),
                 "points": float(metrics.get(keys.POINTS + keys.CORRUPTION_POINTS, math.nan))}
         for key, value in metrics.items():

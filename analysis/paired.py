@@ -41,6 +41,15 @@ POOLED_COLUMNS = (*MODEL, "attack", "epsilon", "n_seeds", "seeds", "n_points", "
 PAIRED_DEFINITION = __doc__.split("\n\n", 1)[1].replace("\n", " ").strip()
 
 
+STANDARD_TRAINING = "none"  # the recipe of frames without adv_training (runs, or tables, from before it)
+
+
+def with_recipe(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its adv_training column, "none" where absent or empty (MODEL groups by it)."""
+    recipe = frame.get("adv_training", pd.Series(index=frame.index, dtype=object))
+    return frame.assign(adv_training=recipe.astype(object).fillna(STANDARD_TRAINING))
+
+
 def mcnemar_exact(attention_only: int, baseline_only: int) -> float:
     """Two-sided exact McNemar p-value from the discordant counts (1.0 when there are none)."""
     from statsmodels.stats.contingency_tables import mcnemar
@@ -100,7 +109,7 @@ def compare_pair(attention: np.ndarray, baseline: np.ndarray) -> dict:
 def paired_comparisons(pairs: pd.DataFrame) -> pd.DataFrame:
     """Per model x attack x seed x epsilon (see the module docstring); p_holm within model x attack x seed."""
     rows = []
-    for key, group in pairs.groupby([*MODEL, "seed", "epsilon"], sort=True):
+    for key, group in with_recipe(pairs).groupby([*MODEL, "seed", "epsilon"], sort=True):
         *model, seed, epsilon = key
         for attack, column in ATTACK_COLUMNS.items():
             rows.append({**dict(zip(MODEL, model)), "attack": attack, "seed": int(seed), "epsilon": float(epsilon),
@@ -115,7 +124,7 @@ def paired_comparisons(pairs: pd.DataFrame) -> pd.DataFrame:
 def pooled_comparisons(per_seed: pd.DataFrame) -> pd.DataFrame:
     """Per model x attack x epsilon over seeds: with >= 2 seeds the CI is over seeds, with one the image bootstrap."""
     rows = []
-    usable = per_seed[per_seed["n_points"] > 0]
+    usable = with_recipe(per_seed[per_seed["n_points"] > 0])
     for key, group in usable.groupby([*MODEL, "attack", "epsilon"], sort=True):
         *model, attack, epsilon = key
         seeds = tuple(sorted(int(s) for s in group["seed"]))
@@ -201,7 +210,7 @@ def radius_summary(points: pd.DataFrame) -> pd.DataFrame:
     """Per model (seeds pooled): points per seed, median smallest adversarial epsilon with a two-level bootstrap CI
     (seeds, then points within them), share never broken."""
     rows = []
-    one_per_point = points.drop_duplicates(["run_id", "point"])
+    one_per_point = with_recipe(points.drop_duplicates(["run_id", "point"]))
     for key, group in one_per_point.groupby(list(MODEL), sort=True):
         median, low, high = two_level_median_ci([part["radius"].to_numpy(dtype=float)
                                                  for _, part in group.groupby("seed", sort=True)])

@@ -75,8 +75,8 @@ def load_points(frame: pd.DataFrame, *, reader=None) -> pd.DataFrame:
     reader(run_id) -> points.npz arrays; default: download from the frame's tracking URI."""
     runs = trials(finished(frame))
     # frames built without the column (or with it empty) are of runs from before adversarial training
-    runs["adv_training"] = runs.get("adv_training", pd.Series(index=runs.index, dtype=object)).fillna(
-        DEFAULT_ADV_TRAINING)
+    recipe = runs.get("adv_training", pd.Series(index=runs.index, dtype=object))
+    runs["adv_training"] = recipe.astype(object).fillna(DEFAULT_ADV_TRAINING)
     parts, missing = [], []
     untrusted = [f"{run['run_name']}: checks failed on {', '.join(run['failed_checks'])}"
                  for run in runs.to_dict("records") if run["failed_checks"]]

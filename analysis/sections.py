@@ -187,7 +187,12 @@ def ablation_section(report: Report, page: Page) -> str:
 
 
 def ablation_page(report: Report, page: Page) -> str:
-    return (ablation.ablation_html(report.ablation.claims, report.ablation.tradeoff, page.table)
+    needed = report.ablation.claims["seeds_needed"].dropna()
+    command = seeds_command(report, int(needed.max()), "", "") if len(needed) else ""
+    advice = (f'<p class="small">Seeds for {claims.POWER:.0%} power on every undecided statement whose effect lies '
+              f"on its claimed side (the most any of them needs): <code>{html.escape(command)}</code> (finished "
+              f"trials are kept).</p>" if command else "")
+    return (advice + ablation.ablation_html(report.ablation.claims, report.ablation.tradeoff, page.table)
             + f"<p>CSV: {page.link('ablation.csv', 'ablation.csv')} {page.link('tradeoff.csv', 'tradeoff.csv')}</p>")
 
 

@@ -201,3 +201,5 @@ def test_training_recipe_and_reference_epsilon_columns_with_defaults_for_older_r
     assert trials.loc[pgd, "adv_training"] == "pgd" and trials.loc[pgd, "reference_epsilon"] == 0.005
     assert trials.loc[old, "adv_training"] == "none"  # a run from before adversarial training
     assert trials.loc[old, "reference_epsilon"] == 0.0025  # not logged: skin lesion's own
+    warnings = load_sweep("attention_ablation", "tiny", tracking_uri=uri).attrs["warnings"]
+    assert any("training recipes none, pgd" in w for w in warnings)

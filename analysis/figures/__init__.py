@@ -14,7 +14,7 @@ smoothing   bracket_figure           per smoothed model: certified .. EoT-attack
             certified_radius_figure  the smoothed models' certified accuracy vs L2 radius
 corruptions corruption_heatmap       accuracy per corruption x severity, a panel per model of a task x backbone
 verdicts    verdict_forest           the paper's claims: attention - baseline per claim, interval, verdict
-ablation    tradeoff_figure          clean vs worst-case robust accuracy per attention x training recipe, a panel per task
+ablation    tradeoff_figure          clean vs worst-case robust accuracy per attention x recipe, a panel per task
 
 Re-exported from trainables.previews (drawn by each trial into its MLflow run): trial_accuracy_curve,
 perturbation_preview and gradcam_preview (OpenCV grids logged beside the explanation arrays), write_png.

@@ -29,10 +29,17 @@ def error_bar(mean: float, low: float, high: float) -> list[list[float]] | None:
     return [[mean - low], [high - mean]]
 
 
+def view(means: pd.Series, pad: float = 0.08) -> tuple[float, float]:
+    finite = means[np.isfinite(means)]
+    if finite.empty:
+        return -0.02, 1.02
+    return max(-0.02, float(finite.min()) - pad), min(1.02, float(finite.max()) + pad)
+
+
 def tradeoff_figure(tradeoff: pd.DataFrame, backbone: str) -> Figure:
     """tradeoff: analysis.ablation.tradeoff_table. x: clean accuracy, y: worst-case robust accuracy at the reference
-    epsilon; colour: attention, marker: training recipe; bars: 95 % t-intervals over seeds (none with one seed); a
-    thin line joins one attention's recipes. Artists: "model:<attention>:<recipe>" (its mean), "xbar:..." and
+    epsilon (each axis zoomed to the means, padded); colour: attention, marker: training recipe; bars: 95 %
+    t-intervals over seeds (none with one seed); a thin line joins one attention's recipes. Artists: "model:<attention>:<recipe>" (its mean), "xbar:..." and
     "ybar:..." (its intervals)."""
     panel_rows = tradeoff[tradeoff["backbone"] == backbone]
     tasks = sorted(set(panel_rows["task"]))
@@ -64,13 +71,15 @@ def tradeoff_figure(tradeoff: pd.DataFrame, backbone: str) -> Figure:
                           marker=RECIPE_MARKERS.get(row.adv_training, "D"), markeredgecolor="black",
                           markeredgewidth=0.6, gid=f"model:{key}")
         epsilon = float(rows["epsilon"].iloc[0])
-        seeds = int(rows["n_seeds"].min())
-        axes.set_title(f"{pretty(task)} (eps {epsilon:g}; {seeds}+ seed{'s' if seeds != 1 else ''})", fontsize=9)
+        fewest, most = int(rows["n_seeds"].min()), int(rows["n_seeds"].max())
+        seeds = f"{fewest}" if fewest == most else f"{fewest}-{most}"
+        axes.set_title(f"{pretty(task)} (eps {epsilon:g}; {seeds} seed{'s' if most != 1 else ''} per model)",
+                       fontsize=9)
         axes.set_xlabel("clean accuracy", fontsize=8)
         axes.set_ylabel("worst-case robust accuracy at the reference epsilon", fontsize=8)
-        axes.set_xlim(-0.02, 1.02)
-        axes.set_ylim(-0.02, 1.02)
         axes.plot([0, 1], [0, 1], color="gray", linewidth=0.6, linestyle=":")  # robust can never exceed clean
+        axes.set_xlim(*view(rows["clean"]))  # the means in view; intervals wider than that leave the panel
+        axes.set_ylim(*view(rows["robust"]))
         axes.grid(alpha=0.3)
         axes.tick_params(labelsize=7)
     recipes = [r for r in RECIPE_MARKERS if r in set(panel_rows["adv_training"])]
