@@ -390,11 +390,12 @@ def decide(frame: pd.DataFrame, *, advise: bool = True) -> pd.DataFrame:
 
 
 def paper_pairs(points: pd.DataFrame) -> pd.DataFrame:
-    """Trusted trials only, the paper's attentive model against its baseline."""
+    """Trusted trials only, the paper's attentive model against its baseline, both trained as the paper trained them
+    (adv_training "none": adversarially trained pairs are analysis.ablation's)."""
     trusted = points[points["trusted"].astype(bool)] if "trusted" in points else points
     rows = pairs(trusted)
     return rows[(rows["attention"] == paper_numbers.PAPER_ATTENTION)
-                & (rows["placement"] == paper_numbers.PAPER_PLACEMENT)]
+                & (rows["placement"] == paper_numbers.PAPER_PLACEMENT) & (rows["adv_training"] == "none")]
 
 
 def claim_rows(per_seed: pd.DataFrame, claims: tuple[Claim, ...] = CLAIMS) -> pd.DataFrame:

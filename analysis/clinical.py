@@ -8,7 +8,7 @@ import pandas as pd
 from trainables.spec.tasks import get_task
 from trainables.robustness.evaluate.clinical import COLLAPSE_FRACTION, clinical_metrics
 
-from .paired import MODEL
+from .paired import MODEL, with_recipe
 
 PREDICTION_COLUMNS = {"worst_case": "prediction", "pgd": "pgd_prediction"}
 CLINICAL_DEFINITION = ("sensitivity = recall of the positive class (binary tasks: class 1, disease present), "
@@ -22,7 +22,7 @@ def clinical_table(points: pd.DataFrame) -> pd.DataFrame:
     """One row per trial x attack x epsilon: MODEL, seed, attack, epsilon, n_points, accuracy, sensitivity,
     specificity, balanced_acc, majority_fraction, collapsed, recall/<k>."""
     rows = []
-    for key, group in points.groupby(["run_id", "epsilon"], sort=True):
+    for key, group in with_recipe(points).groupby(["run_id", "epsilon"], sort=True):
         first = group.iloc[0]
         classes = get_task(first["task"]).num_classes
         for attack, column in PREDICTION_COLUMNS.items():

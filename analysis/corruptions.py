@@ -20,7 +20,7 @@ import math
 import pandas as pd
 
 from .claims import Component, Tested, seeds_needed
-from .paired import seed_t_test
+from .paired import STANDARD_TRAINING, seed_t_test, with_recipe
 from .stats import binomial_floor, seed_interval
 from .tables import seed_interval_text, variant_label
 
@@ -28,18 +28,25 @@ AVERAGE_VS_WORST = ("Corruptions measure average-case natural robustness: accura
                     "(noise, blur, compression, the modality's own) at five severities, averaged. The attacks measure "
                     "the worst case: the lowest accuracy any perturbation within the epsilon ball reaches. A model "
                     "can rank differently on the two; neither stands in for the other.")
-MODEL = ["task", "backbone", "attention", "placement"]
+MODEL = ["task", "backbone", "attention", "placement", "adv_training"]  # a recipe's models: compared within it
 BASELINE = ("none", "head")
 CELL_COLUMNS = [*MODEL, "corruption", "severity", "accuracy", "seeds"]
 ERROR_COLUMNS = [*MODEL, "corruption", "ce", "relative_ce"]
 SUMMARY_COLUMNS = [*MODEL, "seeds", "clean", "mean_corruption_acc", "ci_low", "ci_high", "mce", "relative_mce"]
-COMPARISON_COLUMNS = ["task", "backbone", "attention", "placement", "difference", "ci_low", "ci_high", "p_value",
+COMPARISON_COLUMNS = ["task", "backbone", "attention", "placement", "adv_training", "difference", "ci_low", "ci_high",
+                      "p_value",
                       "seeds", "seeds_needed"]
+
+
+def model_label(attention: str, placement: str, adv_training: str = STANDARD_TRAINING) -> str:
+    label = variant_label(attention, placement)
+    return label if adv_training == STANDARD_TRAINING else f"{label}, {adv_training} training"
 
 
 def corruption_cells(corruptions: pd.DataFrame) -> pd.DataFrame:
     """Per model x corruption x severity: accuracy, mean over seeds; severity 0 is the clean accuracy of the same
     points (corruption "clean")."""
+    corruptions = with_recipe(corruptions)
     if corruptions.empty:
         return pd.DataFrame(columns=CELL_COLUMNS)
     clean = corruptions.drop_duplicates("run_id").assign(corruption="clean", severity=0,
@@ -55,7 +62,7 @@ def corruption_errors(corruptions: pd.DataFrame) -> pd.DataFrame:
     NaN without a baseline, or where the baseline lost nothing (relative CE)."""
     cells = corruption_cells(corruptions)
     rows = []
-    for (task, backbone), panel in cells.groupby(["task", "backbone"], sort=True):
+    for (task, backbone, recipe), panel in cells.groupby(["task", "backbone", "adv_training"], sort=True):
         base = panel[(panel["attention"] == BASELINE[0]) & (panel["placement"] == BASELINE[1])]
         base_error = 1 - base.set_index(["corruption", "severity"])["accuracy"]
         base_clean = float(base_error.get(("clean", 0), math.nan))
@@ -71,7 +78,7 @@ def corruption_errors(corruptions: pd.DataFrame) -> pd.DataFrame:
                     ce = ratio(own.sum(), theirs.sum())
                     relative = ratio((own - clean).sum(), (theirs - base_clean).sum())
                 rows.append({"task": task, "backbone": backbone, "attention": attention, "placement": placement,
-                             "corruption": corruption, "ce": ce, "relative_ce": relative})
+                             "adv_training": recipe, "corruption": corruption, "ce": ce, "relative_ce": relative})
     return pd.DataFrame(rows, columns=ERROR_COLUMNS)
 
 
@@ -84,6 +91,7 @@ def model_summary(corruptions: pd.DataFrame) -> pd.DataFrame:
     over seeds, mCE and relative mCE against the baseline."""
     if corruptions.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
+    corruptions = with_recipe(corruptions)
     errors = corruption_errors(corruptions)
     per_seed = per_seed_means(corruptions)
     rows = []
@@ -99,7 +107,7 @@ def model_summary(corruptions: pd.DataFrame) -> pd.DataFrame:
 
 def per_seed_means(corruptions: pd.DataFrame) -> pd.DataFrame:
     """Per trial: its mean corruption accuracy (over corruptions x severities) and its clean accuracy."""
-    grouped = corruptions.groupby(["run_id", *MODEL, "seed"], sort=True)
+    grouped = with_recipe(corruptions).groupby(["run_id", *MODEL, "seed"], sort=True)
     return grouped.agg(mean_corruption_acc=("accuracy", "mean"), clean=("clean_accuracy", "first"),
                        points=("points", "first")).reset_index()
 
@@ -110,7 +118,7 @@ def attention_comparison(corruptions: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=COMPARISON_COLUMNS)
     per_seed = per_seed_means(corruptions)
     rows = []
-    for (task, backbone), panel in per_seed.groupby(["task", "backbone"], sort=True):
+    for (task, backbone, recipe), panel in per_seed.groupby(["task", "backbone", "adv_training"], sort=True):
         is_base = (panel["attention"] == BASELINE[0]) & (panel["placement"] == BASELINE[1])
         baseline = panel[is_base].set_index("seed")["mean_corruption_acc"]
         points = panel[is_base].set_index("seed")["points"]
@@ -128,7 +136,8 @@ def attention_comparison(corruptions: pd.DataFrame) -> pd.DataFrame:
             side = "greater" if interval.mean >= 0 else "less"
             advice = Tested(Component(1.0, -1.0, 0.0, side), [float(d) for d in differences], floor)
             rows.append({"task": task, "backbone": backbone, "attention": attention, "placement": placement,
-                         "difference": interval.mean, "ci_low": interval.low, "ci_high": interval.high,
+                         "adv_training": recipe, "difference": interval.mean, "ci_low": interval.low,
+                         "ci_high": interval.high,
                          "p_value": seed_t_test(differences, "two-sided", floor), "seeds": len(seeds),
                          "seeds_needed": seeds_needed([advice]) if len(seeds) > 1 else None})
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
@@ -146,15 +155,16 @@ def corruption_lines(corruptions: pd.DataFrame) -> list[str]:
              AVERAGE_VS_WORST]
     for row in model_summary(corruptions).itertuples():
         interval = f" [{row.ci_low:.3f}, {row.ci_high:.3f}]" if row.seeds > 1 else ""
-        lines.append(f"  {row.task} {row.backbone} {variant_label(row.attention, row.placement)}: clean "
+        label = model_label(row.attention, row.placement, row.adv_training)
+        lines.append(f"  {row.task} {row.backbone} {label}: clean "
                      f"{row.clean:.3f}, mean corruption acc {row.mean_corruption_acc:.3f}{interval}, mCE "
                      f"{row.mce:.2f}, relative mCE {row.relative_mce:.2f} ({row.seeds} seed(s))")
     comparison = attention_comparison(corruptions)
     if not comparison.empty:
         lines.append("Attention - baseline, mean corruption accuracy, per seed (t-interval over seeds):")
         for row in comparison.itertuples():
-            lines.append(f"  {row.task} {row.backbone} {variant_label(row.attention, row.placement)}: "
-                         f"{row.difference:+.3f} {seed_interval_text(row)}")
+            label = model_label(row.attention, row.placement, row.adv_training)
+            lines.append(f"  {row.task} {row.backbone} {label}: {row.difference:+.3f} {seed_interval_text(row)}")
     return lines
 
 
@@ -167,11 +177,13 @@ def corruption_html(corruptions: pd.DataFrame, table_html) -> str:
     def number(value: float, digits: int = 3) -> str:
         return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
-    summary = [[html.escape(f"{r.task}, {r.backbone}"), html.escape(variant_label(r.attention, r.placement)),
+    summary = [[html.escape(f"{r.task}, {r.backbone}"),
+                html.escape(model_label(r.attention, r.placement, r.adv_training)),
                 str(r.seeds), number(r.clean), number(r.mean_corruption_acc),
                 f"[{r.ci_low:.3f}, {r.ci_high:.3f}]" if r.seeds > 1 else "-", number(r.mce, 2),
                 number(r.relative_mce, 2)] for r in model_summary(corruptions).itertuples()]
-    comparison = [[html.escape(f"{r.task}, {r.backbone}"), html.escape(variant_label(r.attention, r.placement)),
+    comparison = [[html.escape(f"{r.task}, {r.backbone}"),
+                   html.escape(model_label(r.attention, r.placement, r.adv_training)),
                    f"{r.difference:+.3f}", f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]" if r.seeds > 1 else "-",
                    f"{r.p_value:.3g}" if r.seeds > 1 else "-", str(r.seeds), str(r.seeds_needed or "-")]
                   for r in attention_comparison(corruptions).itertuples()]

@@ -13,6 +13,9 @@ The frame has one row per trial x epsilon (epsilon > 0; clean accuracy is the `c
     source           where the images came from: "synthetic" (stand-ins), "original", "medmnist"; "?" not logged
     enhancement      where the chest X-ray enhancement ran, i.e. the threat model: "data" (before the attack: the
                      attacker perturbs the enhanced image) | "model" (a layer inside the model: it perturbs the radiograph)
+    adv_training     the training recipe: "none" (standard training; runs from before the option), "pgd", "trades"
+    reference_epsilon  the trial's reference epsilon (its robust objective's, and adversarial training's default);
+                     runs that did not log it: their task's
     status           "finished" | "failed" | "running" | "incomplete" (finished but without accuracy metrics)
     start_time       pandas Timestamp (UTC)
     epsilon          float (NaN when a failed run logged no epsilons at all)
@@ -42,6 +45,7 @@ import pandas as pd
 from trainables import tracking
 from trainables.spec import TrialConfig, experiment_name
 from trainables.spec import keys
+from trainables.spec.tasks import get_task
 from trainables.tracking.reader import download_artifact, search_all
 
 KIND_TAG = keys.TAG_KIND  # parent runs of sweeps and summary runs (report, Pareto front) are not trials
@@ -54,12 +58,13 @@ if not set(IDENTITY) <= set(TrialConfig.field_names()):
     raise ImportError(f"analysis.load expects TrialConfig fields {IDENTITY}")
 
 COLUMNS = ("run_id", "run_name", "trial_id", "sweep", "profile", *IDENTITY, "objective_split", "enhancement", "source",
-           "status",
+           "adv_training", "reference_epsilon", "status",
            "start_time", "epsilon",
            "accuracy", "pgd_accuracy", "pgd_accuracy_same_points", *keys.OBJECTIVES, "median_radius", "pgd_points",
            "worst_case_points", "worst_case_clean", "checks", "failed_checks")
 
 DEFAULT_ENHANCEMENT = "data"  # runs from before the option: X-ray enhancement ran in the data, before the attack
+DEFAULT_ADV_TRAINING = "none"  # runs from before the option were trained on clean images only
 UNKNOWN = "?"  # identity of a run that logged no params and has no trial-style name
 MLFLOW_STATUS = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "failed", "RUNNING": "running",
                  "SCHEDULED": "running"}
@@ -95,7 +100,8 @@ def load_experiment(name: str, *, tracking_uri: str | None = None, sweep: str | 
     frame = frame.sort_values(["task", "backbone", "attention", "placement", "seed", "epsilon"],
                               na_position="last", kind="stable").reset_index(drop=True)
     frame.attrs.update(experiment=name, experiment_id=experiment.experiment_id, tracking_uri=uri,
-                       superseded=superseded, warnings=consistency_warnings(kept, name, sweep, profile))
+                       superseded=superseded,
+                       warnings=consistency_warnings(kept, name, sweep, profile) + recipe_warnings(frame))
     return frame
 
 
@@ -185,6 +191,8 @@ def run_rows(run) -> list[dict[str, Any]]:
         "sweep": params.get("sweep", tags.get("sweep")), "profile": params.get("profile", tags.get("profile")),
         **identity, "objective_split": params.get("objective_split", "test"),
         "enhancement": params.get("enhancement", DEFAULT_ENHANCEMENT), "source": params.get("source", UNKNOWN),
+        "adv_training": params.get("adv_training", DEFAULT_ADV_TRAINING),
+        "reference_epsilon": reference_epsilon(params.get("reference_epsilon"), identity["task"]),
         "status": run_status(run),
         "start_time": pd.Timestamp(run.info.start_time or 0, unit="ms", tz="UTC"),
         **{name: float(metrics.get(name, math.nan)) for name in keys.OBJECTIVES},
@@ -206,6 +214,27 @@ def run_rows(run) -> list[dict[str, Any]]:
     return [{**base, "epsilon": eps, "accuracy": float(accuracy.get(eps, math.nan)),
              "pgd_accuracy": float(paper.get(eps, math.nan)),
              "pgd_accuracy_same_points": float(paper_same_points.get(eps, math.nan))} for eps in epsilons]
+
+
+def reference_epsilon(logged: str | None, task: str) -> float:
+    """The logged reference epsilon, else the task's (runs from before it was logged resolved), NaN if neither."""
+    try:
+        return float(logged)
+    except (TypeError, ValueError):
+        pass
+    try:
+        return float(get_task(task).reference_epsilon)
+    except ValueError:  # an unknown task name
+        return math.nan
+
+
+def recipe_warnings(frame: pd.DataFrame) -> list[str]:
+    """Standard and adversarially trained trials in one experiment: what keeps them apart and what does not yet."""
+    recipes = sorted(set(frame["adv_training"].dropna()))
+    if len(recipes) < 2:
+        return []
+    return [f"training recipes {', '.join(recipes)} in one experiment: paired comparisons, claims and the ablation "
+            f"keep them apart, but the accuracy tables and curves still pool them per attention (their n counts both)"]
 
 
 def consistency_warnings(runs: list, name: str, sweep: str | None, profile: str | None) -> list[str]:
@@ -288,7 +317,8 @@ def load_smoothing(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(SMOOTHING_COLUMNS))
 
 
-CORRUPTION_COLUMNS = ("run_id", *MODEL_KEYS, "seed", "corruption", "severity", "accuracy", "clean_accuracy", "points")
+CORRUPTION_COLUMNS = ("run_id", *MODEL_KEYS, "seed", "corruption", "severity", "accuracy", "clean_accuracy", "points",
+                      "adv_training")
 
 
 def load_corruptions(frame: pd.DataFrame) -> pd.DataFrame:
@@ -304,6 +334,7 @@ def load_corruptions(frame: pd.DataFrame) -> pd.DataFrame:
             continue
         identity = frame[frame["run_id"] == run.info.run_id].iloc[0]
         base = {"run_id": run.info.run_id, **{key: identity[key] for key in MODEL_KEYS}, "seed": int(identity["seed"]),
+                "adv_training": identity["adv_training"],
                 "clean_accuracy": float(metrics.get(keys.CORRUPTION_CLEAN_ACC, math.nan)),
                 "points": float(metrics.get(keys.POINTS + keys.CORRUPTION_POINTS, math.nan))}
         for key, value in metrics.items():

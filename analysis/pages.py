@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from trainables.spec.registry import Registry
 
 from . import figures
+from .ablation import Ablation
 from .evidence import Evidence
 
 HTML_FILE = "index.html"
@@ -95,6 +96,7 @@ class Report:
     evidence: Evidence | None = None
     smoothing: pd.DataFrame | None = None
     corruptions: pd.DataFrame | None = None  # analysis.load.load_corruptions's frame
+    ablation: Ablation | None = None  # analysis.ablation's claims and trade-off plane (None: no ablation ran)
     explanations: ExplanationLoader | None = None
     problems: list[str] = field(default_factory=list)  # one line each: what could not be drawn or read
     csv_files: list[str] = field(default_factory=list)

@@ -31,7 +31,7 @@ N_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
 CONFIDENCE = 0.95
 ATTACK_COLUMNS = {"worst_case": "robust", "pgd": "pgd_robust"}  # which per-point outcome a comparison reads
-MODEL = ("task", "backbone", "scale", "enhancement", "attention", "placement")
+MODEL = ("task", "backbone", "scale", "enhancement", "adv_training", "attention", "placement")
 COMPARISON_COLUMNS = (*MODEL, "attack", "seed", "epsilon", "n_points", "baseline_acc", "attention_acc",
                       "difference", "ci_low", "ci_high", "attention_only", "baseline_only", "p_value", "p_holm",
                       "note")
@@ -39,6 +39,15 @@ POOLED_COLUMNS = (*MODEL, "attack", "epsilon", "n_seeds", "seeds", "n_points", "
                   "difference", "ci_low", "ci_high", "ci_over", "attention_only", "baseline_only", "p_value",
                   "p_holm", "note")
 PAIRED_DEFINITION = __doc__.split("\n\n", 1)[1].replace("\n", " ").strip()
+
+
+STANDARD_TRAINING = "none"  # the recipe of frames without adv_training (runs, or tables, from before it)
+
+
+def with_recipe(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its adv_training column, "none" where absent or empty (MODEL groups by it)."""
+    recipe = frame.get("adv_training", pd.Series(index=frame.index, dtype=object))
+    return frame.assign(adv_training=recipe.astype(object).fillna(STANDARD_TRAINING))
 
 
 def mcnemar_exact(attention_only: int, baseline_only: int) -> float:
@@ -100,7 +109,7 @@ def compare_pair(attention: np.ndarray, baseline: np.ndarray) -> dict:
 def paired_comparisons(pairs: pd.DataFrame) -> pd.DataFrame:
     """Per model x attack x seed x epsilon (see the module docstring); p_holm within model x attack x seed."""
     rows = []
-    for key, group in pairs.groupby([*MODEL, "seed", "epsilon"], sort=True):
+    for key, group in with_recipe(pairs).groupby([*MODEL, "seed", "epsilon"], sort=True):
         *model, seed, epsilon = key
         for attack, column in ATTACK_COLUMNS.items():
             rows.append({**dict(zip(MODEL, model)), "attack": attack, "seed": int(seed), "epsilon": float(epsilon),
@@ -115,7 +124,7 @@ def paired_comparisons(pairs: pd.DataFrame) -> pd.DataFrame:
 def pooled_comparisons(per_seed: pd.DataFrame) -> pd.DataFrame:
     """Per model x attack x epsilon over seeds: with >= 2 seeds the CI is over seeds, with one the image bootstrap."""
     rows = []
-    usable = per_seed[per_seed["n_points"] > 0]
+    usable = with_recipe(per_seed[per_seed["n_points"] > 0])
     for key, group in usable.groupby([*MODEL, "attack", "epsilon"], sort=True):
         *model, attack, epsilon = key
         seeds = tuple(sorted(int(s) for s in group["seed"]))
@@ -201,7 +210,7 @@ def radius_summary(points: pd.DataFrame) -> pd.DataFrame:
     """Per model (seeds pooled): points per seed, median smallest adversarial epsilon with a two-level bootstrap CI
     (seeds, then points within them), share never broken."""
     rows = []
-    one_per_point = points.drop_duplicates(["run_id", "point"])
+    one_per_point = with_recipe(points.drop_duplicates(["run_id", "point"]))
     for key, group in one_per_point.groupby(list(MODEL), sort=True):
         median, low, high = two_level_median_ci([part["radius"].to_numpy(dtype=float)
                                                  for _, part in group.groupby("seed", sort=True)])

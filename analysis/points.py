@@ -2,7 +2,8 @@
 
 The frame has one row per trial x worst-case point x epsilon (epsilon 0.0 = clean):
 
-    run_id, run_name, task, backbone, scale, attention, placement, seed, enhancement, point (index in the evaluated test split),
+    run_id, run_name, task, backbone, scale, attention, placement, seed, enhancement, adv_training,
+    point (index in the evaluated test split),
     label, clean_prediction, epsilon,
     robust        correct at epsilon under every attack of the trial (the worst case)
     prediction    the adversarial prediction at epsilon (robustness.evaluate.clinical.adversarial_predictions)
@@ -12,7 +13,8 @@ The frame has one row per trial x worst-case point x epsilon (epsilon 0.0 = clea
     trusted       every sanity check of the trial passed (only trusted trials enter comparisons and verdicts)
 
 Only points of the worst case's set (`in_ensemble`) are kept, so every row has both numbers. Pairs are formed by the
-same task, backbone, scale, seed, enhancement and point index (`pairs`). `frame.attrs["missing"]`: one line per finished
+same task, backbone, scale, seed, enhancement, training recipe (adv_training: an adversarially trained model is
+never paired with a standard one) and point index (`pairs`). `frame.attrs["missing"]`: one line per finished
 trial whose points could not be read (e.g. a run from before per-point outcomes were logged); `frame.attrs["untrusted"]`:
 one line per trial whose checks failed, naming them.
 """
@@ -30,10 +32,11 @@ from trainables.robustness.evaluate.clinical import adversarial_predictions
 from trainables.spec import keys
 from trainables.tracking.reader import download_artifact
 
-from .load import finished, trials
+from .load import DEFAULT_ADV_TRAINING, finished, trials
 
-PAIR_KEYS = ("task", "backbone", "scale", "seed", "enhancement", "point", "epsilon")
-TRIAL_KEYS = ("run_id", "run_name", "task", "backbone", "scale", "attention", "placement", "seed", "enhancement")
+PAIR_KEYS = ("task", "backbone", "scale", "seed", "enhancement", "adv_training", "point", "epsilon")
+TRIAL_KEYS = ("run_id", "run_name", "task", "backbone", "scale", "attention", "placement", "seed", "enhancement",
+              "adv_training")
 POINT_COLUMNS = (*TRIAL_KEYS, "point", "label", "clean_prediction", "epsilon", "robust", "prediction", "pgd_robust",
                  "pgd_prediction", "radius", "trusted")
 
@@ -71,6 +74,9 @@ def load_points(frame: pd.DataFrame, *, reader=None) -> pd.DataFrame:
 
     reader(run_id) -> points.npz arrays; default: download from the frame's tracking URI."""
     runs = trials(finished(frame))
+    # frames built without the column (or with it empty) are of runs from before adversarial training
+    recipe = runs.get("adv_training", pd.Series(index=runs.index, dtype=object))
+    runs["adv_training"] = recipe.astype(object).fillna(DEFAULT_ADV_TRAINING)
     parts, missing = [], []
     untrusted = [f"{run['run_name']}: checks failed on {', '.join(run['failed_checks'])}"
                  for run in runs.to_dict("records") if run["failed_checks"]]
@@ -92,14 +98,14 @@ def load_points(frame: pd.DataFrame, *, reader=None) -> pd.DataFrame:
     return points
 
 
-def pairs(points: pd.DataFrame) -> pd.DataFrame:
-    """Each attention variant's points beside its baseline's (attention "none", same PAIR_KEYS): columns
-    PAIR_KEYS, attention, placement, robust, base_robust,
+def pairs(points: pd.DataFrame, baseline: str = "none") -> pd.DataFrame:
+    """Each attention variant's points beside its baseline's (attention `baseline`, default "none", same PAIR_KEYS):
+    columns PAIR_KEYS, attention, placement, robust, base_robust,
     pgd_robust, base_pgd_robust, radius, base_radius."""
-    base = points[points["attention"] == "none"]
-    variant = points[points["attention"] != "none"]
+    base = points[points["attention"] == baseline]
+    variant = points[points["attention"] != baseline]
     columns = ["robust", "pgd_robust", "radius"]
     merged = variant[[*PAIR_KEYS, "attention", "placement", *columns]].merge(
         base[[*PAIR_KEYS, *columns]].rename(columns={c: f"base_{c}" for c in columns}), on=list(PAIR_KEYS))
-    return merged.sort_values([*PAIR_KEYS[:5], "attention", "placement", "epsilon", "point"],
+    return merged.sort_values([*PAIR_KEYS[:6], "attention", "placement", "epsilon", "point"],
                               kind="stable").reset_index(drop=True)

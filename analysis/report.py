@@ -29,6 +29,7 @@ from . import units
 from .completeness import completeness_lines
 from .evidence import Evidence, gather_evidence
 from .evidence_report import evidence_lines
+from .ablation import Ablation, ablation_lines, ablation_of
 from .corruptions import corruption_lines
 from .load import (KIND_TAG, SUMMARY_KIND, AnalysisInputError, finished, load_corruptions, load_explanations,
                    load_smoothing, load_sweep, trials)
@@ -98,10 +99,11 @@ def log_summary_run(frame: pd.DataFrame, out_dir: Path, sweep: str, profile: str
 def build_report(frame: pd.DataFrame, out_dir: str | Path, *, with_images: bool = True,
                  evidence: Evidence | None = None, smoothing: pd.DataFrame | None = None, sweep: str = "",
                  profile: str = "", explanations: ExplanationLoader | None = None,
-                 corruptions: pd.DataFrame | None = None) -> Path:
+                 corruptions: pd.DataFrame | None = None, ablation: Ablation | None = None) -> Path:
     """The pages (analysis.sections: the front page index.html and its detail pages), their figures and the data
     files for a loaded frame; returns the front page's path. smoothing: load_smoothing's frame (a section, a page,
-    smoothing.csv when some trial certified); corruptions: load_corruptions's frame (likewise). explanations: a
+    smoothing.csv when some trial certified); corruptions: load_corruptions's frame (likewise); ablation:
+    analysis.ablation.ablation_of's (a section, a page, ablation.csv and tradeoff.csv). explanations: a
     loader of the explanation arrays; default (with_images) the example runs' samples.npz from MLflow."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -112,9 +114,13 @@ def build_report(frame: pd.DataFrame, out_dir: str | Path, *, with_images: bool 
     if corruptions is not None and not corruptions.empty:
         corruptions.to_csv(out_dir / "corruptions.csv", index=False)
         files.append("corruptions.csv")
+    if ablation is not None:
+        ablation.claims.to_csv(out_dir / "ablation.csv", index=False)
+        ablation.tradeoff.to_csv(out_dir / "tradeoff.csv", index=False)
+        files += ["ablation.csv", "tradeoff.csv"]
     runs = frame.drop_duplicates("run_id")
     report = Report(frame=frame, out_dir=out_dir, evidence=evidence, smoothing=smoothing, corruptions=corruptions,
-                    csv_files=files,
+                    ablation=ablation, csv_files=files,
                     sweep=sweep or (str(runs["sweep"].mode().iloc[0]) if runs["sweep"].notna().any() else ""),
                     profile=profile or (str(runs["profile"].mode().iloc[0]) if runs["profile"].notna().any() else ""))
     with tempfile.TemporaryDirectory() as cache:
@@ -166,14 +172,15 @@ def main(argv: list[str] | None = None) -> int:
     evidence = load_evidence(frame, args.sweep, args.profile, args.tracking_uri)
     smoothing = load_smoothing(frame)
     corruptions = load_corruptions(frame)
+    ablation = ablation_of(evidence.points, frame)
     print("\n".join([text_report(frame), *evidence_lines(evidence), *smoothing_lines(smoothing),
-                     *corruption_lines(corruptions), *completeness_lines(
+                     *corruption_lines(corruptions), *ablation_lines(ablation), *completeness_lines(
         frame.attrs["tracking_uri"], frame.attrs["experiment_id"], args.sweep, args.profile)]), flush=True)
     if args.text_only:
         return 0
     out_dir = args.out or Path("reports") / experiment_name(args.sweep, args.profile)
     path = build_report(frame, out_dir, evidence=evidence, smoothing=smoothing, sweep=args.sweep, profile=args.profile,
-                        corruptions=corruptions)
+                        corruptions=corruptions, ablation=ablation)
     print(f"\nreport: {path}")
     if not args.no_log:
         try:

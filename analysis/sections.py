@@ -17,7 +17,7 @@ import pandas as pd
 from trainables import tracking
 from trainables.spec import format_epsilon, keys
 
-from . import claims, figures, paper_numbers
+from . import ablation, claims, figures, paper_numbers
 from .evidence_report import (claims_html, clinical_html, notes_html, paired_html, provenance_html, radius_html,
                               units_html)
 from .corruptions import AVERAGE_VS_WORST, corruption_figures, corruption_html
@@ -170,6 +170,32 @@ def corruption_page(report: Report, page: Page) -> str:
             + f"<p>CSV: {page.link('corruptions.csv', 'corruptions.csv')}</p>")
 
 
+def ablation_ran(report: Report) -> bool:
+    return report.ablation is not None
+
+
+def ablation_section(report: Report, page: Page) -> str:
+    """The trade-off plane and the control claims' tally; skipped quietly when the sweep ablates nothing."""
+    if not ablation_ran(report):
+        return ""
+    tally = ablation.verdict_tally(report.ablation.claims)
+    return (f'<p class="small">Robust gain at the reference epsilon, worst case, over seeds: '
+            f'{html.escape(tally or "no paired comparison")}. '
+            f'{page.link("ablation", "every control claim (clean cost, robust gain)")}</p>' + "".join(
+                page.figure(figure, stem, caption, links=[("ablation", "the control claims", "")])
+                for figure, stem, caption in ablation.ablation_figures(report.ablation.tradeoff)))
+
+
+def ablation_page(report: Report, page: Page) -> str:
+    needed = report.ablation.claims["seeds_needed"].dropna()
+    command = seeds_command(report, int(needed.max()), "", "") if len(needed) else ""
+    advice = (f'<p class="small">Seeds for {claims.POWER:.0%} power on every undecided statement whose effect lies '
+              f"on its claimed side (the most any of them needs): <code>{html.escape(command)}</code> (finished "
+              f"trials are kept).</p>" if command else "")
+    return (advice + ablation.ablation_html(report.ablation.claims, report.ablation.tradeoff, page.table)
+            + f"<p>CSV: {page.link('ablation.csv', 'ablation.csv')} {page.link('tradeoff.csv', 'tradeoff.csv')}</p>")
+
+
 def explanation_section(report: Report, page: Page) -> str:
     if report.explanations is None:
         return ""
@@ -205,6 +231,8 @@ register_section(Section("smoothing", "Randomized smoothing: certified lower bou
                          smoothing_section, order=40))
 register_section(Section("corruptions", "Natural corruptions: average-case robustness beside the attacks' worst case",
                          corruption_section, order=45))
+register_section(Section("ablation", "Attention ablation: the attention or the parameters, and adversarial training",
+                         ablation_section, order=47))
 register_section(Section("explanations", "Explanations: perturbations and Grad-CAM", explanation_section, order=50))
 
 
@@ -452,6 +480,9 @@ register_page(DetailPage("smoothing", "Randomized smoothing", smoothing_page,
                          "certified and EoT brackets, attention vs baseline on certified accuracy", when=smoothing_ran))
 register_page(DetailPage("corruptions", "Natural corruptions", corruption_page,
                          "accuracy per model, mCE, attention - baseline paired by seed", when=corruptions_ran))
+register_page(DetailPage("ablation", "Attention ablation: control claims", ablation_page,
+                         "each attention variant vs none and vs param_control, adversarial vs standard training: "
+                         "clean cost and robust gain over seeds", when=ablation_ran))
 register_page(DetailPage("trials", "Trials and their sanity checks", trials_page,
                          "every trial's status, objectives and checks"))
 register_page(DetailPage("left_out", "Left-out trials", left_out_page,

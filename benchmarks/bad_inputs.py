@@ -84,7 +84,7 @@ def cases(root: Path, ports: dict[str, int]) -> list[tuple[str, list[str], dict[
               "attack.nosuch.steps=1", "epochz=3", "source_run_id=0123abc", "cpus_per_trial=3",
               "memory_gb=500", "enhancement=inside", "objective_split=train", "certify=true", "noise_sigma=-1",
               "certify_alpha=1", "certify_n0=0", "eval_checkpoint_s=0", "eval_checkpoint_s=-5", "corruptions=fog",
-              "corruption_points=0"]
+              "corruption_points=0", "adv_eps=1.5", "adv_training=trades", "adv_training=fgsm"]
     found = [(f"--set {value}", [*tiny, "--set", value], {}) for value in values]
     found += [
         ("enhancement=model on a task without the filter", [*skin, "--set", "enhancement=model"], {}),

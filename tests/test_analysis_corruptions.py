@@ -99,3 +99,16 @@ def test_no_baseline_gives_nan_errors_and_the_report_section(tmp_path):
     matrix = drawn[f"corruptions:{variant_label('soft_faithful', 'head')}"]
     assert matrix.shape == (2, 6)  # jpeg, hair x clean + 5 severities
     np.testing.assert_allclose(matrix[0], [0.7, 0.6, 0.5, 0.4, 0.3, 0.2])
+
+
+def test_a_training_recipe_s_models_are_compared_with_its_own_baseline_only():
+    standard = frame(lambda m, s, n, k: 0.5 if m == 0 else 0.6, lambda m, s: 0.9, names=("jpeg",))
+    pgd = frame(lambda m, s, n, k: 0.8 if m == 0 else 0.7, lambda m, s: 0.85, names=("jpeg",))
+    both = pd.concat([standard, pgd.assign(adv_training="pgd", run_id=lambda f: "pgd-" + f["run_id"])],
+                     ignore_index=True)
+    comparison = attention_comparison(both).set_index("adv_training")
+    assert comparison.loc["none", "difference"] == pytest.approx(0.1)
+    assert comparison.loc["pgd", "difference"] == pytest.approx(-0.1)  # pooled, the two would cancel
+    errors = corruption_errors(both).set_index(["adv_training", "attention"])
+    assert errors.loc[("pgd", "soft_faithful"), "ce"] == pytest.approx(0.3 / 0.2)
+    assert any("pgd training" in line for line in corruption_lines(both))

@@ -20,15 +20,17 @@ EPSILONS = (0.00125, 0.0025, 0.005, 0.01)
 
 
 def log_run(client, experiment_id, *, attention="none", seed=0, start=0, status="FINISHED", accuracy=None,
-            checks=None, profile="tiny", tags=None, sweep="paper_grid", sweep_kind="grid"):
-    """A run as trainables.tracking writes it: config params, status tags, final metrics (None: none logged)."""
+            checks=None, profile="tiny", tags=None, sweep="paper_grid", sweep_kind="grid", changes=None,
+            unlogged=()):
+    """A run as trainables.tracking writes it: config params (changes: more config values; unlogged: params a run
+    from before them lacks), status tags, final metrics (None: none logged)."""
     config = TrialConfig(task="skin_lesion", backbone="resnet50", scale="mini", attention=attention, seed=seed,
-                         epsilons=EPSILONS, sweep=sweep, profile=profile)
+                         epsilons=EPSILONS, sweep=sweep, profile=profile, **(changes or {}))
     run = client.create_run(experiment_id, start_time=1_000_000 + start, run_name=config.run_name,
                             tags={"sweep": config.sweep, "profile": config.profile, keys.TAG_TRIAL_ID: f"t{start}",
                                   keys.TAG_SWEEP_KIND: sweep_kind, **(tags or {})})
     run_id = run.info.run_id
-    client.log_batch(run_id, params=[Param(k, v) for k, v in config.as_params().items()])
+    client.log_batch(run_id, params=[Param(k, v) for k, v in config.as_params().items() if k not in unlogged])
     if accuracy is not None:
         checks = checks or {}
         metrics = {keys.ACC_AT_EPS + format_epsilon(e): a for e, a in accuracy.items()}
@@ -185,3 +187,19 @@ def test_a_sweeps_parent_run_is_not_a_trial(store):
     frame = load_sweep("parented", "tiny", tracking_uri=uri)
     assert set(frame["run_id"]) == {child}
     assert client.get_run(parent).info.status == "FINISHED" and client.get_run(parent).data.tags["kind"] == "sweep"
+
+
+def test_training_recipe_and_reference_epsilon_columns_with_defaults_for_older_runs(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri)
+    experiment = client.create_experiment("attention_ablation-tiny", artifact_location=str(tmp_path / "artifacts"))
+    pgd = log_run(client, experiment, sweep="attention_ablation", accuracy=ladder(0.7, 0.1),
+                  changes={"adv_training": "pgd", "reference_epsilon": 0.005})
+    old = log_run(client, experiment, sweep="attention_ablation", attention="se", accuracy=ladder(0.8, 0.1),
+                  unlogged=("adv_training", "reference_epsilon"))
+    trials = load_sweep("attention_ablation", "tiny", tracking_uri=uri).drop_duplicates("run_id").set_index("run_id")
+    assert trials.loc[pgd, "adv_training"] == "pgd" and trials.loc[pgd, "reference_epsilon"] == 0.005
+    assert trials.loc[old, "adv_training"] == "none"  # a run from before adversarial training
+    assert trials.loc[old, "reference_epsilon"] == 0.0025  # not logged: skin lesion's own
+    warnings = load_sweep("attention_ablation", "tiny", tracking_uri=uri).attrs["warnings"]
+    assert any("training recipes none, pgd" in w for w in warnings)

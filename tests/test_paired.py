@@ -24,7 +24,7 @@ def planted_points(task, backbone, attention, seed, robust, *, epsilons=EPSILONS
     return pd.DataFrame({
         "run_id": run_id or f"{task}-{backbone}-{attention}-{seed}", "run_name": f"{task}-{attention}-s{seed}",
         "task": task, "backbone": backbone, "scale": "full", "attention": attention, "placement": "head",
-        "seed": seed, "enhancement": "data", "point": np.repeat(np.arange(count), width),
+        "seed": seed, "enhancement": "data", "adv_training": "none", "point": np.repeat(np.arange(count), width),
         "label": np.repeat(labels, width), "clean_prediction": np.repeat(labels, width),
         "epsilon": np.tile(epsilons, count), "robust": robust.ravel(),
         "prediction": np.where(robust, labels[:, None], 1 - labels[:, None]).ravel(),

@@ -69,6 +69,10 @@ def refused(argv, capsys, message: str) -> float:
     ("attack.pgd.random_start=maybe", "attack.pgd.random_start must be true or false"),
     ("batch_size=0", "batch_size must be an integer >= 1"),
     ("gpus_per_trial=-1", "gpus_per_trial must be an integer >= 0"),
+    ("adv_eps=1.5", "adv_eps must be None or a finite number in (0, 1]. Received: adv_eps=1.5"),
+    ("adv_training=trades", "adv_training='trades' needs trades_beta"),
+    ("adv_training=fgsm", "unknown adv_training 'fgsm'; expected one of: none, pgd, trades"),
+    ("attention=hard", "unknown attention 'hard'; expected one of: none, soft_faithful"),
 ])
 def test_bad_values_are_one_line_before_ray_starts(assignment, message, tiny, no_ray, capsys):
     assert refused([*tiny, "--set", assignment], capsys, message) < 5

@@ -14,6 +14,7 @@ smoothing   bracket_figure           per smoothed model: certified .. EoT-attack
             certified_radius_figure  the smoothed models' certified accuracy vs L2 radius
 corruptions corruption_heatmap       accuracy per corruption x severity, a panel per model of a task x backbone
 verdicts    verdict_forest           the paper's claims: attention - baseline per claim, interval, verdict
+ablation    tradeoff_figure          clean vs worst-case robust accuracy per attention x recipe, a panel per task
 
 Re-exported from trainables.previews (drawn by each trial into its MLflow run): trial_accuracy_curve,
 perturbation_preview and gradcam_preview (OpenCV grids logged beside the explanation arrays), write_png.
@@ -24,6 +25,7 @@ Artists carry gids so their data can be found again: "robust:<variant>", "clean:
 
 from trainables.previews import gradcam_preview, perturbation_preview, trial_accuracy_curve, write_png
 
+from .ablation import tradeoff_figure
 from .base import save_figure
 from .checks import checks_grid
 from .corruptions import corruption_heatmap
@@ -38,4 +40,4 @@ from .verdicts import verdict_forest
 __all__ = ["accuracy_curves", "bracket_figure", "certified_radius_figure", "checks_grid", "clinical_figure",
            "corruption_heatmap", "paired_difference_figure", "radius_curves", "gradcam_figure", "gradcam_preview", "pareto_front", "pareto_scatter",
            "perturbation_figure", "perturbation_preview", "placement_heatmap", "save_figure", "study_pareto_front",
-           "trial_accuracy_curve", "verdict_forest", "write_png"]
+           "tradeoff_figure", "trial_accuracy_curve", "verdict_forest", "write_png"]

@@ -24,11 +24,17 @@ def corruption_matrix(cells: pd.DataFrame) -> tuple[np.ndarray, list[str], list[
     return matrix, names, severities
 
 
+def model_label(attention: str, placement: str, recipe: str) -> str:
+    return variant_label(attention, placement) + ("" if recipe == "none" else f", {recipe} training")
+
+
 def corruption_heatmap(cells: pd.DataFrame, task: str, backbone: str) -> Figure:
     """cells: analysis.corruptions.corruption_cells (seed means per model x corruption x severity, severity 0 =
-    clean). Rows: the task's corruptions; columns: clean (the same points), severities 1-5; one panel per model."""
+    clean). Rows: the task's corruptions; columns: clean (the same points), severities 1-5; one panel per model (a
+    training recipe's models apart)."""
     cells = cells[(cells["task"] == task) & (cells["backbone"] == backbone)]
-    models = sorted(set(zip(cells["attention"], cells["placement"])), key=variant_sort_key)
+    models = sorted(set(zip(cells["attention"], cells["placement"], cells["adv_training"])),
+                    key=lambda m: (m[2] != "none", m[2], variant_sort_key(m[:2])))
     title = f"{pretty(backbone)}: {pretty(task)}"
     if not models:
         return empty(new_figure(4, 2), f"{title}: no corruption metrics")
@@ -37,18 +43,20 @@ def corruption_heatmap(cells: pd.DataFrame, task: str, backbone: str) -> Figure:
     axes_row = np.atleast_1d(figure.subplots(1, len(models), sharey=True))
     cmap = matplotlib.colormaps["viridis"].with_extremes(bad="lightgray")
     image = None
-    for axes, (attention, placement) in zip(axes_row, models):
-        model = cells[(cells["attention"] == attention) & (cells["placement"] == placement)]
+    for axes, (attention, placement, recipe) in zip(axes_row, models):
+        model = cells[(cells["attention"] == attention) & (cells["placement"] == placement)
+                      & (cells["adv_training"] == recipe)]
         matrix, names, severities = corruption_matrix(model)
         image = axes.imshow(np.ma.masked_invalid(matrix), cmap=cmap, vmin=0, vmax=1, aspect="auto",
-                            gid=f"corruptions:{variant_label(attention, placement)}")
+                            gid=f"corruptions:{model_label(attention, placement, recipe)}")
         axes.set_xticks(range(len(severities)), ["clean" if s == 0 else str(s) for s in severities], fontsize=7)
         axes.set_yticks(range(len(names)), names, fontsize=7)
         for (i, j), value in np.ndenumerate(matrix):
             axes.text(j, i, "n/a" if math.isnan(value) else f"{value:.2f}", ha="center", va="center", fontsize=5.5,
                       color="black" if math.isnan(value) or value > 0.6 else "white")
         seeds = int(model["seeds"].max()) if len(model) else 0
-        axes.set_title(f"{variant_label(attention, placement)} ({seeds} seed{'s' if seeds != 1 else ''})", fontsize=8)
+        axes.set_title(f"{model_label(attention, placement, recipe)} ({seeds} seed{'s' if seeds != 1 else ''})",
+                       fontsize=8)
         axes.set_xlabel("severity", fontsize=7)
     figure.colorbar(image, ax=list(axes_row), shrink=0.8, label="accuracy")
     figure.suptitle(f"{title}: accuracy under natural corruptions", fontsize=9)
