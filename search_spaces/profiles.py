@@ -48,12 +48,13 @@ register_profile(Profile(
 
 register_profile(Profile(
     name="smoke",
-    description=("CPU end to end: stand-in data at 48 px, mini backbones, 8 epochs, 10-step PGD, small ensemble "
+    description=("CPU end to end: stand-in data at 48 px, mini backbones, 12 epochs, 10-step PGD, small ensemble "
                  "budgets (minutes on 2 cores)"),
     values=dict(
         source="synthetic", scale="mini", weights=None, image_size=48,
         max_train=600, max_test=200, max_eval=200,
-        epochs=8, patience=4, batch_size=32, epoch_fraction=1.0,  # 10 % of 600 images is too few steps
+        epochs=12, patience=5, batch_size=32, epoch_fraction=1.0,  # 10 % of 600 images is too few steps; 8 epochs left
+        # 3 of 4 skin-lesion models below `learned` (measured: clean 0.61-0.72 at 8 epochs, 0.78-0.91 at 12)
         # the `smoke` attack preset: fewer PGD steps need larger steps to travel as far, 10 x 0.25 eps
         attack_preset="smoke", explain_samples=8, eval_batch_size=100, ensemble_points=64,
         certify_points=32, certify_n0=20, certify_n=500, certify_alpha=0.001, eval_checkpoint_s=10.0,

@@ -13,8 +13,8 @@ nuisance variation (position, size, brightness, tone, noise, hairs / vessels / r
   4-9 haemorrhages (dark red blots) and exudates (yellow spots) inside the disc; a third of the negatives ("mild")
   carry 1-2 tiny microaneurysms.
 - pneumothorax (chest-like, grayscale): torso, two dark lungs with branching markings and fine texture, ribs,
-  spine and heart. Positive (22 %): at one lung's lateral or apical edge a dark crescent of air without markings,
-  bounded by a bright pleural line. Like every pneumothorax source, it then goes through `enhance_xray`.
+  spine and heart. Positive (22 %): at one lung's lateral or apical edge a dark crescent of air without markings
+  (12-18 % of the image wide, so it survives `enhance_xray`'s high-pass at 48 px), bounded by a bright pleural line. Like every pneumothorax source, it then goes through `enhance_xray`.
 
 Split sizes: 600 / 100 / 200 (train / val / test); max_train and max_test set train and test, and val becomes
 ceil(max_test / 2). Labels are allocated exactly (largest remainder, every class present), then shuffled. Each
@@ -80,7 +80,7 @@ def load_synthetic(request: SourceRequest) -> Catalog:
         labels=labels,
         official_split=splits,
         read=read,
-        fingerprint="synthetic-v1",
+        fingerprint="synthetic-v2",
         cacheable=False,
         info={"dataset": f"synthetic {task.name}", "split_method": "generated splits", "split_sizes": sizes},
     )
@@ -303,13 +303,13 @@ def render_chest(label: int, size: int, rng: np.random.Generator) -> np.ndarray:
     collapsed_side, apical = (1.0 if rng.random() < 0.5 else -1.0), rng.random() < 0.3
     for side, (lx, ly, ax, ay) in zip(sides, lungs):
         if label == 1 and side == collapsed_side:
-            gap = rng.uniform(0.06, 0.1)
+            gap = rng.uniform(0.12, 0.18)  # >= 5 px of air at 48 px: narrower did not survive enhance_xray's high-pass
             _ellipse(air, lx, ly, ax, ay, 0, size, 1.0)
             if apical:  # the lung pulled down from the apex ...
                 ly, ay = ly + gap / 2, ay - gap / 2
             else:  # ... or away from the lateral chest wall
                 lx, ax = lx - side * gap / 2, ax - gap / 2
-            _ellipse(pleura, lx, ly, ax, ay, 0, size, 1.0, thickness=1)
+            _ellipse(pleura, lx, ly, ax, ay, 0, size, 1.0, thickness=_line_width(size, 1 / 24))
         _ellipse(lung_mask, lx, ly, ax, ay, 0, size, 1.0)
         count = rng.integers(12, 18)  # vessel markings fanning out from the hilum
         headings = np.pi * (0.0 if side > 0 else 1.0) + rng.uniform(-1.2, 1.2, count)
@@ -320,7 +320,7 @@ def render_chest(label: int, size: int, rng: np.random.Generator) -> np.ndarray:
     if label == 1:
         air_only = np.clip(air - lung_mask, 0, 1)  # the pneumothorax: air between collapsed lung and chest wall
         canvas += air_only * (lung_level - 35 - canvas)
-        canvas += 70 * pleura * cv2.dilate(air_only, np.ones((3, 3), np.uint8))  # the pleural line facing the air
+        canvas += 90 * pleura * cv2.dilate(air_only, np.ones((3, 3), np.uint8))  # the pleural line facing the air
 
     ribs = np.zeros((size, size), np.float32)
     rib_width = _line_width(size, 1 / 48)
