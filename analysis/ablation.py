@@ -33,12 +33,13 @@ import numpy as np
 import pandas as pd
 
 from . import claims, paired
+from .load import STANDARD_TRAINING
 from .points import PAIR_KEYS
 from .stats import seed_interval
+from .tables import number
 
 BASELINE_ATTENTION = "none"
 CONTROL_ATTENTION = "param_control"
-STANDARD_TRAINING = "none"
 SOFT_ATTENTIONS = {"soft_faithful", "soft_corrected"}  # the paper's own block: a paper_grid has nothing to ablate
 OUTCOMES = ("robust", "pgd_robust", "radius")
 ROBUST_GAIN, CLEAN_COST = "robust gain", "clean cost"
@@ -190,10 +191,6 @@ def tradeoff_table(points: pd.DataFrame, reference: dict[str, float]) -> pd.Data
 
 
 # ---------------------------------------------------------------- what the report shows
-
-def number(value: float, digits: int = 3, sign: str = "") -> str:
-    return "-" if value is None or not math.isfinite(value) else f"{value:{sign}.{digits}f}"
-
 
 def interval_text(low: float, high: float) -> str:
     return f"[{low:+.3f}, {high:+.3f}]" if math.isfinite(low) and math.isfinite(high) else "-"

@@ -8,7 +8,8 @@ import pandas as pd
 from trainables.spec.tasks import get_task
 from trainables.robustness.evaluate.clinical import COLLAPSE_FRACTION, clinical_metrics
 
-from .paired import MODEL, with_recipe
+from .load import with_recipe
+from .paired import MODEL
 
 PREDICTION_COLUMNS = {"worst_case": "prediction", "pgd": "pgd_prediction"}
 CLINICAL_DEFINITION = ("sensitivity = recall of the positive class (binary tasks: class 1, disease present), "

@@ -20,9 +20,10 @@ import math
 import pandas as pd
 
 from .claims import Component, Tested, seeds_needed
-from .paired import STANDARD_TRAINING, seed_t_test, with_recipe
+from .load import with_recipe
+from .paired import seed_t_test
 from .stats import binomial_floor, seed_interval
-from .tables import seed_interval_text, variant_label
+from .tables import model_label, number, seed_interval_text
 
 AVERAGE_VS_WORST = ("Corruptions measure average-case natural robustness: accuracy under common acquisition artefacts "
                     "(noise, blur, compression, the modality's own) at five severities, averaged. The attacks measure "
@@ -36,11 +37,6 @@ SUMMARY_COLUMNS = [*MODEL, "seeds", "clean", "mean_corruption_acc", "ci_low", "c
 COMPARISON_COLUMNS = ["task", "backbone", "attention", "placement", "adv_training", "difference", "ci_low", "ci_high",
                       "p_value",
                       "seeds", "seeds_needed"]
-
-
-def model_label(attention: str, placement: str, adv_training: str = STANDARD_TRAINING) -> str:
-    label = variant_label(attention, placement)
-    return label if adv_training == STANDARD_TRAINING else f"{label}, {adv_training} training"
 
 
 def corruption_cells(corruptions: pd.DataFrame) -> pd.DataFrame:
@@ -173,9 +169,6 @@ def corruption_html(corruptions: pd.DataFrame, table_html) -> str:
     if corruptions is None or corruptions.empty:
         return ""
     import html
-
-    def number(value: float, digits: int = 3) -> str:
-        return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
     summary = [[html.escape(f"{r.task}, {r.backbone}"),
                 html.escape(model_label(r.attention, r.placement, r.adv_training)),

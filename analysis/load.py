@@ -64,7 +64,14 @@ COLUMNS = ("run_id", "run_name", "trial_id", "sweep", "profile", *IDENTITY, "obj
            "worst_case_points", "worst_case_clean", "checks", "failed_checks")
 
 DEFAULT_ENHANCEMENT = "data"  # runs from before the option: X-ray enhancement ran in the data, before the attack
-DEFAULT_ADV_TRAINING = "none"  # runs from before the option were trained on clean images only
+STANDARD_TRAINING = "none"  # adv_training of runs from before the option: trained on clean images only
+def with_recipe(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its adv_training column, STANDARD_TRAINING where absent or empty (tables or runs from before
+    the option), so grouping by the training recipe never drops a row."""
+    recipe = frame.get("adv_training", pd.Series(index=frame.index, dtype=object))
+    return frame.assign(adv_training=recipe.astype(object).fillna(STANDARD_TRAINING))
+
+
 UNKNOWN = "?"  # identity of a run that logged no params and has no trial-style name
 MLFLOW_STATUS = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "failed", "RUNNING": "running",
                  "SCHEDULED": "running"}
@@ -191,7 +198,7 @@ def run_rows(run) -> list[dict[str, Any]]:
         "sweep": params.get("sweep", tags.get("sweep")), "profile": params.get("profile", tags.get("profile")),
         **identity, "objective_split": params.get("objective_split", "test"),
         "enhancement": params.get("enhancement", DEFAULT_ENHANCEMENT), "source": params.get("source", UNKNOWN),
-        "adv_training": params.get("adv_training", DEFAULT_ADV_TRAINING),
+        "adv_training": params.get("adv_training", STANDARD_TRAINING),
         "reference_epsilon": reference_epsilon(params.get("reference_epsilon"), identity["task"]),
         "status": run_status(run),
         "start_time": pd.Timestamp(run.info.start_time or 0, unit="ms", tz="UTC"),

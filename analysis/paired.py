@@ -25,6 +25,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from .load import with_recipe
 from .stats import binomial_floor, floored_t_test, seed_interval
 
 N_RESAMPLES = 2000
@@ -39,15 +40,6 @@ POOLED_COLUMNS = (*MODEL, "attack", "epsilon", "n_seeds", "seeds", "n_points", "
                   "difference", "ci_low", "ci_high", "ci_over", "attention_only", "baseline_only", "p_value",
                   "p_holm", "note")
 PAIRED_DEFINITION = __doc__.split("\n\n", 1)[1].replace("\n", " ").strip()
-
-
-STANDARD_TRAINING = "none"  # the recipe of frames without adv_training (runs, or tables, from before it)
-
-
-def with_recipe(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with its adv_training column, "none" where absent or empty (MODEL groups by it)."""
-    recipe = frame.get("adv_training", pd.Series(index=frame.index, dtype=object))
-    return frame.assign(adv_training=recipe.astype(object).fillna(STANDARD_TRAINING))
 
 
 def mcnemar_exact(attention_only: int, baseline_only: int) -> float:

@@ -32,7 +32,7 @@ from trainables.robustness.evaluate.clinical import adversarial_predictions
 from trainables.spec import keys
 from trainables.tracking.reader import download_artifact
 
-from .load import DEFAULT_ADV_TRAINING, finished, trials
+from .load import finished, trials, with_recipe
 
 PAIR_KEYS = ("task", "backbone", "scale", "seed", "enhancement", "adv_training", "point", "epsilon")
 TRIAL_KEYS = ("run_id", "run_name", "task", "backbone", "scale", "attention", "placement", "seed", "enhancement",
@@ -74,9 +74,7 @@ def load_points(frame: pd.DataFrame, *, reader=None) -> pd.DataFrame:
 
     reader(run_id) -> points.npz arrays; default: download from the frame's tracking URI."""
     runs = trials(finished(frame))
-    # frames built without the column (or with it empty) are of runs from before adversarial training
-    recipe = runs.get("adv_training", pd.Series(index=runs.index, dtype=object))
-    runs["adv_training"] = recipe.astype(object).fillna(DEFAULT_ADV_TRAINING)
+    runs = with_recipe(runs)
     parts, missing = [], []
     untrusted = [f"{run['run_name']}: checks failed on {', '.join(run['failed_checks'])}"
                  for run in runs.to_dict("records") if run["failed_checks"]]
@@ -98,12 +96,12 @@ def load_points(frame: pd.DataFrame, *, reader=None) -> pd.DataFrame:
     return points
 
 
-def pairs(points: pd.DataFrame, baseline: str = "none") -> pd.DataFrame:
-    """Each attention variant's points beside its baseline's (attention `baseline`, default "none", same PAIR_KEYS):
-    columns PAIR_KEYS, attention, placement, robust, base_robust,
+def pairs(points: pd.DataFrame) -> pd.DataFrame:
+    """Each attention variant's points beside its baseline's (attention "none", same PAIR_KEYS): columns
+    PAIR_KEYS, attention, placement, robust, base_robust,
     pgd_robust, base_pgd_robust, radius, base_radius."""
-    base = points[points["attention"] == baseline]
-    variant = points[points["attention"] != baseline]
+    base = points[points["attention"] == "none"]
+    variant = points[points["attention"] != "none"]
     columns = ["robust", "pgd_robust", "radius"]
     merged = variant[[*PAIR_KEYS, "attention", "placement", *columns]].merge(
         base[[*PAIR_KEYS, *columns]].rename(columns={c: f"base_{c}" for c in columns}), on=list(PAIR_KEYS))

@@ -18,7 +18,7 @@ from trainables.spec import keys
 
 from . import claims as verdict_rules
 from . import paper_numbers
-from .load import MODEL_KEYS, finished, trials
+from .load import MODEL_KEYS, STANDARD_TRAINING, finished, trials
 from .stats import format_gain, relative_gain, seed_interval
 
 SUMMARY_COLUMNS = (*MODEL_KEYS, "epsilon", "n", "mean", "std", "ci_low", "ci_high", "seeds")
@@ -30,6 +30,17 @@ GAIN_DEFINITION = ("relative robust-accuracy gain of attention at each epsilon: 
 
 def variant_label(attention: str, placement: str) -> str:
     return "no attention" if attention == "none" else f"{attention} @ {placement}"
+
+
+def model_label(attention: str, placement: str, adv_training: str = STANDARD_TRAINING) -> str:
+    """The variant's label, with its training recipe where it is not standard training."""
+    label = variant_label(attention, placement)
+    return label if adv_training == STANDARD_TRAINING else f"{label}, {adv_training} training"
+
+
+def number(value: float, digits: int = 3, sign: str = "") -> str:
+    """A table cell: "-" for a missing or infinite value (sign "+" writes the sign of a difference)."""
+    return "-" if value is None or not math.isfinite(value) else f"{value:{sign}.{digits}f}"
 
 
 def seed_interval_text(row) -> str:

@@ -39,8 +39,8 @@ def view(means: pd.Series, pad: float = 0.08) -> tuple[float, float]:
 def tradeoff_figure(tradeoff: pd.DataFrame, backbone: str) -> Figure:
     """tradeoff: analysis.ablation.tradeoff_table. x: clean accuracy, y: worst-case robust accuracy at the reference
     epsilon (each axis zoomed to the means, padded); colour: attention, marker: training recipe; bars: 95 %
-    t-intervals over seeds (none with one seed); a thin line joins one attention's recipes. Artists: "model:<attention>:<recipe>" (its mean), "xbar:..." and
-    "ybar:..." (its intervals)."""
+    t-intervals over seeds (none with one seed); a thin line joins one attention's recipes. Artists:
+    "model:<attention>:<recipe>" (its mean), "xbar:..." and "ybar:..." (its intervals)."""
     panel_rows = tradeoff[tradeoff["backbone"] == backbone]
     tasks = sorted(set(panel_rows["task"]))
     title = f"{pretty(backbone)}: clean vs worst-case robust accuracy"

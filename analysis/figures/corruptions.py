@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..tables import variant_label, variant_sort_key
+from ..tables import model_label, variant_sort_key
 from .base import empty, new_figure, pretty
 
 
@@ -22,10 +22,6 @@ def corruption_matrix(cells: pd.DataFrame) -> tuple[np.ndarray, list[str], list[
     matrix = np.array([[clean if s == 0 else lookup.get((n, s), math.nan) for s in severities] for n in names],
                       dtype=float).reshape(len(names), len(severities))
     return matrix, names, severities
-
-
-def model_label(attention: str, placement: str, recipe: str) -> str:
-    return variant_label(attention, placement) + ("" if recipe == "none" else f", {recipe} training")
 
 
 def corruption_heatmap(cells: pd.DataFrame, task: str, backbone: str) -> Figure:
