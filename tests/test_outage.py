@@ -208,12 +208,14 @@ def test_the_start_of_a_trial_waits_for_the_store_instead_of_failing(uri, monkey
 
 
 class Answering(http.server.BaseHTTPRequestHandler):
-    """An MLflow server that answers every request with the status in its path's first part."""
+    """An MLflow server (or the proxy in front of it) that answers every request with the status in its path's first
+    part and, in its second, the body: an MLflow JSON error with that code, or `html` for a proxy's page."""
 
     def do_POST(self):
-        status = int(self.path.strip("/").split("/")[0])
-        body = json.dumps({"error_code": "INVALID_PARAMETER_VALUE", "message": "bad"}).encode()
-        self.send_response(status)
+        status, code = self.path.strip("/").split("/")[:2]
+        body = (b"<html><body>gateway error</body></html>" if code == "html"
+                else json.dumps({"error_code": code, "message": "bad"}).encode())
+        self.send_response(int(status))
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -222,14 +224,16 @@ class Answering(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.parametrize("status, outage", [(503, True), (500, True), (400, False), (404, False)])
-def test_what_mlflows_client_raises_is_told_apart(monkeypatch, status, outage):
+@pytest.mark.parametrize("status, code, outage", [
+    (503, "TEMPORARILY_UNAVAILABLE", True), (500, "INTERNAL_ERROR", True), (502, "html", True), (504, "html", True),
+    (400, "INVALID_PARAMETER_VALUE", False), (404, "RESOURCE_DOES_NOT_EXIST", False), (404, "html", False)])
+def test_what_mlflows_client_raises_is_told_apart(monkeypatch, status, code, outage):
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     server = http.server.HTTPServer(("127.0.0.1", 0), Answering)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         with pytest.raises(Exception) as raised:
-            mlflow.MlflowClient(f"http://127.0.0.1:{server.server_address[1]}/{status}").set_tag("r", "k", "v")
+            mlflow.MlflowClient(f"http://127.0.0.1:{server.server_address[1]}/{status}/{code}").set_tag("r", "k", "v")
     finally:
         server.shutdown()
         server.server_close()

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -48,6 +49,12 @@ OUTAGE_ENV = "ARS_TRACKING_OUTAGE_S"
 DEFAULT_OUTAGE_S = 600.0
 RETRY_S = 5.0
 MAX_PENDING = 10_000
+# The error codes of a server's HTTP 5xx answer (MLflow's rest_utils.get_error_code): since MLflow 3.18 a 5xx with a
+# JSON body arrives as a RestException carrying only the body's code, not the status. Only a RestException's code
+# counts: an MlflowException raised here (a full disk under sqlite) defaults to INTERNAL_ERROR too. A 5xx page that is
+# not JSON (a proxy's) arrives as an MlflowException whose message alone names the status (rest_utils' wording).
+_PAGE_STATUS = re.compile(r"failed with error code (5\d\d) != ")
+OUTAGE_ERROR_CODES = frozenset({"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "DEADLINE_EXCEEDED"})
 TRIAL_MLFLOW_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
 
 
@@ -72,8 +79,10 @@ def outage_limit_s(environ=None) -> float:
 
 def is_outage(error: BaseException) -> bool:
     """Whether the store did not answer (so the write may succeed later), looking through the causes MLflow wraps:
-    a refused, reset or timed-out connection, an HTTP 5xx, retries exhausted."""
+    a refused, reset or timed-out connection, an HTTP 5xx (its status, or the error code MLflow gives one), retries
+    exhausted."""
     import requests
+    from mlflow.exceptions import MlflowException, RestException
 
     seen = set()
     while error is not None and id(error) not in seen:
@@ -83,6 +92,10 @@ def is_outage(error: BaseException) -> bool:
             return True
         status = getattr(getattr(error, "response", None), "status_code", None)
         if isinstance(status, int) and 500 <= status < 600:
+            return True
+        if isinstance(error, RestException) and error.error_code in OUTAGE_ERROR_CODES:
+            return True
+        if isinstance(error, MlflowException) and _PAGE_STATUS.search(str(error)):
             return True
         error = error.__cause__ or error.__context__
     return False
