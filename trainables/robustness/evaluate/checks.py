@@ -138,6 +138,17 @@ class CheckContext:
     def fires(self, p_value: float) -> bool:
         return p_value < self.config.level
 
+    def settled(self, p_value: float, value: float, detail: str, failing: str,
+                escalates: bool = True) -> CheckResult | None:
+        """A budget check's result when escalation does not come into it: a pass when its test does not fire, a
+        failure saying `failing` when it fires and cannot escalate; None when it must escalate."""
+        if not self.fires(p_value):
+            return CheckResult(True, value, detail, p_value)
+        if self.can_escalate and escalates:
+            return None
+        reason = f"{failing} (not escalated)"
+        return CheckResult(False, value, f"{detail}: {reason}", p_value, reason=reason)
+
 
 @dataclass(frozen=True)
 class Check:
@@ -297,11 +308,8 @@ def _attack_monotone(context: CheckContext) -> CheckResult:
     p_value = exceeds(count, len(samples), tolerance)
     detail = (f"{count} of {len(samples)} samples broken at some epsilon and robust at a larger one, each epsilon "
               f"attacked on its own (tolerance {tolerance:g}, p {p_value:.2g}, level {context.config.level:g})")
-    if not context.fires(p_value):
-        return CheckResult(True, fraction, detail, p_value)
-    if not context.can_escalate:
-        return CheckResult(False, fraction, detail + ": the attack is not reliable on this ladder (not escalated)",
-                           p_value, reason="the attack is not reliable on this ladder (not escalated)")
+    if (settled := context.settled(p_value, fraction, detail, "the attack is not reliable on this ladder")):
+        return settled
     slots = capped(context, np.flatnonzero(flips & context.robust_mask[samples, 0]))
     escalation = escalate(context, samples[slots], epsilons)
     robust[slots] &= escalation.robust  # the worst case of the sample's own attack and the cap's
@@ -482,11 +490,8 @@ def _converged(context: CheckContext) -> CheckResult:
     detail = (f"worst case of {', '.join(worst.attacks)} with 2x steps and queries, one more PGD restart, on "
               f"{len(ids)} points: accuracy {before[:, column].mean():.4f} -> {after[:, column].mean():.4f} at eps "
               f"{eps:g} (largest drop; delta {delta:g}, p {p_value:.2g}, level {level:g})")
-    if not context.fires(p_value):
-        return CheckResult(True, drop, detail, p_value)
-    if not context.can_escalate:
-        return CheckResult(False, drop, detail + ": not converged (not escalated)", p_value,
-                           reason="not converged (not escalated)")
+    if (settled := context.settled(p_value, drop, detail, "not converged")):
+        return settled
     alive = np.flatnonzero(after.any(axis=1))
     escalation = escalate(context, ids[alive], [eps for _, eps in epsilons])
     capped_after = after.copy()
@@ -525,11 +530,8 @@ def _pgd_not_weaker_than_fgsm(context: CheckContext) -> CheckResult:
     detail = (f"on {len(indices)} points at eps {eps:g}: PGD accuracy {pgd[:, column].mean():.4f}, FGSM "
               f"{fgsm[:, column].mean():.4f} (gap tolerance {context.config.fgsm_tolerance:g}); FGSM-only breaks vs "
               f"PGD-only: McNemar p {p_value:.2g}, level {context.config.level:g}")
-    if not context.fires(p_value):
-        return CheckResult(True, gap, detail, p_value)
-    if not context.can_escalate:
-        return CheckResult(False, gap, detail + ": FGSM stronger than PGD (not escalated)", p_value,
-                           reason="FGSM stronger than PGD (not escalated)")
+    if (settled := context.settled(p_value, gap, detail, "FGSM stronger than PGD")):
+        return settled
     slots = np.flatnonzero(np.any(pgd & ~fgsm, axis=1))
     escalation = escalate(context, indices[slots], [eps for _, eps in epsilons])
     pgd = pgd.copy()
@@ -558,11 +560,8 @@ def _blackbox_not_stronger(context: CheckContext) -> CheckResult:
     detail = (f"{', '.join(worst.attacks[i] for i in free)} broke {len(by_free)} of {points} points that "
               f"{', '.join(gradient_attacks) or 'no gradient attack'} left robust (tolerance {tolerance:g}, p "
               f"{p_value:.2g}, level {context.config.level:g})")
-    if not context.fires(p_value):
-        return CheckResult(True, fraction, detail, p_value)
-    if not context.can_escalate or not gradient_attacks:
-        return CheckResult(False, fraction, detail + f": {MASKED} (not escalated)", p_value,
-                           reason=f"{MASKED} (not escalated)")
+    if (settled := context.settled(p_value, fraction, detail, MASKED, escalates=bool(gradient_attacks))):
+        return settled
     rows = capped(context, by_free)
     escalation = escalate(context, worst.point_ids[rows], context.epsilons[1:], gradient_attacks)
     broken_at = worst.mask[rows].sum(axis=1)  # nested: the column the gradient-free attack broke it at
@@ -599,12 +598,9 @@ def _unbounded_reaches_zero(context: CheckContext) -> CheckResult:
     detail = (f"worst case of {', '.join(worst.attacks)} on {len(indices)} points (those robust at eps "
               f"{context.epsilons[-1]:g} attacked further): {listing} (tolerance {tolerance:g}, p {p_value:.2g}, "
               f"level {context.config.level:g})")
-    if not context.fires(p_value):
-        return CheckResult(True, value, detail, p_value)
     failing = "attacks fail where any non-constant classifier must break"
-    if not context.can_escalate:
-        return CheckResult(False, value, f"{detail}: {failing} (not escalated)", p_value,
-                           reason=f"{MASKED}: {failing} (not escalated)")
+    if (settled := context.settled(p_value, value, detail, f"{MASKED}: {failing}")):
+        return settled
     slots = np.flatnonzero(robust[:, -1])
     escalation = escalate(context, indices[slots], context.config.unbounded_epsilons)
     robust = robust.copy()
