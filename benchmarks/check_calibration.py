@@ -4,9 +4,9 @@ table; no timing. CPU-feasible: a few minutes on 2 cores.
 
     python benchmarks/check_calibration.py [--quick]
 
-Honest: linear models on 6x6x3 images (2 and 4 classes, 64 / 200 / 600 points, two seeds) and small trained CNNs
-(12 px, 3 classes, three seeds), each at a smoke budget (PGD 10 x eps/4, APGD-CE 10, Square 50) and a stronger one
-(the paper's PGD 40 x eps/30, APGD-CE 50, Square 300). Masked (each kind on 2 linear models and 2 CNNs, strong
+Honest: linear models on 6x6x3 images (2 and 4 classes, 64 / 200 / 600 points, the first two seeds whose labels are
+not mostly one class) and small trained CNNs (12 px, 3 classes, three seeds), each at a smoke budget (PGD 10 x
+eps/4, APGD-CE 10, Square 50) and a stronger one (the paper's PGD 40 x eps/30, APGD-CE 50, Square 300). Masked (each kind on 2 linear models and 2 CNNs, strong
 budget): quantised logits (straight-through rounding), a zero-gradient input layer, saturated logits (x 1e4: the
 softmax saturates, cross-entropy gradients vanish), input noise (random at inference), a straight-through step
 (inputs rounded to 1/16 on the forward pass, identity gradient). The old rule is recomputed from each check's value,
@@ -49,7 +49,7 @@ CONFIG = CheckConfig()
 OLD_TOLERANCE = {"attack_monotone": CONFIG.monotone_tolerance, "converged": CONFIG.converged_delta,
                  "pgd_not_weaker_than_fgsm": CONFIG.fgsm_tolerance, "blackbox_not_stronger": CONFIG.blackbox_tolerance,
                  "unbounded_reaches_zero": CONFIG.unbounded_tolerance,
-                 "gradients_usable": CONFIG.max_bad_gradient_fraction}
+                 "gradients_usable": 0.1}  # the old tolerance (read on today's 128-point sample; it had 32)
 
 
 class StraightThroughStep(keras.layers.Layer):
@@ -80,6 +80,19 @@ def masked(model, shape, kind: str):
 MASKED_KINDS = ("quantised_logits", "zero_gradient_input", "saturated_logits", "input_noise", "straight_through_step")
 
 
+def balanced_linear(classes: int, points: int, count: int) -> list:
+    """The first `count` seeded linear problems whose majority rate is at most 1.5 / K. A random bias can make nearly
+    every label one class; a model no better than the majority is not an honest model (`learned` fails it, rightly)."""
+    problems = []
+    for seed in range(10 * classes, 10 * classes + 100):
+        model, images, labels, _ = linear_problem(classes, points, LADDER, seed=seed)
+        if majority_rate(labels, classes) <= 1.5 / classes:
+            problems.append((seed, model, images, labels))
+        if len(problems) == count:
+            return problems
+    raise RuntimeError(f"fewer than {count} balanced linear problems with K={classes}, n={points}")
+
+
 def trained_cnn(seed: int, points: int):
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
@@ -101,8 +114,7 @@ def panel(quick: bool):
     linear_bases = []
     for classes in (2, 4):
         for points in linear_sizes:
-            for seed in (0, 1):
-                model, images, labels, _ = linear_problem(classes, points, LADDER, seed=10 * classes + seed)
+            for seed, model, images, labels in balanced_linear(classes, points, 2):
                 linear_bases.append((model, images, labels))
                 for budget in BUDGETS:
                     entries.append(("honest", f"linear K={classes} n={len(labels)} {budget}", model, images, labels,

@@ -11,7 +11,7 @@ attack gradient evaluations and queries at most: each attack object's cost model
   (gradients, queries) per point and epsilon, per point for the radius attack) times the points it may attack, as if
   no point ever broke (nested balls and early exit make real runs cheaper): the first attack on every attacked point
   at every epsilon > 0, the later ones on the `ensemble_points` points, the radius attack once per ensemble point.
-  Plus the sanity checks: on CHECK_SAMPLE points two gradients (gradients_usable), and at the middle and largest
+  Plus the sanity checks: on GRADIENT_SAMPLE points two gradients (gradients_usable), and at the middle and largest
   epsilon the worst case with 2x steps and queries and one more PGD restart (converged) and one FGSM step; the worst
   case again on the check sample at the two unbounded epsilons; and each explanation sample attacked by PGD at every
   epsilon. Plus, at most, the escalations of the budget checks (each re-attacks at most the check sample, attack_monotone and
@@ -36,6 +36,7 @@ from trainables.spec.evaluation import CheckConfig, stronger_budgets
 from trainables.spec.tasks import epoch_size, get_task
 
 CHECK_SAMPLE = CheckConfig().sample_size
+GRADIENT_SAMPLE = CheckConfig().gradient_sample_size
 ESCALATION_FACTOR = CheckConfig().escalation_factor
 ESCALATION_POINTS = CheckConfig().escalation_points
 CHECK_EPSILONS = 2  # the middle and the largest epsilon
@@ -74,7 +75,7 @@ def trial_cost(trial: TrialConfig) -> TrialCost:
         more = attack_cost(settings.radius_attack, settings, classes, ensemble)
         gradients, queries = gradients + more[0], queries + more[1]
     check_epsilons = min(CHECK_EPSILONS, epsilons)
-    checks = sample * (2 + check_epsilons)  # gradients_usable, FGSM
+    checks = 2 * min(GRADIENT_SAMPLE, points) + sample * check_epsilons  # gradients_usable, FGSM
     stronger = settings.replace(budgets=stronger_budgets(settings, settings.attacks))
     for name in settings.attacks:  # converged: the worst case, stronger, on the sample at two epsilons
         more = attack_cost(name, stronger, classes, sample * check_epsilons)

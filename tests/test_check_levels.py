@@ -36,7 +36,9 @@ def test_exact_tests_give_the_binomial_numbers():
 
 
 @pytest.mark.parametrize("points", [16, 32, 64, 200, 1000])
-@pytest.mark.parametrize("rate", [0.002, 0.05, 0.125])
+@pytest.mark.parametrize("rate", sorted({CheckConfig().blackbox_tolerance, CheckConfig().max_bad_gradient_fraction,
+                                         CheckConfig().converged_delta, CheckConfig().unbounded_tolerance,
+                                         CheckConfig().monotone_tolerance}))
 def test_binomial_rule_holds_its_level_at_any_number_of_points(points, rate):
     # the worst case of the null: every point counts with probability exactly the tolerance
     counts = np.random.default_rng([points, int(rate * 1000)]).binomial(points, rate, 40_000)

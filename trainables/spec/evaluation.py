@@ -175,7 +175,8 @@ class CheckConfig:
     large_epsilon: float = 0.1
     chance_margin: float = 0.1
     eps0_tolerance: float = 0.0
-    max_bad_gradient_fraction: float = 0.1
+    # honest models in the calibration panel have no unusable gradient; a straight-through rounding step has ~16 %
+    max_bad_gradient_fraction: float = 0.02
     gradient_step: float = 1e-3
     converged_delta: float = 0.05
     fgsm_tolerance: float = 0.05
@@ -185,6 +186,7 @@ class CheckConfig:
     unbounded_epsilons: tuple[float, ...] = (0.5, 1.0)
     unbounded_tolerance: float = 0.05
     sample_size: int = 32  # points the costly checks attack
+    gradient_sample_size: int = 128  # points gradients_usable probes: 2 gradients each, and a 16 % rate needs them
     # each point-counting check is an exact one-sided test at this false-alarm level; STATISTICAL_CHECKS of them
     # give a trial-level false-alarm rate <= STATISTICAL_CHECKS x level (union bound): 7 x 0.005 = 3.5 % <= 5 %
     level: float = 0.005
@@ -194,7 +196,7 @@ class CheckConfig:
     escalation_points: int = 32
 
     def __post_init__(self) -> None:
-        for name in ("sample_size", "escalation_factor", "escalation_points"):
+        for name in ("sample_size", "gradient_sample_size", "escalation_factor", "escalation_points"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"check {name} must be an integer >= 1; received {value!r}")

@@ -41,10 +41,11 @@ Checks as "name: value; fires when" (thresholds are CheckConfig fields, defaults
   eps0_tolerance [0].
 - learned: clean accuracy on every evaluated point; passes only when the correct count is significantly above the
   majority rate of the labels (binomial, at level); failing: "did not learn: clean X <= majority Y".
-- gradients_usable: fraction of sampled points whose input gradient of the attack loss is all zero, not finite, or
-  does not predict the loss (a step of gradient_step [1e-3] along its sign raises the loss by less than half of
-  the first-order prediction g . dx: Athalye et al.'s sign of obfuscated gradients, e.g. quantised logits or a
-  zero-gradient input layer); fires when the bad count > max_bad_gradient_fraction [0.1].
+- gradients_usable: fraction of gradient_sample_size [128] sampled points (its own sample: two gradients a point are
+  cheap, and a straight-through step's ~16 % of bad points needs them) whose input gradient of the attack loss is all
+  zero, not finite, or does not predict the loss (a step of gradient_step [1e-3] along its sign raises the loss by
+  less than half of the first-order prediction g . dx: Athalye et al.'s sign of obfuscated gradients, e.g. quantised
+  logits or a zero-gradient input layer); fires when the bad count > max_bad_gradient_fraction [0.02].
 - converged: the worst case converged: value, the largest drop of the worst-case accuracy on the sample's ensemble
   points at the middle and largest epsilons when every attack gets twice its steps and queries and PGD one more
   restart (a point counts robust only if it survives both); fires when the count of points dropped > converged_delta
@@ -108,6 +109,7 @@ class CheckContext:
     images: np.ndarray | None = None
     runner: PGDRunner | None = None
     check_indices: np.ndarray | None = None
+    gradient_indices: np.ndarray | None = None  # the points gradients_usable probes (default: check_indices)
     steps: int = 40
     restarts: int = 1
     batch_size: int = 32
@@ -439,7 +441,7 @@ def gradient_predicts_loss(loss_and_gradient, image: np.ndarray, label: int, ste
 
 @register_check("gradients_usable", costly=True)
 def _gradients_usable(context: CheckContext) -> CheckResult:
-    indices = context.check_indices
+    indices = context.check_indices if context.gradient_indices is None else context.gradient_indices
     step = context.config.gradient_step
     bad = sum(not gradient_predicts_loss(context.runner.compiled.loss_and_gradient, context.images[[i]][0],
                                          int(context.labels[i]), step) for i in indices)

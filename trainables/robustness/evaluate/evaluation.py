@@ -144,13 +144,16 @@ def evaluate_robustness(
     check_indices = np.sort(
         np.random.default_rng([seed, 1]).choice(len(images), min(config.sample_size, len(images)), replace=False)
     )
+    gradient_indices = np.sort(np.random.default_rng([seed, 3]).choice(
+        len(images), min(config.gradient_sample_size, len(images)), replace=False))
     accuracy = {eps: float(reported.mask[:, k].mean()) for k, eps in enumerate(epsilons)}
     check_context = CheckContext(
         epsilons=epsilons, accuracy=accuracy, robust_mask=first_mask, labels=labels,
         num_classes=num_classes, ball_violation=max(main.pgd_runner.max_ball_violation, main.max_ball_violation),
         points_attacked=main.pgd_runner.points_checked + main.points_checked,
         probability_row_fraction=clean.probability_row_fraction, config=config, model=model, images=images,
-        runner=check_runner, check_indices=check_indices, steps=pgd.steps, restarts=pgd.restarts,
+        runner=check_runner, check_indices=check_indices, gradient_indices=gradient_indices, steps=pgd.steps,
+        restarts=pgd.restarts,
         batch_size=batch_size, worst_case=worst, attack_context=context(check_runner),
         adversarial_samples=adversarial_samples, sample_indices=samples,
     )
