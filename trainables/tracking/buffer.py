@@ -51,10 +51,11 @@ RETRY_S = 5.0
 MAX_PENDING = 10_000
 # The error codes of a server's HTTP 5xx answer (MLflow's rest_utils.get_error_code): since MLflow 3.18 a 5xx with a
 # JSON body arrives as a RestException carrying only the body's code, not the status. Only a RestException's code
-# counts: an MlflowException raised here (a full disk under sqlite) defaults to INTERNAL_ERROR too. A 5xx page that is
-# not JSON (a proxy's) arrives as an MlflowException whose message alone names the status (rest_utils' wording).
-_PAGE_STATUS = re.compile(r"failed with error code (5\d\d) != ")
+# counts: an MlflowException raised here (a full disk under sqlite) defaults to INTERNAL_ERROR too.
 OUTAGE_ERROR_CODES = frozenset({"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "DEADLINE_EXCEEDED"})
+# A 5xx page that is not JSON (a proxy's) arrives as an MlflowException whose message alone names the status
+# (rest_utils' wording).
+_PAGE_STATUS = re.compile(r"failed with error code (5\d\d) != ")
 TRIAL_MLFLOW_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
 
 
