@@ -280,7 +280,9 @@ def claim_row(claim: Claim, attack: str, *, task, backbone, epsilon, reading, ce
     cell = cells[0]
     differences = cell["difference"].to_numpy(dtype=float)
     if len(differences) >= 2:
-        interval = seed_interval(differences)
+        floor = binomial_floor(1.0, -1.0, cell["attention_acc"], cell["baseline_acc"], cell["n_points"],
+                               cell["attention_only"], cell["baseline_only"])
+        interval = seed_interval(differences, floor=floor)  # the shown difference's own floor, as its test's
         low, high = max(interval.low, -1.0), min(interval.high, 1.0)
     else:
         low, high = float(cell["ci_low"].iloc[0]), float(cell["ci_high"].iloc[0])

@@ -124,11 +124,11 @@ def attention_comparison(corruptions: pd.DataFrame) -> pd.DataFrame:
             if not seeds:  # no baseline trained with any of its seeds: nothing to pair
                 continue
             differences = [paired[s] - baseline[s] for s in seeds]
-            interval = seed_interval(differences)
             # the floor of one corruption cell on the seed's points, models taken as independent: a mean over
             # corruptions x severities varies less, so the floor is conservative
             floor = binomial_floor(1.0, -1.0, [paired[s] for s in seeds], [baseline[s] for s in seeds],
                                    [points[s] for s in seeds])
+            interval = seed_interval(differences, floor=floor)
             side = "greater" if interval.mean >= 0 else "less"
             advice = Tested(Component(1.0, -1.0, 0.0, side), [float(d) for d in differences], floor)
             rows.append({"task": task, "backbone": backbone, "attention": attention, "placement": placement,

@@ -58,9 +58,10 @@ def certified_comparison(smoothing: pd.DataFrame) -> pd.DataFrame:
                 base = baseline.xs(epsilon, level="x") if epsilon in baseline.index.get_level_values("x") else None
                 seeds = sorted(set(paired.index) & set(base.index)) if base is not None else []
                 differences = [paired[s] - base[s] for s in seeds]
-                interval = seed_interval(differences)
-                p_value, needed = certified_test([paired[s] for s in seeds], [base[s] for s in seeds],
-                                                 [points.get((attention, placement, s), math.nan) for s in seeds])
+                pair_points = [points.get((attention, placement, s), math.nan) for s in seeds]
+                floor = binomial_floor(1.0, -1.0, [paired[s] for s in seeds], [base[s] for s in seeds], pair_points)
+                interval = seed_interval(differences, floor=floor)
+                p_value, needed = certified_test([paired[s] for s in seeds], [base[s] for s in seeds], pair_points)
                 rows.append({"task": task, "backbone": backbone, "noise_sigma": sigma, "attention": attention,
                              "placement": placement, "epsilon": epsilon, "difference": interval.mean,
                              "ci_low": interval.low, "ci_high": interval.high, "p_value": p_value,

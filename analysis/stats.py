@@ -34,8 +34,10 @@ def t_quantile(confidence: float, dof: int) -> float:
     return float(t.ppf(0.5 + confidence / 2, dof))
 
 
-def seed_interval(values: Iterable[float], confidence: float = CONFIDENCE) -> Interval:
-    """NaN values (failed seeds) are left out; n counts the seeds that remain."""
+def seed_interval(values: Iterable[float], confidence: float = CONFIDENCE, floor: float = 0.0) -> Interval:
+    """NaN values (failed seeds) are left out; n counts the seeds that remain. floor: the SD the interval uses at
+    least (a test's binomial floor, so an interval shown beside a floored test's p is that test's; two seeds that
+    agree by luck get no zero-width interval); std stays the observed one."""
     finite = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
     n = len(finite)
     if n == 0:
@@ -44,7 +46,8 @@ def seed_interval(values: Iterable[float], confidence: float = CONFIDENCE) -> In
     if n == 1:
         return Interval(1, mean, math.nan, math.nan, math.nan)
     std = float(finite.std(ddof=1))
-    half = t_quantile(confidence, n - 1) * std / math.sqrt(n)
+    spread = max(std, floor) if math.isfinite(floor) else std
+    half = t_quantile(confidence, n - 1) * spread / math.sqrt(n)
     return Interval(n, mean, std, mean - half, mean + half)
 
 

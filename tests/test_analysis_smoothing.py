@@ -14,7 +14,7 @@ from analysis import figures
 from analysis.load import load_smoothing, load_sweep
 from analysis.report import build_report
 from analysis.smoothing import G_NOT_F, bracket_table, certified_comparison, smoothing_lines
-from analysis.stats import seed_interval
+from analysis.stats import binomial_floor, seed_interval
 from trainables.spec import format_epsilon
 from trainables.spec import keys
 
@@ -76,11 +76,13 @@ def test_the_certified_numbers_round_trip_into_the_bracket_table(certified_store
 
 
 def test_attention_vs_baseline_is_paired_by_seed_with_a_t_interval(certified_store):
+    """The t-interval over seeds uses the SD its test uses: the observed one, floored at the binomial SE."""
     _, smoothing = certified_store
     comparison = certified_comparison(smoothing).set_index("epsilon")
     for column, eps in enumerate((0.0, *LADDER)):
-        differences = [CERTIFIED[("soft_faithful", s)][column] - CERTIFIED[("none", s)][column] for s in (0, 1)]
-        interval = seed_interval(differences)
+        attention, baseline = ([CERTIFIED[(model, s)][column] for s in (0, 1)] for model in ("soft_faithful", "none"))
+        differences = np.subtract(attention, baseline)
+        interval = seed_interval(differences, floor=binomial_floor(1.0, -1.0, attention, baseline, [POINTS] * 2))
         row = comparison.loc[eps]
         assert row["difference"] == pytest.approx(interval.mean) and row["seeds"] == 2
         assert (row["ci_low"], row["ci_high"]) == pytest.approx((interval.low, interval.high))

@@ -89,6 +89,31 @@ def test_identical_seed_differences_give_no_p_of_zero():
     assert floored_t_test(np.array([-0.8, -0.8, -0.8]), "less", 0.02) < 1e-3
 
 
+def test_the_shown_interval_is_the_floored_tests_own():
+    """Two seeds that agree exactly (se vs none in the attention_ablation smoke run showed [+0.016, +0.016] beside an
+    inconclusive verdict): the claims table's interval uses the floor its test uses, so it is not of zero width and
+    it holds 0 exactly when the two-sided test at 0.05 is not significant (3 of 64 points at 2 seeds: p 0.27;
+    16 of 64 at 3 seeds: p 0.02)."""
+    claim = claims.Claim("gain", "", "", "", "t", "b", 0.01, "greater")
+    outcomes = []
+    for difference, attention_only, seeds in ((0.047, 3, 2), (0.25, 16, 3)):
+        per_seed = pd.DataFrame({"task": "t", "backbone": "b", "scale": "full", "enhancement": "data",
+                                 "attention": "soft", "placement": "head", "attack": "worst_case",
+                                 "seed": list(range(seeds)),
+                                 "epsilon": 0.01, "n_points": 64, "baseline_acc": 0.45,
+                                 "attention_acc": 0.45 + difference, "difference": difference, "ci_low": 0.0,
+                                 "ci_high": 0.1, "attention_only": attention_only, "baseline_only": 0,
+                                 "p_value": 0.25, "note": ""})
+        row = claims.verdicts_of(per_seed, (claim,), advise=False).iloc[0]
+        floor = binomial_floor(1.0, -1.0, per_seed["attention_acc"], per_seed["baseline_acc"], [64] * seeds,
+                               [attention_only] * seeds, [0] * seeds)
+        half = stats.t.ppf(0.975, seeds - 1) * floor / math.sqrt(seeds)
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((max(difference - half, -1), difference + half))
+        two_sided = floored_t_test(np.array([difference] * seeds), "two-sided", floor)
+        outcomes.append((row["ci_low"] > 0, two_sided < 0.05))
+    assert outcomes == [(False, False), (True, True)]
+
+
 def test_null_size_of_the_certified_comparison_at_2_seeds_on_sparse_accuracy():
     """Certified accuracy near 0 on 32 points per seed, the same for both models: the two-sided test at 2 seeds
     gives p < 0.05 in at most 5 % of sweeps (without the floor, identical seeds gave p = 0: 0.10)."""
