@@ -45,8 +45,13 @@ def grid_names(sweep: str, profile: str) -> list[str]:
         return []
 
 
-def completeness_lines(tracking_uri: str, experiment_id: str, sweep: str, profile: str) -> list[str]:
-    """The lines that end the report: counts against the grid, then each trial that is not finished."""
+NEVER_STARTED_NAMED = 10  # a run with --only leaves most of a grid never started: name a few, count the rest
+
+
+def completeness_lines(tracking_uri: str, experiment_id: str, sweep: str, profile: str,
+                       never_started_named: int = NEVER_STARTED_NAMED) -> list[str]:
+    """The lines that end the report: counts against the grid, then each trial that is not finished (never started
+    ones: the first never_started_named, then their count)."""
     import mlflow
 
     states = trial_states(mlflow.MlflowClient(tracking_uri), experiment_id)
@@ -57,5 +62,11 @@ def completeness_lines(tracking_uri: str, experiment_id: str, sweep: str, profil
     total = len(states)
     lines = [f"trials: {counts['finished']} of {total} finished" + "".join(
         f", {counts[state]} {state}" for state in ("running", UNFINISHED, "failed", "never started") if counts[state])]
-    lines += [f"  {state}: {name}" for name, state in sorted(states.items()) if state != "finished"]
+    lines += [f"  {state}: {name}" for name, state in sorted(states.items()) if state not in ("finished",
+                                                                                              "never started")]
+    never_started = sorted(name for name, state in states.items() if state == "never started")
+    lines += [f"  never started: {name}" for name in never_started[:never_started_named]]
+    if len(never_started) > never_started_named:
+        lines.append(f"  ... and {len(never_started) - never_started_named} more never started (a run with --only "
+                     f"covers part of the grid; `python -m sweep.run {sweep} --profile {profile} --dry-run` lists it)")
     return lines

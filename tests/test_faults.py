@@ -497,6 +497,9 @@ def test_the_report_names_unfinished_failed_and_never_started_trials_against_the
     assert completeness_lines(uri, experiment, "toy_pair", "tiny") == [
         "trials: 0 of 2 finished, 1 unfinished (driver gone), 1 never started",
         f"  unfinished (driver gone): {none.run_name}", f"  never started: {soft.run_name}"]
+    assert completeness_lines(uri, experiment, "toy_pair", "tiny", never_started_named=0)[1:] == [
+        f"  unfinished (driver gone): {none.run_name}", "  ... and 1 more never started (a run with --only covers "
+        "part of the grid; `python -m sweep.run toy_pair --profile tiny --dry-run` lists it)"]
     failed = client.create_run(experiment, run_name=soft.run_name, tags={keys.TAG_PARENT: parent}).info.run_id
     client.set_terminated(failed, "FAILED")
     assert completeness_lines(uri, experiment, "toy_pair", "tiny")[0] == (
